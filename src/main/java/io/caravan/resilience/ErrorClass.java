@@ -1,0 +1,57 @@
+package io.caravan.resilience;
+
+import java.util.Locale;
+
+/**
+ * The error classes of the contract (section 6): the {@code outcome} of an attempt and the {@code type} of an
+ * error. Decisions about retrying, rotating keys and falling back are taken on these, never on message text.
+ */
+public enum ErrorClass {
+    RATE_LIMITED(true, true),
+    QUOTA_EXHAUSTED(false, true),
+    AUTH(false, true),
+    TIMEOUT(true, true),
+    SERVER_ERROR(true, true),
+    CONNECTION(true, true),
+    MODEL_NOT_FOUND(false, true),
+    CIRCUIT_OPEN(false, true),
+    CONTEXT_WINDOW(false, false),
+    BAD_REQUEST(false, false),
+    CANCELLED(false, false),
+    INVALID_TASK(false, false),
+    BUDGET_EXCEEDED(false, false),
+    EXHAUSTED(false, false);
+
+    private final boolean retriable;
+    private final boolean fallsBack;
+
+    ErrorClass(boolean retriable, boolean fallsBack) {
+        this.retriable = retriable;
+        this.fallsBack = fallsBack;
+    }
+
+    /** Worth another call on the same deployment. */
+    public boolean retriable() {
+        return retriable;
+    }
+
+    /** Moves on to the next deployment or fallback group (context-window errors follow their own chain). */
+    public boolean fallsBack() {
+        return fallsBack;
+    }
+
+    /** The problem is the key, not the deployment: cool the key and try the next one. */
+    public boolean keyFault() {
+        return this == QUOTA_EXHAUSTED || this == AUTH;
+    }
+
+    /** The wire name, e.g. {@code rate_limited}. */
+    public String wireName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    @Override
+    public String toString() {
+        return wireName();
+    }
+}
