@@ -1,0 +1,77 @@
+package io.caravan.dispatch;
+
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.TokenUsage;
+import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.ErrorClassifier;
+import io.caravan.resilience.KeyPool;
+import io.caravan.resilience.ProviderError;
+import io.caravan.task.Attempt;
+import io.caravan.task.TaskContext;
+import io.caravan.task.TaskContext.Candidate;
+import java.time.Duration;
+import java.time.Instant;
+import org.apache.camel.Exchange;
+import org.apache.camel.Processor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs each time a deployment route's call fails (the error handler's {@code onExceptionOccurred}): records the
+ * failed attempt with its class, and cools the key when the key was the problem.
+ */
+public final class AttemptFailures implements Processor {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AttemptFailures.class);
+    /** Short cooldown of a rate-limited key when the server gave no wait. */
+    static final Duration RATE_LIMIT_COOLDOWN = Duration.ofSeconds(1);
+
+    private final KeyPool keys;
+    private final Duration keyCooldown;
+
+    public AttemptFailures(KeyPool keys, Duration keyCooldown) {
+        this.keys = keys;
+        this.keyCooldown = keyCooldown;
+    }
+
+    @Override
+    public void process(Exchange exchange) {
+        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        Throwable failure = exchange.getException();
+        Candidate candidate = ctx.current();
+        if (failure == null || candidate == null) {
+            return;
+        }
+        ErrorClass errorClass = ErrorClassifier.classify(failure);
+        Integer status = failure instanceof ProviderError pe ? pe.status() : null;
+        DeploymentSpec deployment = candidate.deployment();
+        ProviderSpec provider = ctx.catalog().providerOf(deployment);
+        boolean called = ctx.callStarted();
+        long latency = ctx.endCall();
+        int key = ctx.callKey();
+        if (called) {
+            coolKey(provider.name(), key, errorClass, failure);
+        }
+        String message = ErrorClassifier.describe(failure);
+        ctx.lastFailureMessage(message);
+        ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), candidate.group(), deployment.id(),
+                provider.name(), deployment.model(), errorClass.wireName(), status, latency, TokenUsage.NONE, 0.0,
+                !ctx.onFirstCandidate()));
+        LOG.debug("attempt failed task={} deployment={} key={} error={} status={} detail={}",
+                ctx.task().id(), deployment.id(), key, errorClass, status, message);
+    }
+
+    private void coolKey(String provider, int key, ErrorClass errorClass, Throwable failure) {
+        if (key < 0) {
+            return;
+        }
+        if (errorClass.keyFault()) {
+            keys.coolDown(provider, key, keyCooldown);
+        } else if (errorClass == ErrorClass.RATE_LIMITED) {
+            Duration wait = failure instanceof ProviderError pe && pe.retryAfter() != null
+                    ? pe.retryAfter() : RATE_LIMIT_COOLDOWN;
+            keys.coolDown(provider, key, wait);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package io.caravan.dispatch;
+
+import io.caravan.catalog.Catalog;
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.ProviderAdapters;
+import io.caravan.resilience.Breakers;
+import org.apache.camel.CamelContext;
+import org.apache.camel.builder.TemplatedRouteBuilder;
+
+/**
+ * Generates one route per deployment from the {@code deployment} route template
+ * ({@code routes/deployment-template.yaml}): the catalog is data, the routes are made from it.
+ */
+public final class DeploymentRoutes {
+
+    public static final String TEMPLATE = "deployment";
+
+    private final Breakers breakers;
+
+    public DeploymentRoutes(Breakers breakers) {
+        this.breakers = breakers;
+    }
+
+    public static String endpoint(DeploymentSpec deployment) {
+        return "direct:deployment-" + deployment.routeKey();
+    }
+
+    public static String routeId(DeploymentSpec deployment) {
+        return "deployment-" + deployment.routeKey();
+    }
+
+    public void addAll(CamelContext camel, Catalog catalog) {
+        for (DeploymentSpec deployment : catalog.deployments()) {
+            add(camel, catalog, deployment);
+        }
+    }
+
+    public void add(CamelContext camel, Catalog catalog, DeploymentSpec deployment) {
+        ProviderSpec provider = catalog.providerOf(deployment);
+        String breaker = Breakers.beanName(deployment);
+        camel.getRegistry().bind(breaker, breakers.forDeployment(deployment, catalog.circuitBreaker()));
+        TemplatedRouteBuilder.builder(camel, TEMPLATE)
+                .routeId(routeId(deployment))
+                .parameter("key", deployment.routeKey())
+                .parameter("breaker", breaker)
+                .parameter("upstream", upstreamUri(provider, deployment))
+                .add();
+    }
+
+    /** The provider endpoint with the per-attempt timeout of the provider. */
+    static String upstreamUri(ProviderSpec provider, DeploymentSpec deployment) {
+        String base = ProviderAdapters.forApi(provider.api()).endpoint(provider, deployment);
+        if (!base.startsWith("http:") && !base.startsWith("https:")) {
+            return base;
+        }
+        long timeoutMs = provider.timeout().toMillis();
+        long connectMs = Math.min(timeoutMs, 10_000);
+        String separator = base.contains("?") ? "&" : "?";
+        return base + separator + "throwExceptionOnFailure=false&httpMethod=POST"
+                + "&connectTimeout=" + connectMs + "&soTimeout=" + timeoutMs + "&responseTimeout=" + timeoutMs;
+    }
+}

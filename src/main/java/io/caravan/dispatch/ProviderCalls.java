@@ -1,0 +1,79 @@
+package io.caravan.dispatch;
+
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.ChatRequest;
+import io.caravan.provider.ProviderAdapter;
+import io.caravan.provider.ProviderAdapters;
+import io.caravan.provider.ProviderReply;
+import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.KeyPool;
+import io.caravan.resilience.ProviderError;
+import io.caravan.task.Attempt;
+import io.caravan.task.TaskContext;
+import io.caravan.task.TaskContext.Candidate;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+
+/**
+ * The two steps around the upstream call in the deployment route: {@link #prepare} picks a key and lets the
+ * adapter build the request; {@link #complete} lets the adapter read the answer and records the attempt.
+ * Failures are thrown as {@link ProviderError} for the circuit breaker and the error handler.
+ */
+public final class ProviderCalls {
+
+    private final KeyPool keys;
+
+    public ProviderCalls(KeyPool keys) {
+        this.keys = keys;
+    }
+
+    public void prepare(Exchange exchange) {
+        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        DeploymentSpec deployment = ctx.current().deployment();
+        ProviderSpec provider = ctx.catalog().providerOf(deployment);
+        ProviderAdapter adapter = ProviderAdapters.forApi(provider.api());
+        int keyIndex = -1;
+        String key = null;
+        if (keys.size(provider.name()) > 0) {
+            keyIndex = keys.pick(provider.name());
+            if (keyIndex < 0) {
+                throw new ProviderError(ErrorClass.RATE_LIMITED, null,
+                        "every key of provider " + provider.name() + " is cooling down",
+                        keys.untilAvailable(provider.name()));
+            }
+            key = keys.key(provider.name(), keyIndex);
+        }
+        Message message = exchange.getMessage();
+        message.getHeaders().clear();
+        adapter.requestHeaders(provider, key).forEach(message::setHeader);
+        message.setBody(adapter.requestBody(
+                new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
+        ctx.beginCall(keyIndex);
+    }
+
+    public void complete(Exchange exchange) {
+        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        Candidate candidate = ctx.current();
+        DeploymentSpec deployment = candidate.deployment();
+        ProviderSpec provider = ctx.catalog().providerOf(deployment);
+        Message message = exchange.getMessage();
+        Integer status = message.getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
+        byte[] body = message.getBody(byte[].class);
+        Map<String, Object> headers = new HashMap<>(message.getHeaders());
+        message.getHeaders().clear();
+        message.setBody(null);
+        ProviderReply reply = ProviderAdapters.forApi(provider.api())
+                .readResponse(status == null ? 200 : status, headers, body, deployment);
+        long latency = ctx.endCall();
+        var usage = reply.usage();
+        double cost = deployment.price().cost(usage.input(), usage.cachedInput(), usage.output());
+        ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), candidate.group(), deployment.id(),
+                provider.name(), deployment.model(), "ok", status == null ? 200 : status, latency, usage, cost,
+                !ctx.onFirstCandidate()));
+        ctx.succeed(reply, candidate);
+    }
+}

@@ -1,0 +1,61 @@
+package io.caravan.intake;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.outlet.HttpStatuses;
+import io.caravan.outlet.ResultJson;
+import io.caravan.task.InvalidTaskException;
+import io.caravan.task.TaskContext;
+import io.caravan.util.Json;
+import org.apache.camel.Exchange;
+import org.apache.camel.ExchangeProperty;
+import org.apache.camel.Message;
+
+/** {@code POST /v1/tasks}: a task in, its result out, with the status of its error type. */
+public final class HttpIntake {
+
+    private final TaskIntake intake;
+    private final int maxTaskBytes;
+
+    public HttpIntake(TaskIntake intake, int maxTaskBytes) {
+        this.intake = intake;
+        this.maxTaskBytes = maxTaskBytes;
+    }
+
+    /** Checks the size before parsing, then opens the task; throws {@link InvalidTaskException}. */
+    public void accept(Exchange exchange) {
+        Message in = exchange.getMessage();
+        Long length = in.getHeader("Content-Length", Long.class);
+        if (length != null && length > maxTaskBytes) {
+            throw new InvalidTaskException("body is " + length + " bytes, over the limit of " + maxTaskBytes, null, true);
+        }
+        byte[] body = in.getBody(byte[].class);
+        intake.open(exchange, body, null, TaskContext.Source.HTTP);
+    }
+
+    public void respond(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
+        Message out = exchange.getMessage();
+        out.getHeaders().clear();
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, ctx.error() == null ? 200 : HttpStatuses.of(ctx.error().type()));
+        out.setBody(Json.bytes(ResultJson.result(ctx)));
+    }
+
+    /** A body that is not a task: 400, or 413 when too large, in OpenAI's error shape. */
+    public void reject(@ExchangeProperty(Exchange.EXCEPTION_CAUGHT) InvalidTaskException invalid, Exchange exchange) {
+        Message out = exchange.getMessage();
+        out.getHeaders().clear();
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
+        out.setBody(Json.bytes(openAiError(invalid.getMessage(), "invalid_request_error", "invalid_task")));
+    }
+
+    public static ObjectNode openAiError(String message, String type, String code) {
+        ObjectNode root = Json.object();
+        ObjectNode error = root.putObject("error");
+        error.put("message", message);
+        error.put("type", type);
+        error.put("code", code);
+        error.putNull("param");
+        return root;
+    }
+}

@@ -1,0 +1,22 @@
+package io.caravan.outlet;
+
+import io.caravan.resilience.ErrorClass;
+
+/** The HTTP status of each error type on Caravan's HTTP API (contract section 7). */
+public final class HttpStatuses {
+
+    private HttpStatuses() {}
+
+    public static int of(ErrorClass type) {
+        return switch (type) {
+            case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW -> 400;
+            case AUTH -> 401;
+            case BUDGET_EXCEEDED, QUOTA_EXHAUSTED -> 402;
+            case MODEL_NOT_FOUND -> 404;
+            case RATE_LIMITED -> 429;
+            case TIMEOUT -> 504;
+            case CANCELLED -> 499;
+            case EXHAUSTED, SERVER_ERROR, CONNECTION, CIRCUIT_OPEN -> 503;
+        };
+    }
+}

@@ -1,0 +1,81 @@
+package io.caravan.provider.simulated;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.ChatRequest;
+import io.caravan.provider.ProviderAdapter;
+import io.caravan.provider.ProviderReply;
+import io.caravan.provider.TokenUsage;
+import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.ProviderError;
+import io.caravan.util.Json;
+import java.io.IOException;
+import java.util.Map;
+
+/**
+ * {@code api: simulated}: a built-in provider for demos and tests, answered in-process by
+ * {@link SimulatedUpstream}. Settings from the catalog entry: {@code latency} (e.g. {@code 200ms}),
+ * {@code error_rate} (0..1, that share of calls fails, spread evenly) and {@code error_status} (default 503).
+ */
+public final class SimulatedAdapter implements ProviderAdapter {
+
+    @Override
+    public String api() {
+        return "simulated";
+    }
+
+    @Override
+    public String endpoint(ProviderSpec provider, DeploymentSpec deployment) {
+        return "bean:" + SimulatedUpstream.BEAN + "?method=answer";
+    }
+
+    @Override
+    public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
+        return Map.of("Content-Type", "application/json");
+    }
+
+    @Override
+    public byte[] requestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
+        ObjectNode body = Json.object();
+        body.put("provider", provider.name());
+        body.put("model", deployment.model());
+        body.set("messages", request.messages());
+        body.put("latency", provider.setting("latency", "0ms"));
+        body.put("error_rate", Double.parseDouble(provider.setting("error_rate", "0")));
+        body.put("error_status", Integer.parseInt(provider.setting("error_status", "503")));
+        if (request.params().has("max_tokens")) {
+            body.set("max_tokens", request.params().get("max_tokens"));
+        }
+        return Json.bytes(body);
+    }
+
+    @Override
+    public ProviderReply readResponse(int status, Map<String, Object> headers, byte[] body, DeploymentSpec deployment) {
+        JsonNode root;
+        try {
+            root = Json.MAPPER.readTree(body);
+        } catch (IOException e) {
+            throw new ProviderError(ErrorClass.SERVER_ERROR, status, "malformed simulated response");
+        }
+        if (status != 200) {
+            throw new ProviderError(classOf(status), status, "simulated " + status + ": " + root.path("error").asText());
+        }
+        ObjectNode message = Json.object().put("role", "assistant").put("content", root.path("text").asText());
+        TokenUsage usage = new TokenUsage(root.path("input_tokens").asLong(), 0, root.path("output_tokens").asLong());
+        return new ProviderReply(message, "stop", usage);
+    }
+
+    static ErrorClass classOf(int status) {
+        return switch (status) {
+            case 400, 422 -> ErrorClass.BAD_REQUEST;
+            case 401, 403 -> ErrorClass.AUTH;
+            case 402 -> ErrorClass.QUOTA_EXHAUSTED;
+            case 404 -> ErrorClass.MODEL_NOT_FOUND;
+            case 408 -> ErrorClass.TIMEOUT;
+            case 429 -> ErrorClass.RATE_LIMITED;
+            default -> ErrorClass.SERVER_ERROR;
+        };
+    }
+}

@@ -1,0 +1,52 @@
+package io.caravan.resilience;
+
+import io.caravan.catalog.CircuitBreakerSpec;
+import io.caravan.catalog.DeploymentSpec;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import java.util.Set;
+
+/**
+ * One Resilience4j circuit breaker per deployment, handed to the Circuit Breaker EIP of the deployment's route
+ * by reference. Only failures that say something about the deployment count: errors of the task itself
+ * (bad request, context window) and of a single key (auth, quota) do not.
+ */
+public final class Breakers {
+
+    private static final Set<ErrorClass> DEPLOYMENT_FAULTS =
+            Set.of(ErrorClass.SERVER_ERROR, ErrorClass.TIMEOUT, ErrorClass.CONNECTION, ErrorClass.RATE_LIMITED);
+
+    private final CircuitBreakerRegistry registry = CircuitBreakerRegistry.ofDefaults();
+
+    public static String beanName(DeploymentSpec deployment) {
+        return "breaker-" + deployment.routeKey();
+    }
+
+    public CircuitBreaker forDeployment(DeploymentSpec deployment, CircuitBreakerSpec spec) {
+        CircuitBreakerConfig config = CircuitBreakerConfig.custom()
+                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .failureRateThreshold(spec.failureRate())
+                .slidingWindowSize(spec.window())
+                .minimumNumberOfCalls(spec.minimumCalls())
+                .waitDurationInOpenState(spec.openFor())
+                .permittedNumberOfCallsInHalfOpenState(spec.halfOpenCalls())
+                .automaticTransitionFromOpenToHalfOpenEnabled(false)
+                .recordException(Breakers::countsAgainstDeployment)
+                .writableStackTraceEnabled(false)
+                .build();
+        return registry.circuitBreaker(deployment.id(), config);
+    }
+
+    public CircuitBreaker find(String deploymentId) {
+        return registry.find(deploymentId).orElse(null);
+    }
+
+    static boolean countsAgainstDeployment(Throwable failure) {
+        ErrorClass errorClass = ErrorClassifier.classify(failure);
+        if (failure instanceof ProviderError pe && pe.status() == null && errorClass == ErrorClass.RATE_LIMITED) {
+            return false; // no call was made: every key was cooling down
+        }
+        return DEPLOYMENT_FAULTS.contains(errorClass);
+    }
+}

@@ -1,0 +1,106 @@
+package io.caravan.resilience;
+
+import io.caravan.catalog.ProviderSpec;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * The API keys of every provider: round-robin across them, and a cooldown per key (a short one after a rate
+ * limit, a long one after quota or auth errors). Keys never leave this class except to the adapter building
+ * the request; everything else speaks of key indexes.
+ */
+public final class KeyPool {
+
+    private final Map<String, ProviderKeys> providers = new ConcurrentHashMap<>();
+
+    /** Takes the keys of these providers, keeping the cooldowns of providers whose keys did not change. */
+    public void load(Map<String, ProviderSpec> specs) {
+        providers.keySet().retainAll(specs.keySet());
+        specs.forEach((name, spec) -> providers.compute(name, (n, old) ->
+                old != null && old.keys.equals(spec.apiKeys()) ? old : new ProviderKeys(spec.apiKeys())));
+    }
+
+    public int size(String provider) {
+        ProviderKeys keys = providers.get(provider);
+        return keys == null ? 0 : keys.keys.size();
+    }
+
+    /** The next key not cooling down, round-robin, or -1 when every key is cooling down (or there is none). */
+    public int pick(String provider) {
+        ProviderKeys keys = providers.get(provider);
+        if (keys == null || keys.keys.isEmpty()) {
+            return -1;
+        }
+        long now = System.nanoTime();
+        int n = keys.keys.size();
+        int start = Math.floorMod(keys.next.getAndIncrement(), n);
+        for (int i = 0; i < n; i++) {
+            int idx = (start + i) % n;
+            if (keys.coolUntil.get(idx) - now <= 0) {
+                return idx;
+            }
+        }
+        return -1;
+    }
+
+    public String key(String provider, int index) {
+        return providers.get(provider).keys.get(index);
+    }
+
+    public void coolDown(String provider, int index, Duration duration) {
+        ProviderKeys keys = providers.get(provider);
+        if (keys == null || index < 0 || index >= keys.keys.size()) {
+            return;
+        }
+        long until = System.nanoTime() + duration.toNanos();
+        keys.coolUntil.accumulateAndGet(index, until, Math::max);
+    }
+
+    /** True when some key other than {@code index} is usable now. */
+    public boolean anotherAvailable(String provider, int index) {
+        ProviderKeys keys = providers.get(provider);
+        if (keys == null) {
+            return false;
+        }
+        long now = System.nanoTime();
+        for (int i = 0; i < keys.keys.size(); i++) {
+            if (i != index && keys.coolUntil.get(i) - now <= 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** How long until the first key of this provider is usable again (zero when one is usable now). */
+    public Duration untilAvailable(String provider) {
+        ProviderKeys keys = providers.get(provider);
+        if (keys == null || keys.keys.isEmpty()) {
+            return null;
+        }
+        long now = System.nanoTime();
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < keys.keys.size(); i++) {
+            best = Math.min(best, Math.max(0, keys.coolUntil.get(i) - now));
+        }
+        return Duration.ofNanos(best);
+    }
+
+    private static final class ProviderKeys {
+        final List<String> keys;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicLongArray coolUntil;
+
+        ProviderKeys(List<String> keys) {
+            this.keys = List.copyOf(keys);
+            this.coolUntil = new AtomicLongArray(keys.size());
+            long now = System.nanoTime();
+            for (int i = 0; i < keys.size(); i++) {
+                coolUntil.set(i, now);
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+package io.caravan.routing;
+
+import io.caravan.catalog.Catalog;
+import io.caravan.catalog.RoutingSpec;
+import io.caravan.catalog.TierSpec;
+import io.caravan.task.InvalidTaskException;
+import io.caravan.task.Task;
+import io.caravan.task.TaskContext;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.apache.camel.ExchangeProperty;
+
+/**
+ * The rules of the tier router, one method per {@code when} of the content-based router in
+ * {@code routes/tier-router.yaml}: a predicate saying whether the rule applies and an action recording the
+ * decision ({@code tier}, the group, {@code routing_reason}) on the task.
+ */
+public final class TierRouter {
+
+    private final ComplexityScorer scorer = new ComplexityScorer();
+
+    public boolean hasExplicitTier(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        return ctx.task().tier() != null;
+    }
+
+    public void byExplicitTier(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        String name = ctx.task().tier();
+        TierSpec tier = requireTier(ctx.catalog(), name, "tier");
+        ctx.route(tier.name(), tier.group(), "tier " + name + " requested");
+    }
+
+    public boolean asksForTierAlias(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        return ctx.task().model().startsWith(Task.TIER_PREFIX);
+    }
+
+    public void byTierAlias(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        String name = ctx.task().model().substring(Task.TIER_PREFIX.length());
+        TierSpec tier = requireTier(ctx.catalog(), name, "model");
+        ctx.route(tier.name(), tier.group(), "model tier:" + name + " requested");
+    }
+
+    public boolean asksForGroup(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        return !Task.AUTO.equals(ctx.task().model());
+    }
+
+    public void byGroup(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        String group = ctx.task().model();
+        if (!ctx.catalog().hasGroup(group)) {
+            throw new InvalidTaskException(
+                    "model '" + group + "' is not auto, a group of the catalog or tier:NAME", ctx.task().id());
+        }
+        TierSpec tier = ctx.catalog().tierOfGroup(group);
+        ctx.route(tier == null ? null : tier.name(), group, "model " + group + " requested");
+    }
+
+    public boolean matchesKeyword(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        return keywordMatch(ctx) != null;
+    }
+
+    public void byKeyword(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        String[] match = keywordMatch(ctx);
+        TierSpec tier = ctx.catalog().tier(match[0]);
+        ctx.route(tier.name(), tier.group(), "keyword '" + match[1] + "' -> " + tier.name());
+    }
+
+    /** The complexity score: agent weight x mean(scores) + task weight x task features; task features alone without scores. */
+    public void byScore(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        Catalog catalog = ctx.catalog();
+        RoutingSpec routing = catalog.routing();
+        double task = scorer.features(ctx.task().messages()).mean();
+        Double agent = ComplexityScorer.agentScore(ctx.task().scores());
+        double score;
+        String detail;
+        if (agent == null) {
+            score = task;
+            detail = String.format(Locale.ROOT, "task %.1f", task);
+        } else {
+            double weights = routing.agentWeight() + routing.taskWeight();
+            score = (routing.agentWeight() * agent + routing.taskWeight() * task) / weights;
+            detail = String.format(Locale.ROOT, "agent %.1f, task %.1f", agent, task);
+        }
+        if (Double.isNaN(score) || Double.isInfinite(score)) {
+            throw new IllegalStateException("complexity score is not a number");
+        }
+        TierSpec tier = tierForScore(catalog.tierList(), score);
+        ctx.route(tier.name(), tier.group(),
+                String.format(Locale.ROOT, "score %.1f (%s) -> %s", score, detail, tier.name()));
+    }
+
+    /** When scoring cannot decide, the catalog's default tier. */
+    public void byDefaultTier(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        TierSpec tier = ctx.catalog().tier(ctx.catalog().defaultTier());
+        ctx.route(tier.name(), tier.group(), "default tier " + tier.name() + " (scoring failed)");
+    }
+
+    static TierSpec tierForScore(List<TierSpec> cheapestFirst, double score) {
+        for (TierSpec tier : cheapestFirst) {
+            if (tier.maxScore() == null || score <= tier.maxScore()) {
+                return tier;
+            }
+        }
+        return cheapestFirst.get(cheapestFirst.size() - 1);
+    }
+
+    private static TierSpec requireTier(Catalog catalog, String name, String field) {
+        TierSpec tier = catalog.tier(name);
+        if (tier == null) {
+            throw new InvalidTaskException(field + " names unknown tier '" + name + "'", null);
+        }
+        return tier;
+    }
+
+    /** [tier, keyword] of the first keyword rule (in catalog order) found in the user's text, or null. */
+    private static String[] keywordMatch(TaskContext ctx) {
+        Map<String, List<String>> rules = ctx.catalog().routing().keywords();
+        if (rules.isEmpty()) {
+            return null;
+        }
+        String text = ComplexityScorer.UserText.of(ctx.task().messages()).toLowerCase(Locale.ROOT);
+        for (Map.Entry<String, List<String>> rule : rules.entrySet()) {
+            for (String keyword : rule.getValue()) {
+                if (Pattern.compile("\\b" + Pattern.quote(keyword.toLowerCase(Locale.ROOT)) + "\\b").matcher(text).find()) {
+                    return new String[] {rule.getKey(), keyword};
+                }
+            }
+        }
+        return null;
+    }
+}

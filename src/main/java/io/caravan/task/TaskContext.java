@@ -1,0 +1,177 @@
+package io.caravan.task;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.catalog.Catalog;
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.provider.ProviderReply;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything Caravan knows about one task while it flows through the routes. It travels as the exchange
+ * property {@link #PROPERTY}, so every step (and every copy Camel makes of the exchange) sees the same state.
+ */
+public final class TaskContext {
+
+    public static final String PROPERTY = "caravanTask";
+
+    /** Where the task came from; decides how its result leaves. */
+    public enum Source { KAFKA, HTTP, CHAT, BATCH }
+
+    private final Task task;
+    private final Source source;
+    private final Catalog catalog;
+    private final long startedNanos = System.nanoTime();
+    private final long deadlineNanos;
+    private final List<Attempt> attempts = Collections.synchronizedList(new ArrayList<>());
+
+    private Map<String, byte[]> recordHeaders = Map.of();
+    private String tier;
+    private String routingReason;
+    private String group;
+    private List<Candidate> plan = List.of();
+    private int cursor = -1;
+    private ProviderReply reply;
+    private Candidate answeredBy;
+    private TaskError error;
+
+    // the call in progress on the current candidate
+    private int callKey = -1;
+    private long callStartNanos;
+    private int retriesUsed;
+    private String lastFailureMessage;
+
+    /** A deployment to try, with the group it was planned for and whether reaching it is a fallback. */
+    public record Candidate(DeploymentSpec deployment, String group, boolean fallback) {}
+
+    public TaskContext(Task task, Source source, Catalog catalog, long defaultTimeoutMs) {
+        this.task = task;
+        this.source = source;
+        this.catalog = catalog;
+        long timeoutMs = task.timeoutMs() != null ? task.timeoutMs() : defaultTimeoutMs;
+        this.deadlineNanos = startedNanos + timeoutMs * 1_000_000L;
+    }
+
+    public Task task() { return task; }
+    public Source source() { return source; }
+    /** The catalog in force when the task arrived; a reload never changes a task in flight. */
+    public Catalog catalog() { return catalog; }
+
+    public long elapsedMs() {
+        return (System.nanoTime() - startedNanos) / 1_000_000L;
+    }
+
+    public long remainingMs() {
+        return Math.max(0, (deadlineNanos - System.nanoTime()) / 1_000_000L);
+    }
+
+    public boolean pastDeadline() {
+        return System.nanoTime() >= deadlineNanos;
+    }
+
+    public Map<String, byte[]> recordHeaders() { return recordHeaders; }
+    public void recordHeaders(Map<String, byte[]> headers) { this.recordHeaders = headers; }
+
+    public String tier() { return tier; }
+    public String routingReason() { return routingReason; }
+    public String group() { return group; }
+
+    public void route(String tier, String group, String reason) {
+        this.tier = tier;
+        this.group = group;
+        this.routingReason = reason;
+    }
+
+    public List<Candidate> plan() { return plan; }
+
+    public void plan(List<Candidate> candidates) {
+        this.plan = List.copyOf(candidates);
+        this.cursor = -1;
+    }
+
+    /** Moves to the next candidate; null when the plan is used up. */
+    public Candidate advance() {
+        cursor++;
+        retriesUsed = 0;
+        return cursor < plan.size() ? plan.get(cursor) : null;
+    }
+
+    public Candidate current() {
+        return cursor >= 0 && cursor < plan.size() ? plan.get(cursor) : null;
+    }
+
+    public boolean onFirstCandidate() {
+        return cursor <= 0;
+    }
+
+    public List<Attempt> attempts() { return attempts; }
+
+    /** Marks the start of a call with the key at {@code keyIndex} (-1 for providers without keys). */
+    public void beginCall(int keyIndex) {
+        this.callKey = keyIndex;
+        this.callStartNanos = System.nanoTime();
+    }
+
+    /** The key index of the call in progress, or -1. */
+    public int callKey() { return callKey; }
+
+    /** Milliseconds since the call began, or 0 when no call began (a deployment skipped without a call). */
+    public long endCall() {
+        long latency = callStartNanos == 0 ? 0 : (System.nanoTime() - callStartNanos) / 1_000_000L;
+        callStartNanos = 0;
+        return latency;
+    }
+
+    public boolean callStarted() { return callStartNanos != 0; }
+
+    public int retriesUsed() { return retriesUsed; }
+    public void countRetry() { retriesUsed++; }
+
+    public String lastFailureMessage() { return lastFailureMessage; }
+    public void lastFailureMessage(String message) { this.lastFailureMessage = message; }
+
+    public Attempt lastAttempt() {
+        synchronized (attempts) {
+            return attempts.isEmpty() ? null : attempts.get(attempts.size() - 1);
+        }
+    }
+
+    public int nextAttemptNumber() {
+        return attempts.size() + 1;
+    }
+
+    public void addAttempt(Attempt attempt) {
+        attempts.add(attempt);
+    }
+
+    public ProviderReply reply() { return reply; }
+    public Candidate answeredBy() { return answeredBy; }
+
+    public void succeed(ProviderReply reply, Candidate by) {
+        this.reply = reply;
+        this.answeredBy = by;
+        this.error = null;
+    }
+
+    public TaskError error() { return error; }
+
+    public void fail(TaskError error) {
+        this.error = error;
+    }
+
+    public boolean done() {
+        return reply != null || error != null;
+    }
+
+    public ObjectNode metadata() {
+        return task.metadata();
+    }
+
+    public double totalCost() {
+        synchronized (attempts) {
+            return attempts.stream().mapToDouble(Attempt::costUsd).sum();
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package io.caravan.task;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.util.Json;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/** Turns bytes into a {@link Task} or says, in one sentence, why they are not one (contract section 3). */
+public final class TaskParser {
+
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+    private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool", "developer");
+
+    private final int maxBytes;
+
+    public TaskParser(int maxBytes) {
+        this.maxBytes = maxBytes;
+    }
+
+    /**
+     * @param recordKey the Kafka record key, used as the id when the task has none (may be null)
+     */
+    public Task parse(byte[] bytes, String recordKey) {
+        String fallbackId = validId(recordKey) ? recordKey : null;
+        if (bytes == null || bytes.length == 0) {
+            throw new InvalidTaskException("empty record: a task is a JSON object", fallbackId);
+        }
+        if (bytes.length > maxBytes) {
+            throw new InvalidTaskException(
+                    "task is " + bytes.length + " bytes, over the limit of " + maxBytes, fallbackId, true);
+        }
+        JsonNode root;
+        try {
+            root = Json.MAPPER.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            throw new InvalidTaskException("not JSON: " + e.getOriginalMessage(), fallbackId);
+        } catch (IOException e) {
+            throw new InvalidTaskException("unreadable task: " + e.getMessage(), fallbackId);
+        }
+        if (root == null || !root.isObject()) {
+            throw new InvalidTaskException("a task is a JSON object", fallbackId);
+        }
+        return fromJson((ObjectNode) root, fallbackId);
+    }
+
+    public Task fromJson(ObjectNode root, String fallbackId) {
+        String id = fallbackId;
+        JsonNode idNode = root.get("id");
+        if (idNode != null && !idNode.isNull()) {
+            if (!idNode.isTextual() || !validId(idNode.asText())) {
+                throw new InvalidTaskException(
+                        "id must be 1 to 128 characters of [A-Za-z0-9._:-]", fallbackId);
+            }
+            id = idNode.asText();
+        }
+        ArrayNode messages = messages(root, id);
+        String model = optionalText(root, "model", id);
+        String tier = optionalText(root, "tier", id);
+        ObjectNode params = optionalObject(root, "params", id);
+        ObjectNode metadata = optionalObject(root, "metadata", id);
+        Map<String, Double> scores = scores(root, id);
+        Long timeoutMs = null;
+        JsonNode timeout = root.get("timeout_ms");
+        if (timeout != null && !timeout.isNull()) {
+            if (!timeout.canConvertToLong() || timeout.asLong() <= 0) {
+                throw new InvalidTaskException("timeout_ms must be a positive number", id);
+            }
+            timeoutMs = timeout.asLong();
+        }
+        return new Task(
+                id != null ? id : UUID.randomUUID().toString(),
+                messages,
+                model == null || model.isBlank() ? Task.AUTO : model,
+                tier == null || tier.isBlank() ? null : tier,
+                params,
+                metadata,
+                scores,
+                timeoutMs);
+    }
+
+    private static ArrayNode messages(ObjectNode root, String id) {
+        JsonNode messages = root.get("messages");
+        JsonNode prompt = root.get("prompt");
+        if (messages != null && !messages.isNull()) {
+            if (!messages.isArray() || messages.isEmpty()) {
+                throw new InvalidTaskException("messages must be a non-empty array", id);
+            }
+            for (int i = 0; i < messages.size(); i++) {
+                JsonNode m = messages.get(i);
+                if (!m.isObject() || !m.hasNonNull("role") || !ROLES.contains(m.get("role").asText())) {
+                    throw new InvalidTaskException("messages[" + i + "] needs a role of " + ROLES, id);
+                }
+                boolean hasContent = m.hasNonNull("content") || m.hasNonNull("tool_calls");
+                if (!hasContent) {
+                    throw new InvalidTaskException("messages[" + i + "] has no content", id);
+                }
+            }
+            return (ArrayNode) messages;
+        }
+        if (prompt != null && prompt.isTextual() && !prompt.asText().isBlank()) {
+            ArrayNode single = Json.array();
+            single.addObject().put("role", "user").put("content", prompt.asText());
+            return single;
+        }
+        throw new InvalidTaskException("a task needs messages or prompt", id);
+    }
+
+    private static String optionalText(ObjectNode root, String field, String id) {
+        JsonNode node = root.get(field);
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!node.isTextual()) {
+            throw new InvalidTaskException(field + " must be a string", id);
+        }
+        return node.asText();
+    }
+
+    private static ObjectNode optionalObject(ObjectNode root, String field, String id) {
+        JsonNode node = root.get(field);
+        if (node == null || node.isNull()) {
+            return Json.object();
+        }
+        if (!node.isObject()) {
+            throw new InvalidTaskException(field + " must be an object", id);
+        }
+        return (ObjectNode) node;
+    }
+
+    private static Map<String, Double> scores(ObjectNode root, String id) {
+        JsonNode node = root.get("scores");
+        if (node == null || node.isNull()) {
+            return Map.of();
+        }
+        if (!node.isObject()) {
+            throw new InvalidTaskException("scores must be an object of numbers", id);
+        }
+        Map<String, Double> scores = new LinkedHashMap<>();
+        node.fields().forEachRemaining(e -> {
+            if (!e.getValue().isNumber()) {
+                throw new InvalidTaskException("scores." + e.getKey() + " must be a number", id);
+            }
+            scores.put(e.getKey(), e.getValue().asDouble());
+        });
+        return scores;
+    }
+
+    private static boolean validId(String id) {
+        return id != null && ID.matcher(id).matches();
+    }
+}
