@@ -27,6 +27,7 @@ import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -214,10 +215,25 @@ public final class CatalogLoader {
             try {
                 return YAML.readTree(text);
             } catch (JsonProcessingException e) {
-                String where = e.getLocation() == null ? ""
-                        : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-                throw fail("document", "not valid YAML" + where + ": " + e.getOriginalMessage());
+                throw fail("document", "not valid YAML" + yamlProblem(e));
             }
+        }
+
+        /**
+         * Where and what, without the parser's quoted snippet of the file: that snippet is the offending line,
+         * which may hold a literal key.
+         */
+        private static String yamlProblem(JsonProcessingException e) {
+            if (e.getCause() instanceof MarkedYAMLException m && m.getProblemMark() != null) {
+                String context = m.getContext() == null || m.getContextMark() == null ? ""
+                        : " (" + m.getContext() + " at line " + (m.getContextMark().getLine() + 1) + ", column "
+                                + (m.getContextMark().getColumn() + 1) + ")";
+                return " at line " + (m.getProblemMark().getLine() + 1) + ", column "
+                        + (m.getProblemMark().getColumn() + 1) + ": " + m.getProblem() + context;
+            }
+            String where = e.getLocation() == null ? ""
+                    : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            return where + ": " + e.getOriginalMessage();
         }
 
         private JsonNode expandTree(JsonNode node) {
