@@ -1,0 +1,238 @@
+package io.caravan.cli;
+
+import io.caravan.catalog.BudgetSpec;
+import io.caravan.catalog.Catalog;
+import io.caravan.catalog.CatalogException;
+import io.caravan.catalog.CatalogLoader;
+import io.caravan.catalog.CircuitBreakerSpec;
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.catalog.Price;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.catalog.TierSpec;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * {@code caravan check}: validates the catalog and prints the routing table (tiers, groups, deployments, fallback
+ * chains, keyword rules, providers with how many keys each has). A key value is never printed: providers show a
+ * key count, headers show names only, and settings whose name suggests a secret are masked.
+ */
+public final class CheckCommand {
+
+    /** Exit status for a catalog that cannot be used. */
+    public static final int BAD_CATALOG = 2;
+
+    private static final Pattern SECRET_NAME =
+            Pattern.compile("(?i).*(key|secret|token|password|passwd|credential|auth).*");
+
+    private CheckCommand() {}
+
+    /** Checks {@code catalogFile} with the process environment; returns 0 when usable, 2 otherwise. */
+    public static int run(Path catalogFile, PrintStream out, PrintStream err) {
+        return run(catalogFile, System.getenv(), out, err);
+    }
+
+    /** Like {@link #run(Path, PrintStream, PrintStream)} with an explicit environment (for tests and tools). */
+    public static int run(Path catalogFile, Map<String, String> env, PrintStream out, PrintStream err) {
+        List<String> warnings = new ArrayList<>();
+        Catalog catalog;
+        try {
+            catalog = CatalogLoader.load(catalogFile, env, warnings::add);
+        } catch (CatalogException e) {
+            err.println(e.getMessage());
+            return BAD_CATALOG;
+        }
+        out.print(render(catalog, warnings));
+        out.flush();
+        return 0;
+    }
+
+    /** The routing table as plain text. */
+    public static String render(Catalog catalog, List<String> warnings) {
+        StringBuilder sb = new StringBuilder();
+        int deployments = catalog.deployments().size();
+        sb.append("Catalog ").append(catalog.source()).append(": OK (")
+                .append(plural(catalog.providers().size(), "provider")).append(", ")
+                .append(plural(catalog.groups().size(), "group")).append(", ")
+                .append(plural(deployments, "deployment")).append(", ")
+                .append(plural(catalog.tiers().size(), "tier")).append(")\n");
+
+        // tiers
+        sb.append("\nTiers (cheapest first)\n");
+        if (catalog.tiers().isEmpty()) {
+            sb.append("  (none: tasks must name a group)\n");
+        } else {
+            Table t = new Table("tier", "max_score", "group", "");
+            for (TierSpec tier : catalog.tierList()) {
+                t.row(tier.name(), tier.maxScore() == null ? "-" : num(tier.maxScore()), tier.group(),
+                        tier.name().equals(catalog.defaultTier()) ? "(default)" : "");
+            }
+            t.appendTo(sb, "  ");
+            sb.append("  default tier: ").append(catalog.defaultTier()).append('\n');
+        }
+
+        // groups
+        sb.append("\nGroups\n");
+        for (Map.Entry<String, List<DeploymentSpec>> g : catalog.groups().entrySet()) {
+            String name = g.getKey();
+            List<String> usedBy = catalog.tierList().stream().filter(t -> t.group().equals(name))
+                    .map(TierSpec::name).toList();
+            sb.append("  ").append(name);
+            if (!usedBy.isEmpty()) {
+                sb.append("  [tier ").append(String.join(", ", usedBy)).append(']');
+            }
+            sb.append('\n');
+            Table t = new Table("deployment", "provider", "provider model", "weight", "context", "max out",
+                    "price in/cached/out per 1M");
+            for (DeploymentSpec d : g.getValue()) {
+                t.row(d.id(), d.provider(), d.model(), String.valueOf(d.weight()), intOrDash(d.contextWindow()),
+                        intOrDash(d.maxOutputTokens()), price(d.price()));
+            }
+            t.appendTo(sb, "    ");
+            sb.append("    fallbacks:       ").append(chain(name, catalog.fallbackChain(name))).append('\n');
+            sb.append("    context window:  ").append(chain(name, catalog.contextWindowChain(name))).append('\n');
+        }
+
+        // keyword rules
+        sb.append("\nKeyword rules\n");
+        if (catalog.routing().keywords().isEmpty()) {
+            sb.append("  (none)\n");
+        } else {
+            Table t = new Table("tier", "words");
+            catalog.routing().keywords().forEach((tier, words) -> t.row(tier, String.join(", ", words)));
+            t.appendTo(sb, "  ");
+        }
+        sb.append("  score weights: agent ").append(num(catalog.routing().agentWeight()))
+                .append(", task ").append(num(catalog.routing().taskWeight())).append('\n');
+
+        // providers
+        sb.append("\nProviders\n");
+        Table p = new Table("provider", "api", "base_url", "keys", "timeout", "retries", "backoff", "limits",
+                "extras");
+        for (ProviderSpec provider : catalog.providers().values()) {
+            List<String> limits = new ArrayList<>();
+            if (provider.rpm() != null) {
+                limits.add(provider.rpm() + " rpm");
+            }
+            if (provider.tpm() != null) {
+                limits.add(provider.tpm() + " tpm");
+            }
+            p.row(provider.name(), provider.api(), provider.baseUrl() == null ? "(built in)" : provider.baseUrl(),
+                    keys(provider), CatalogLoader.formatDuration(provider.timeout()),
+                    String.valueOf(provider.retries()), CatalogLoader.formatDuration(provider.backoff()),
+                    limits.isEmpty() ? "-" : String.join(", ", limits), extras(provider));
+        }
+        p.appendTo(sb, "  ");
+
+        // breaker and budgets
+        CircuitBreakerSpec cb = catalog.circuitBreaker();
+        sb.append("\nCircuit breaker (per deployment)\n  opens at ").append(num(cb.failureRate()))
+                .append("% failures of the last ").append(cb.window()).append(" calls (at least ")
+                .append(cb.minimumCalls()).append("), open for ").append(CatalogLoader.formatDuration(cb.openFor()))
+                .append(", ").append(plural(cb.halfOpenCalls(), "half-open probe")).append('\n');
+
+        BudgetSpec b = catalog.budgets();
+        sb.append("\nBudgets (month to date, USD)\n");
+        if (b.tiers().isEmpty() && b.tenants().isEmpty()) {
+            sb.append("  (none)\n");
+        } else {
+            Table t = new Table("scope", "limit");
+            b.tiers().forEach((k, v) -> t.row("tier " + k, money(v)));
+            b.tenants().forEach((k, v) -> t.row("tenant " + k, money(v)));
+            t.appendTo(sb, "  ");
+            sb.append("  on exceed: ").append(b.onExceed()).append('\n');
+        }
+
+        if (!warnings.isEmpty()) {
+            sb.append("\nWarnings\n");
+            warnings.forEach(w -> sb.append("  ").append(w).append('\n'));
+        }
+        return sb.toString();
+    }
+
+    private static String keys(ProviderSpec p) {
+        int n = p.apiKeys() == null ? 0 : p.apiKeys().size();
+        if (n == 0) {
+            return "simulated".equals(p.api()) ? "no keys (not needed)" : "no keys";
+        }
+        return plural(n, "key");
+    }
+
+    /** Header names and provider settings; values of anything that may be a secret are masked. */
+    private static String extras(ProviderSpec p) {
+        List<String> parts = new ArrayList<>();
+        if (p.headers() != null && !p.headers().isEmpty()) {
+            parts.add("headers: " + String.join(", ", p.headers().keySet()));
+        }
+        if (p.settings() != null) {
+            p.settings().forEach((k, v) -> parts.add(k + "=" + (SECRET_NAME.matcher(k).matches() ? "***" : v)));
+        }
+        return parts.isEmpty() ? "-" : String.join("; ", parts);
+    }
+
+    private static String chain(String group, List<String> chain) {
+        return chain.isEmpty() ? "(none)" : group + " -> " + String.join(" -> ", chain);
+    }
+
+    private static String price(Price price) {
+        if (price == null || price.equals(Price.FREE)) {
+            return "free";
+        }
+        return money(price.input()) + " / " + (price.cachedInput() == null ? "-" : money(price.cachedInput()))
+                + " / " + money(price.output());
+    }
+
+    private static String money(double v) {
+        return String.format(Locale.ROOT, "%.2f", v);
+    }
+
+    private static String num(double v) {
+        return v == Math.rint(v) ? String.format(Locale.ROOT, "%.1f", v) : String.valueOf(v);
+    }
+
+    private static String intOrDash(Integer v) {
+        return v == null ? "-" : String.valueOf(v);
+    }
+
+    private static String plural(int n, String word) {
+        return n + " " + word + (n == 1 ? "" : "s");
+    }
+
+    /** A plain-text table whose columns are padded to their widest cell; trailing spaces are trimmed. */
+    static final class Table {
+        private final List<String[]> rows = new ArrayList<>();
+
+        Table(String... header) {
+            rows.add(header);
+        }
+
+        void row(String... cells) {
+            rows.add(cells);
+        }
+
+        void appendTo(StringBuilder sb, String indent) {
+            int cols = rows.get(0).length;
+            int[] width = new int[cols];
+            for (String[] r : rows) {
+                for (int i = 0; i < cols; i++) {
+                    width[i] = Math.max(width[i], r[i].length());
+                }
+            }
+            for (String[] r : rows) {
+                StringBuilder line = new StringBuilder(indent);
+                for (int i = 0; i < cols; i++) {
+                    line.append(r[i]);
+                    if (i < cols - 1) {
+                        line.append(" ".repeat(width[i] - r[i].length() + 2));
+                    }
+                }
+                sb.append(line.toString().stripTrailing()).append('\n');
+            }
+        }
+    }
+}
