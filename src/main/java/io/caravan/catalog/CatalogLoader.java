@@ -1,5 +1,7 @@
 package io.caravan.catalog;
 
+import io.caravan.util.Durations;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -62,7 +64,6 @@ public final class CatalogLoader {
     private static final Set<String> RESERVED_GROUPS = Set.of("auto");
 
     private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
-    private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)?");
 
     private static final YAMLMapper YAML = YAMLMapper.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -109,47 +110,6 @@ public final class CatalogLoader {
         return out.toString();
     }
 
-    /**
-     * Parses {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or a bare number of seconds (fractions allowed:
-     * {@code 1.5s}, {@code 0.25}).
-     *
-     * @throws IllegalArgumentException on any other text
-     */
-    public static Duration parseDuration(String text) {
-        Matcher m = DURATION.matcher(text == null ? "" : text.trim().toLowerCase(Locale.ROOT));
-        if (!m.matches()) {
-            throw new IllegalArgumentException("bad duration '" + text + "' (expected e.g. 500ms, 30s, 2m, 1h)");
-        }
-        double amount = Double.parseDouble(m.group(1));
-        String unit = m.group(2) == null ? "s" : m.group(2);
-        double millis = switch (unit) {
-            case "ms" -> amount;
-            case "s" -> amount * 1_000;
-            case "m" -> amount * 60_000;
-            case "h" -> amount * 3_600_000;
-            default -> throw new IllegalStateException(unit);
-        };
-        return Duration.ofNanos(Math.round(millis * 1_000_000));
-    }
-
-    /** Formats a duration the way the catalog writes it ({@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}). */
-    public static String formatDuration(Duration d) {
-        if (d == null) {
-            return "-";
-        }
-        long ms = d.toMillis();
-        if (ms != 0 && ms % 3_600_000 == 0) {
-            return ms / 3_600_000 + "h";
-        }
-        if (ms != 0 && ms % 60_000 == 0) {
-            return ms / 60_000 + "m";
-        }
-        if (ms % 1_000 == 0) {
-            return ms / 1_000 + "s";
-        }
-        return ms + "ms";
-    }
-
     /** One load: the file name for messages, the environment and the warning sink. */
     private static final class Reader {
 
@@ -193,7 +153,7 @@ public final class CatalogLoader {
                 if (!used) {
                     warn("providers." + p.name() + ": not used by any deployment");
                 } else if (p.apiKeys().isEmpty() && !"simulated".equals(p.api())) {
-                    warn("providers." + p.name() + ": no API keys (every call will fail with auth)");
+                    warn("providers." + p.name() + ": no API keys: its deployments are left out of every plan");
                 }
             }
 
@@ -748,7 +708,7 @@ public final class CatalogLoader {
                 if (v.doubleValue() < 0) {
                     throw fail(entry, field + ": must not be negative, got " + v.asText());
                 }
-                return parseDuration(v.asText());
+                return Durations.parse(v.asText());
             }
             if (!v.isTextual()) {
                 throw fail(entry, field + ": bad duration (expected e.g. 500ms, 30s, 2m, 1h)");
@@ -758,7 +718,7 @@ public final class CatalogLoader {
                 throw fail(entry, field + ": must not be negative, got '" + t + "'");
             }
             try {
-                return parseDuration(t);
+                return Durations.parse(t);
             } catch (IllegalArgumentException e) {
                 throw fail(entry, field + ": " + e.getMessage());
             }

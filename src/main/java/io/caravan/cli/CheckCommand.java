@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.util.Durations;
 import io.caravan.catalog.BudgetSpec;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogException;
@@ -123,8 +124,8 @@ public final class CheckCommand {
                 limits.add(provider.tpm() + " tpm");
             }
             p.row(provider.name(), provider.api(), provider.baseUrl() == null ? "(built in)" : provider.baseUrl(),
-                    keys(provider), CatalogLoader.formatDuration(provider.timeout()),
-                    String.valueOf(provider.retries()), CatalogLoader.formatDuration(provider.backoff()),
+                    keys(provider), Durations.format(provider.timeout()),
+                    String.valueOf(provider.retries()), Durations.format(provider.backoff()),
                     limits.isEmpty() ? "-" : String.join(", ", limits), extras(provider));
         }
         p.appendTo(sb, "  ");
@@ -133,7 +134,7 @@ public final class CheckCommand {
         CircuitBreakerSpec cb = catalog.circuitBreaker();
         sb.append("\nCircuit breaker (per deployment)\n  opens at ").append(num(cb.failureRate()))
                 .append("% failures of the last ").append(cb.window()).append(" calls (at least ")
-                .append(cb.minimumCalls()).append("), open for ").append(CatalogLoader.formatDuration(cb.openFor()))
+                .append(cb.minimumCalls()).append("), open for ").append(Durations.format(cb.openFor()))
                 .append(", ").append(plural(cb.halfOpenCalls(), "half-open probe")).append('\n');
 
         BudgetSpec b = catalog.budgets();

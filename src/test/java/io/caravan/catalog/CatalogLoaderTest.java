@@ -1,5 +1,6 @@
 package io.caravan.catalog;
 
+import io.caravan.util.Durations;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -252,13 +253,13 @@ class CatalogLoaderTest {
         "' 10 s ', 10000",
     })
     void parsesDurations(String text, long millis) {
-        assertThat(CatalogLoader.parseDuration(text)).isEqualTo(Duration.ofMillis(millis));
+        assertThat(Durations.parse(text)).isEqualTo(Duration.ofMillis(millis));
     }
 
     @ParameterizedTest
     @CsvSource({"soon", "10 days", "-1s", "1d", "s", "''"})
     void rejectsBadDurations(String text) {
-        assertThatThrownBy(() -> CatalogLoader.parseDuration(text))
+        assertThatThrownBy(() -> Durations.parse(text))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("bad duration");
     }
@@ -279,11 +280,11 @@ class CatalogLoaderTest {
 
     @Test
     void formatsDurations() {
-        assertThat(CatalogLoader.formatDuration(Duration.ofMillis(500))).isEqualTo("500ms");
-        assertThat(CatalogLoader.formatDuration(Duration.ofSeconds(30))).isEqualTo("30s");
-        assertThat(CatalogLoader.formatDuration(Duration.ofMinutes(2))).isEqualTo("2m");
-        assertThat(CatalogLoader.formatDuration(Duration.ofHours(1))).isEqualTo("1h");
-        assertThat(CatalogLoader.formatDuration(Duration.ofMillis(1500))).isEqualTo("1500ms");
+        assertThat(Durations.format(Duration.ofMillis(500))).isEqualTo("500ms");
+        assertThat(Durations.format(Duration.ofSeconds(30))).isEqualTo("30s");
+        assertThat(Durations.format(Duration.ofMinutes(2))).isEqualTo("2m");
+        assertThat(Durations.format(Duration.ofHours(1))).isEqualTo("1h");
+        assertThat(Durations.format(Duration.ofMillis(1500))).isEqualTo("1500ms");
     }
 
     @Test

@@ -1,0 +1,101 @@
+package io.caravan;
+
+import io.caravan.catalog.Catalog;
+import io.caravan.catalog.CatalogHolder;
+import io.caravan.dispatch.AttemptFailures;
+import io.caravan.dispatch.DeploymentRoutes;
+import io.caravan.dispatch.FallbackPlanner;
+import io.caravan.dispatch.ProviderCalls;
+import io.caravan.dispatch.RetryPolicy;
+import io.caravan.intake.HttpIntake;
+import io.caravan.intake.KafkaIntake;
+import io.caravan.intake.TaskIntake;
+import io.caravan.outlet.UsageRecords;
+import io.caravan.provider.simulated.SimulatedUpstream;
+import io.caravan.resilience.Breakers;
+import io.caravan.resilience.KeyPool;
+import io.caravan.routing.TierRouter;
+import io.caravan.util.Durations;
+import org.apache.camel.CamelContext;
+import org.apache.camel.main.BaseMainSupport;
+import org.apache.camel.main.Main;
+import org.apache.camel.main.MainListenerSupport;
+
+/**
+ * Caravan's route set on Camel Main: binds the beans the YAML routes call, loads {@code routes/*.yaml},
+ * and generates one route per catalog deployment from the deployment template.
+ */
+public final class CaravanApp implements AutoCloseable {
+
+    private final Main main = new Main();
+    private final Settings settings;
+    private final CatalogHolder catalogs;
+    private final KeyPool keys = new KeyPool();
+    private final Breakers breakers = new Breakers();
+
+    public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
+        this.settings = settings;
+        this.catalogs = new CatalogHolder(catalog);
+        keys.load(catalog.providers());
+        int maxTaskBytes = settings.getInt("caravan.max-task-bytes", 1_048_576);
+        TaskIntake taskIntake = new TaskIntake(catalogs, maxTaskBytes,
+                settings.getLong("caravan.task.default-timeout-ms", 60_000));
+
+        main.bind("taskIntake", taskIntake);
+        main.bind("kafkaIntake", new KafkaIntake(taskIntake));
+        main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
+        main.bind("tierRouter", new TierRouter());
+        main.bind("fallbackPlanner", new FallbackPlanner(keys));
+        main.bind("providerCalls", new ProviderCalls(keys));
+        main.bind("retryPolicy", new RetryPolicy(keys));
+        main.bind("attemptFailures",
+                new AttemptFailures(keys, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
+        main.bind("usageRecords", new UsageRecords());
+        main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
+
+        settings.all().forEach((k, v) -> main.addInitialProperty(k.toString(), v.toString()));
+        main.addInitialProperty("camel.component.kafka.brokers", bootstrapServers);
+        main.addInitialProperty("camel.server.host", settings.get("caravan.http.host", "127.0.0.1"));
+        main.addInitialProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
+        // bodies far over the task limit are cut off by the server itself; the rest get Caravan's 413
+        main.addInitialProperty("camel.server.max-body-size", String.valueOf(16L * maxTaskBytes));
+        main.addMainListener(new MainListenerSupport() {
+            @Override
+            public void afterConfigure(BaseMainSupport support) {
+                new DeploymentRoutes(breakers).addAll(support.getCamelContext(), catalogs.current());
+            }
+        });
+    }
+
+    /** Starts the routes and returns; {@link #close()} stops them. */
+    public CaravanApp start() throws Exception {
+        main.start();
+        return this;
+    }
+
+    /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
+    public void run() throws Exception {
+        main.run();
+    }
+
+    public CamelContext camelContext() {
+        return main.getCamelContext();
+    }
+
+    public CatalogHolder catalogs() {
+        return catalogs;
+    }
+
+    public Breakers breakers() {
+        return breakers;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    @Override
+    public void close() throws Exception {
+        main.stop();
+    }
+}
