@@ -117,7 +117,11 @@ public class AnthropicAdapter implements ProviderAdapter {
 
     @Override
     public String endpoint(ProviderSpec provider, DeploymentSpec deployment) {
-        return AdapterSupport.baseUrl(provider, DEFAULT_BASE_URL) + "/v1/messages";
+        String base = AdapterSupport.baseUrl(provider, DEFAULT_BASE_URL);
+        if (base.endsWith("/v1/messages")) {
+            return base;
+        }
+        return base.endsWith("/v1") ? base + "/messages" : base + "/v1/messages"; // tolerate ".../v1" as base_url
     }
 
     @Override

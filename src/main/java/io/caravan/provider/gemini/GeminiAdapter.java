@@ -134,7 +134,9 @@ public class GeminiAdapter implements ProviderAdapter {
     @Override
     public String endpoint(ProviderSpec provider, DeploymentSpec deployment) {
         String model = deployment.model().startsWith("models/") ? deployment.model().substring(7) : deployment.model();
-        return AdapterSupport.baseUrl(provider, DEFAULT_BASE_URL) + "/v1beta/models/" + model + ":generateContent";
+        String base = AdapterSupport.baseUrl(provider, DEFAULT_BASE_URL);
+        base = base.endsWith("/v1beta") ? base.substring(0, base.length() - 7) : base; // tolerate ".../v1beta"
+        return base + "/v1beta/models/" + model + ":generateContent";
     }
 
     @Override

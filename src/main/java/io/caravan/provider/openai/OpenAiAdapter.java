@@ -134,7 +134,8 @@ public class OpenAiAdapter implements ProviderAdapter {
 
     @Override
     public String endpoint(ProviderSpec provider, DeploymentSpec deployment) {
-        return AdapterSupport.baseUrl(provider, null) + "/chat/completions";
+        String base = AdapterSupport.baseUrl(provider, null);
+        return base.endsWith("/chat/completions") ? base : base + "/chat/completions"; // tolerate a full URL
     }
 
     @Override

@@ -37,6 +37,10 @@ class AnthropicAdapterTest {
     @Test
     void endpointAndHeaders() {
         assertThat(adapter.endpoint(anthropic, sonnet)).isEqualTo("https://api.anthropic.com/v1/messages");
+        assertThat(adapter.endpoint(Fixtures.provider("a", "anthropic", "https://api.anthropic.com/v1/"), sonnet))
+                .isEqualTo("https://api.anthropic.com/v1/messages");
+        assertThat(adapter.endpoint(Fixtures.provider("a", "anthropic", null), sonnet))
+                .isEqualTo("https://api.anthropic.com/v1/messages");
         assertThat(adapter.requestHeaders(anthropic, KEY)).containsEntry("x-api-key", KEY)
                 .containsEntry("anthropic-version", "2023-06-01")
                 .containsEntry("Content-Type", "application/json")

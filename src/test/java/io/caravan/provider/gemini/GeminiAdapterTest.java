@@ -39,6 +39,8 @@ class GeminiAdapterTest {
     void endpointAndHeaders() {
         assertThat(adapter.endpoint(google, flash))
                 .isEqualTo("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent");
+        assertThat(adapter.endpoint(Fixtures.provider("g", "gemini", "https://generativelanguage.googleapis.com/v1beta"), flash))
+                .isEqualTo("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent");
         DeploymentSpec prefixed = Fixtures.deployment("google", "models/gemini-2.5-pro", null, null);
         assertThat(adapter.endpoint(google, prefixed)).endsWith("/v1beta/models/gemini-2.5-pro:generateContent");
         assertThat(adapter.requestHeaders(google, KEY)).containsEntry("x-goog-api-key", KEY)

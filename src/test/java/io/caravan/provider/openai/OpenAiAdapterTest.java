@@ -38,6 +38,9 @@ class OpenAiAdapterTest {
     @Test
     void endpointAndHeaders() {
         assertThat(adapter.endpoint(moonshot, kimi)).isEqualTo("https://api.moonshot.ai/v1/chat/completions");
+        assertThat(adapter.endpoint(Fixtures.provider("q", "openai",
+                "https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions"), kimi))
+                .isEqualTo("https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions");
         Map<String, String> headers = adapter.requestHeaders(moonshot, KEY);
         assertThat(headers).containsEntry("Authorization", "Bearer " + KEY)
                 .containsEntry("Content-Type", "application/json")
