@@ -1,0 +1,163 @@
+package io.caravan.provider;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.ProviderError;
+import io.caravan.util.Json;
+import java.io.IOException;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/** Small helpers the HTTP adapters share: header lookup, body parsing, safe error text, OpenAI content text. */
+public final class AdapterSupport {
+
+    /** Longest provider error text kept in a {@link ProviderError} message. */
+    public static final int MAX_MESSAGE = 300;
+
+    /** Things that look like API keys (OpenAI/Moonshot/DeepSeek/DashScope {@code sk-...}, Anthropic, Google). */
+    private static final Pattern KEY_LIKE = Pattern.compile(
+            "(sk-[A-Za-z0-9_*.\\-]{6,}|AIza[0-9A-Za-z_\\-]{10,}|(?i:bearer)\\s+\\S+)");
+
+    private AdapterSupport() {}
+
+    /** The first value of a header, its name matched in any case; null when absent. */
+    public static String header(Map<String, Object> headers, String name) {
+        if (headers == null) {
+            return null;
+        }
+        for (Map.Entry<String, Object> e : headers.entrySet()) {
+            if (e.getKey() != null && e.getKey().equalsIgnoreCase(name)) {
+                Object v = e.getValue();
+                if (v instanceof Collection<?> c) {
+                    v = c.isEmpty() ? null : c.iterator().next();
+                } else if (v instanceof Object[] a) {
+                    v = a.length == 0 ? null : a[0];
+                }
+                if (v != null) {
+                    return String.valueOf(v);
+                }
+            }
+        }
+        return null;
+    }
+
+    /** The body as JSON, or null when it is empty or not JSON. */
+    public static JsonNode parseOrNull(byte[] body) {
+        if (body == null || body.length == 0) {
+            return null;
+        }
+        try {
+            return Json.MAPPER.readTree(body);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** A success body that must be a JSON object; anything else is the provider's fault ({@code server_error}). */
+    public static JsonNode parseSuccess(int status, byte[] body, String api) {
+        JsonNode node = parseOrNull(body);
+        if (node == null || !node.isObject()) {
+            throw new ProviderError(ErrorClass.SERVER_ERROR, status,
+                    "malformed response from " + api + " (" + (body == null ? 0 : body.length) + " bytes, not a JSON object)");
+        }
+        return node;
+    }
+
+    /** A malformed-response error for a body that is JSON but lacks what the API promises. */
+    public static ProviderError malformed(int status, String api, String what) {
+        return new ProviderError(ErrorClass.SERVER_ERROR, status, "malformed response from " + api + ": " + what);
+    }
+
+    /** Provider error text made safe for logs and results: key-like tokens redacted, one line, capped. */
+    public static String safe(String text) {
+        if (text == null) {
+            return "";
+        }
+        String s = KEY_LIKE.matcher(text).replaceAll("[redacted]");
+        s = s.replaceAll("[\\p{Cntrl}\\s]+", " ").trim();
+        return s.length() > MAX_MESSAGE ? s.substring(0, MAX_MESSAGE) + "..." : s;
+    }
+
+    /** The start of a non-JSON error body, made safe (an HTML error page from a gateway, say). */
+    public static String snippet(byte[] body) {
+        if (body == null || body.length == 0) {
+            return "";
+        }
+        int n = Math.min(body.length, 2 * MAX_MESSAGE);
+        return safe(new String(body, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The plain text of an OpenAI message {@code content}: a string, or an array of parts whose {@code text}
+     * parts are joined with newlines. Null content gives an empty string.
+     */
+    public static String text(JsonNode content) {
+        if (content == null || content.isNull() || content.isMissingNode()) {
+            return "";
+        }
+        if (content.isTextual()) {
+            return content.asText();
+        }
+        if (content.isArray()) {
+            StringBuilder sb = new StringBuilder();
+            for (JsonNode part : content) {
+                String t = part.isTextual() ? part.asText() : Json.textOrNull(part, "text");
+                if (t != null) {
+                    if (sb.length() > 0) {
+                        sb.append('\n');
+                    }
+                    sb.append(t);
+                }
+            }
+            return sb.toString();
+        }
+        return content.toString();
+    }
+
+    /** The provider's {@code base_url} without trailing slashes. */
+    public static String baseUrl(ProviderSpec provider, String fallback) {
+        String base = provider.baseUrl() == null || provider.baseUrl().isBlank() ? fallback : provider.baseUrl().trim();
+        if (base == null) {
+            throw new IllegalArgumentException("provider '" + provider.name() + "' has no base_url");
+        }
+        while (base.endsWith("/")) {
+            base = base.substring(0, base.length() - 1);
+        }
+        return base;
+    }
+
+    /**
+     * The adapter's own headers followed by the provider's extra {@code headers}; an extra header never replaces
+     * one the adapter set (so the key stays in the one header the adapter chose).
+     */
+    public static Map<String, String> headers(ProviderSpec provider, Map<String, String> own) {
+        Map<String, String> out = new LinkedHashMap<>(own);
+        if (provider.headers() != null) {
+            provider.headers().forEach((name, value) -> {
+                boolean taken = out.keySet().stream().anyMatch(k -> k.equalsIgnoreCase(name));
+                if (!taken && value != null) {
+                    out.put(name, value);
+                }
+            });
+        }
+        return out;
+    }
+
+    /** A {@code max_tokens} from params ({@code max_tokens} or {@code max_completion_tokens}), or null. */
+    public static Integer maxTokens(ObjectNode params) {
+        if (params == null) {
+            return null;
+        }
+        for (String name : new String[] {"max_tokens", "max_completion_tokens"}) {
+            JsonNode v = params.get(name);
+            if (v != null && v.canConvertToInt()) {
+                return v.asInt();
+            }
+        }
+        return null;
+    }
+}
