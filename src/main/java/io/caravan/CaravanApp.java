@@ -3,6 +3,7 @@ package io.caravan;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.dispatch.AttemptFailures;
+import io.caravan.dispatch.DeploymentRouteTemplate;
 import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
@@ -53,12 +54,13 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("usageRecords", new UsageRecords());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
 
-        settings.all().forEach((k, v) -> main.addInitialProperty(k.toString(), v.toString()));
-        main.addInitialProperty("camel.component.kafka.brokers", bootstrapServers);
-        main.addInitialProperty("camel.server.host", settings.get("caravan.http.host", "127.0.0.1"));
-        main.addInitialProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
+        settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
+        main.addOverrideProperty("camel.component.kafka.brokers", bootstrapServers);
+        main.addOverrideProperty("camel.server.host", settings.get("caravan.http.host", "127.0.0.1"));
+        main.addOverrideProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
         // bodies far over the task limit are cut off by the server itself; the rest get Caravan's 413
-        main.addInitialProperty("camel.server.max-body-size", String.valueOf(16L * maxTaskBytes));
+        main.addOverrideProperty("camel.server.max-body-size", String.valueOf(16L * maxTaskBytes));
+        main.configure().addRoutesBuilder(new DeploymentRouteTemplate());
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void afterConfigure(BaseMainSupport support) {

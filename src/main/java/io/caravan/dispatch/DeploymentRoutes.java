@@ -9,8 +9,8 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.builder.TemplatedRouteBuilder;
 
 /**
- * Generates one route per deployment from the {@code deployment} route template
- * ({@code routes/deployment-template.yaml}): the catalog is data, the routes are made from it.
+ * Generates the routes of each deployment from the templates of {@link DeploymentRouteTemplate}: the catalog is
+ * data, the routes are made from it.
  */
 public final class DeploymentRoutes {
 
@@ -42,6 +42,10 @@ public final class DeploymentRoutes {
         camel.getRegistry().bind(breaker, breakers.forDeployment(deployment, catalog.circuitBreaker()));
         TemplatedRouteBuilder.builder(camel, TEMPLATE)
                 .routeId(routeId(deployment))
+                .parameter("key", deployment.routeKey())
+                .add();
+        TemplatedRouteBuilder.builder(camel, DeploymentRouteTemplate.ATTEMPT_TEMPLATE)
+                .routeId("attempt-" + deployment.routeKey())
                 .parameter("key", deployment.routeKey())
                 .parameter("breaker", breaker)
                 .parameter("upstream", upstreamUri(provider, deployment))

@@ -1,21 +1,29 @@
 package io.caravan.outlet;
 
 import io.caravan.task.TaskContext;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Message;
 import org.apache.camel.component.kafka.KafkaConstants;
+import org.apache.camel.support.DefaultMessage;
 
 /** Prepares a finished task's usage events (one per attempt) as one batch for the Kafka producer. */
 public final class UsageRecords {
 
     public void prepare(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
-        List<byte[]> events = ResultJson.usageEvents(ctx);
+        // one message per event, so each record carries the task id as its key
+        List<Message> records = new ArrayList<>();
+        for (byte[] event : ResultJson.usageEvents(ctx)) {
+            Message record = new DefaultMessage(exchange.getContext());
+            record.setHeader(KafkaConstants.KEY, ctx.task().id());
+            record.setBody(event);
+            records.add(record);
+        }
         Message out = exchange.getMessage();
         out.getHeaders().clear();
-        out.setHeader(KafkaConstants.KEY, ctx.task().id());
-        out.setBody(events);
+        out.setBody(records);
     }
 
     public boolean any(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {

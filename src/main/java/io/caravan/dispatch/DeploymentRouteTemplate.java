@@ -1,0 +1,53 @@
+package io.caravan.dispatch;
+
+import org.apache.camel.builder.RouteBuilder;
+
+/**
+ * The route template every catalog deployment is made from (see {@link DeploymentRoutes}). The Circuit Breaker
+ * EIP guards the deployment; the route's error handling retries the call on the same deployment (next key,
+ * backoff or the server's wait, as {@link RetryPolicy} decides), records each failed attempt
+ * ({@link AttemptFailures}), and then lets the dispatch route's dynamic router pick the next deployment.
+ */
+public final class DeploymentRouteTemplate extends RouteBuilder {
+
+    /** The single call through the deployment's breaker, retried as a whole by the deployment route. */
+    public static final String ATTEMPT_TEMPLATE = "deployment-attempt";
+
+    @Override
+    public void configure() {
+        routeTemplate(DeploymentRoutes.TEMPLATE)
+                .templateParameter("key")
+                .from("direct:deployment-{{key}}")
+                    .onException(Exception.class)
+                        .onExceptionOccurredRef("attemptFailures")
+                        .retryWhile(method("retryPolicy", "shouldRetry"))
+                        .maximumRedeliveries(-1)
+                        .redeliveryDelay(0)
+                        .logRetryAttempted(false)
+                        .logExhausted(false)
+                        .logHandled(false)
+                        .logContinued(false)
+                        // the failure is recorded; the dynamic router decides what comes next
+                        .continued(true)
+                    .end()
+                    // one redelivery of this step is one more call through the breaker
+                    .to("direct:attempt-{{key}}");
+
+        routeTemplate(ATTEMPT_TEMPLATE)
+                .templateParameter("key")
+                .templateParameter("breaker")
+                .templateParameter("upstream")
+                .from("direct:attempt-{{key}}")
+                    // failures travel back to the deployment route, whose error handling owns them
+                    .errorHandler(noErrorHandler())
+                    .circuitBreaker()
+                        .resilience4jConfiguration()
+                            .circuitBreaker("{{breaker}}")
+                            .throwExceptionWhenHalfOpenOrOpenState(true)
+                        .end()
+                        .bean("providerCalls", "prepare")
+                        .to("{{upstream}}")
+                        .bean("providerCalls", "complete")
+                    .end();
+    }
+}
