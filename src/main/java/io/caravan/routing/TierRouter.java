@@ -19,7 +19,13 @@ import org.apache.camel.ExchangeProperty;
  */
 public final class TierRouter {
 
+    private static final Map<String, Pattern> KEYWORD_PATTERNS = new java.util.concurrent.ConcurrentHashMap<>();
+
     private final ComplexityScorer scorer = new ComplexityScorer();
+
+    private static Pattern wholeWord(String keyword) {
+        return Pattern.compile("\\b" + Pattern.quote(keyword.toLowerCase(Locale.ROOT)) + "\\b");
+    }
 
     public boolean hasExplicitTier(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
         return ctx.task().tier() != null;
@@ -69,8 +75,11 @@ public final class TierRouter {
     public void byScore(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
         Catalog catalog = ctx.catalog();
         RoutingSpec routing = catalog.routing();
-        double task = scorer.features(ctx.task().messages()).mean();
         Double agent = ComplexityScorer.agentScore(ctx.task().scores());
+        if (agent == null && ComplexityScorer.UserText.of(ctx.task().messages()).isBlank()) {
+            throw new IllegalStateException("nothing to score: no agent scores and no user text");
+        }
+        double task = scorer.features(ctx.task().messages()).mean();
         double score;
         String detail;
         if (agent == null) {
@@ -121,7 +130,7 @@ public final class TierRouter {
         String text = ComplexityScorer.UserText.of(ctx.task().messages()).toLowerCase(Locale.ROOT);
         for (Map.Entry<String, List<String>> rule : rules.entrySet()) {
             for (String keyword : rule.getValue()) {
-                if (Pattern.compile("\\b" + Pattern.quote(keyword.toLowerCase(Locale.ROOT)) + "\\b").matcher(text).find()) {
+                if (KEYWORD_PATTERNS.computeIfAbsent(keyword, TierRouter::wholeWord).matcher(text).find()) {
                     return new String[] {rule.getKey(), keyword};
                 }
             }
