@@ -60,6 +60,9 @@ public final class CaravanApp implements AutoCloseable {
         main.addOverrideProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
         // bodies far over the task limit are cut off by the server itself; the rest get Caravan's 413
         main.addOverrideProperty("camel.server.max-body-size", String.valueOf(16L * maxTaskBytes));
+        // retries are Caravan's (RetryPolicy, one attempt per call): the HTTP client must not re-send 429/503 itself
+        main.addOverrideProperty("camel.component.http.automatic-retries-disabled", "true");
+        main.addOverrideProperty("camel.component.https.automatic-retries-disabled", "true");
         main.configure().addRoutesBuilder(new DeploymentRouteTemplate());
         main.addMainListener(new MainListenerSupport() {
             @Override

@@ -28,6 +28,10 @@ public final class RetryPolicy {
     public boolean shouldRetry(Exchange exchange) {
         TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
         Throwable failure = exchange.getException();
+        if (failure == null) {
+            // Camel evaluates retryWhile with the exception moved to the CamelExceptionCaught property
+            failure = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        }
         if (ctx == null || failure == null || ctx.current() == null) {
             return false;
         }
