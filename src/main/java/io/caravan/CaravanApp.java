@@ -46,11 +46,11 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("kafkaIntake", new KafkaIntake(taskIntake));
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
         main.bind("tierRouter", new TierRouter());
-        main.bind("fallbackPlanner", new FallbackPlanner(keys));
+        main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers));
         main.bind("providerCalls", new ProviderCalls(keys));
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
-                new AttemptFailures(keys, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
+                new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
         main.bind("usageRecords", new UsageRecords());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
 

@@ -3,6 +3,7 @@ package io.caravan.dispatch;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.TokenUsage;
+import io.caravan.resilience.Breakers;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.KeyPool;
@@ -28,10 +29,12 @@ public final class AttemptFailures implements Processor {
     static final Duration RATE_LIMIT_COOLDOWN = Duration.ofSeconds(1);
 
     private final KeyPool keys;
+    private final Breakers breakers;
     private final Duration keyCooldown;
 
-    public AttemptFailures(KeyPool keys, Duration keyCooldown) {
+    public AttemptFailures(KeyPool keys, Breakers breakers, Duration keyCooldown) {
         this.keys = keys;
+        this.breakers = breakers;
         this.keyCooldown = keyCooldown;
     }
 
@@ -52,6 +55,9 @@ public final class AttemptFailures implements Processor {
         int key = ctx.callKey();
         if (called) {
             coolKey(provider.name(), key, errorClass, failure);
+        }
+        if (errorClass == ErrorClass.MODEL_NOT_FOUND) {
+            breakers.coolDown(deployment.id());
         }
         String message = ErrorClassifier.describe(failure);
         ctx.lastFailureMessage(message);

@@ -40,6 +40,8 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                 .from("direct:attempt-{{key}}")
                     // failures travel back to the deployment route, whose error handling owns them
                     .errorHandler(noErrorHandler())
+                    // a prompt that cannot fit is skipped before the breaker: it says nothing of the deployment
+                    .bean("providerCalls", "checkContextWindow")
                     .circuitBreaker()
                         .resilience4jConfiguration()
                             .circuitBreaker("{{breaker}}")

@@ -8,8 +8,11 @@ import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;
+import io.caravan.resilience.Breakers;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
@@ -24,11 +27,20 @@ public final class FallbackPlanner {
 
     private static final Logger LOG = LoggerFactory.getLogger(FallbackPlanner.class);
 
+    /** Outcomes that say "not now" rather than "not this": worth waiting for when nothing else is left. */
+    private static final Set<String> COOLING = Set.of(ErrorClass.CIRCUIT_OPEN.wireName(),
+            ErrorClass.RATE_LIMITED.wireName(), ErrorClass.QUOTA_EXHAUSTED.wireName(), ErrorClass.AUTH.wireName());
+    /** Waits for a cooling deployment or key per task, at most. */
+    static final int MAX_COOLDOWN_WAITS = 3;
+    public static final String COOLDOWN_WAIT = "direct:cooldown-wait";
+
     private final WeightedRoundRobin roundRobin = new WeightedRoundRobin();
     private final KeyPool keys;
+    private final Breakers breakers;
 
-    public FallbackPlanner(KeyPool keys) {
+    public FallbackPlanner(KeyPool keys, Breakers breakers) {
         this.keys = keys;
+        this.breakers = breakers;
     }
 
     /** Lays out the candidates for the task's group and its fallbacks. */
@@ -78,6 +90,14 @@ public final class FallbackPlanner {
         Candidate previous = ctx.current();
         Candidate candidate = ctx.advance();
         if (candidate == null) {
+            Duration wait = cooldownWait(ctx);
+            if (wait != null) {
+                LOG.info("waiting task={} requested_model={} wait_ms={} for a cooling deployment or key",
+                        ctx.task().id(), ctx.task().model(), wait.toMillis());
+                ctx.waitForCooldown(wait.toMillis());
+                plan(ctx);
+                return COOLDOWN_WAIT;
+            }
             ctx.fail(exhausted(ctx));
             return null;
         }
@@ -87,6 +107,37 @@ public final class FallbackPlanner {
                     ctx.nextAttemptNumber(), last == null ? "-" : last.outcome());
         }
         return DeploymentRoutes.endpoint(candidate.deployment());
+    }
+
+    /** The delay of the cooldown-wait route. */
+    public long pendingWait(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        return ctx.pendingWaitMs();
+    }
+
+    /**
+     * When every attempt of this round was turned away by a cooling breaker or key, the time until the first of
+     * the plan's deployments can be called again, if that fits in the task's deadline; otherwise null.
+     */
+    private Duration cooldownWait(TaskContext ctx) {
+        List<Attempt> round = ctx.attemptsThisRound();
+        if (round.isEmpty() || ctx.cooldownWaits() >= MAX_COOLDOWN_WAITS
+                || !round.stream().allMatch(a -> COOLING.contains(a.outcome()))) {
+            return null;
+        }
+        Duration earliest = null;
+        for (Candidate c : ctx.plan()) {
+            Duration breaker = breakers.untilCallable(c.deployment().id());
+            Duration key = keys.size(c.deployment().provider()) == 0
+                    ? Duration.ZERO : keys.untilAvailable(c.deployment().provider());
+            Duration ready = breaker.compareTo(key) >= 0 ? breaker : key;
+            if (earliest == null || ready.compareTo(earliest) < 0) {
+                earliest = ready;
+            }
+        }
+        if (earliest == null || earliest.toMillis() >= ctx.remainingMs()) {
+            return null;
+        }
+        return earliest;
     }
 
     /** Context-window errors leave the ordinary chain: only the group's larger context-window fallbacks follow. */

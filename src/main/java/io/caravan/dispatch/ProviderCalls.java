@@ -2,6 +2,7 @@ package io.caravan.dispatch;
 
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
@@ -17,6 +18,8 @@ import java.util.HashMap;
 import java.util.Map;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The two steps around the upstream call in the deployment route: {@link #prepare} picks a key and lets the
@@ -25,10 +28,32 @@ import org.apache.camel.Message;
  */
 public final class ProviderCalls {
 
+    private static final Logger LOG = LoggerFactory.getLogger(ProviderCalls.class);
+
     private final KeyPool keys;
 
     public ProviderCalls(KeyPool keys) {
         this.keys = keys;
+    }
+
+    /**
+     * The pre-call check: a deployment whose context window cannot take the prompt (estimated) plus the
+     * requested output is skipped without a call, as a {@code context_window} attempt.
+     */
+    public void checkContextWindow(Exchange exchange) {
+        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        DeploymentSpec deployment = ctx.current().deployment();
+        if (deployment.contextWindow() == null) {
+            return;
+        }
+        long prompt = PromptSize.estimateTokens(ctx.task().messages(), ctx.task().params());
+        Integer output = AdapterSupport.maxTokens(ctx.task().params());
+        long needed = prompt + (output == null ? 0 : output);
+        if (needed > deployment.contextWindow()) {
+            throw new ProviderError(ErrorClass.CONTEXT_WINDOW, null, "prompt of about " + prompt + " tokens"
+                    + (output == null ? "" : " plus " + output + " output tokens") + " does not fit the context window of "
+                    + deployment.contextWindow() + " of " + deployment.id());
+        }
     }
 
     public void prepare(Exchange exchange) {
@@ -74,6 +99,12 @@ public final class ProviderCalls {
         ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), candidate.group(), deployment.id(),
                 provider.name(), deployment.model(), "ok", status == null ? 200 : status, latency, usage, cost,
                 !ctx.onFirstCandidate()));
+        if (ctx.attempts().size() > 1) {
+            Attempt first = ctx.attempts().get(0);
+            LOG.info("recovered task={} requested_model={} original={} chosen={} attempt={} error={}",
+                    ctx.task().id(), ctx.task().model(), first.deployment(), deployment.id(),
+                    ctx.attempts().size(), ctx.attempts().get(ctx.attempts().size() - 2).outcome());
+        }
         ctx.succeed(reply, candidate);
     }
 }

@@ -5,7 +5,10 @@ import io.caravan.catalog.DeploymentSpec;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One Resilience4j circuit breaker per deployment, handed to the Circuit Breaker EIP of the deployment's route
@@ -18,6 +21,8 @@ public final class Breakers {
             Set.of(ErrorClass.SERVER_ERROR, ErrorClass.TIMEOUT, ErrorClass.CONNECTION, ErrorClass.RATE_LIMITED);
 
     private final CircuitBreakerRegistry registry = CircuitBreakerRegistry.ofDefaults();
+    /** When each open breaker may let a probe through again (nanoTime). */
+    private final Map<String, Long> probeAt = new ConcurrentHashMap<>();
 
     public static String beanName(DeploymentSpec deployment) {
         return "breaker-" + deployment.routeKey();
@@ -35,7 +40,35 @@ public final class Breakers {
                 .recordException(Breakers::countsAgainstDeployment)
                 .writableStackTraceEnabled(false)
                 .build();
-        return registry.circuitBreaker(deployment.id(), config);
+        boolean isNew = registry.find(deployment.id()).isEmpty();
+        CircuitBreaker breaker = registry.circuitBreaker(deployment.id(), config);
+        if (isNew) {
+            Duration openFor = spec.openFor();
+            breaker.getEventPublisher().onStateTransition(event -> {
+                if (event.getStateTransition().getToState() == CircuitBreaker.State.OPEN) {
+                    probeAt.put(deployment.id(), System.nanoTime() + openFor.toNanos());
+                }
+            });
+        }
+        return breaker;
+    }
+
+    /** Takes a deployment out of rotation for the breaker's open duration (e.g. its model is not found). */
+    public void coolDown(String deploymentId) {
+        CircuitBreaker breaker = find(deploymentId);
+        if (breaker != null && breaker.getState() != CircuitBreaker.State.OPEN) {
+            breaker.transitionToOpenState();
+        }
+    }
+
+    /** How long until the deployment's breaker lets a call through again: zero unless it is open. */
+    public Duration untilCallable(String deploymentId) {
+        CircuitBreaker breaker = find(deploymentId);
+        if (breaker == null || breaker.getState() != CircuitBreaker.State.OPEN) {
+            return Duration.ZERO;
+        }
+        Long at = probeAt.get(deploymentId);
+        return at == null ? Duration.ZERO : Duration.ofNanos(Math.max(0, at - System.nanoTime()));
     }
 
     public CircuitBreaker find(String deploymentId) {

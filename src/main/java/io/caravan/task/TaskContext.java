@@ -42,6 +42,9 @@ public final class TaskContext {
     private long callStartNanos;
     private int retriesUsed;
     private String lastFailureMessage;
+    private int roundStart;
+    private int cooldownWaits;
+    private long pendingWaitMs;
 
     /** A deployment to try, with the group it was planned for and whether reaching it is a fallback. */
     public record Candidate(DeploymentSpec deployment, String group, boolean fallback) {}
@@ -89,7 +92,25 @@ public final class TaskContext {
     public void plan(List<Candidate> candidates) {
         this.plan = List.copyOf(candidates);
         this.cursor = -1;
+        this.roundStart = attempts.size();
     }
+
+    /** The attempts made since the plan was last laid out. */
+    public List<Attempt> attemptsThisRound() {
+        synchronized (attempts) {
+            return List.copyOf(attempts.subList(Math.min(roundStart, attempts.size()), attempts.size()));
+        }
+    }
+
+    public int cooldownWaits() { return cooldownWaits; }
+
+    /** Records a wait for a cooling deployment or key before the plan is tried again. */
+    public void waitForCooldown(long millis) {
+        cooldownWaits++;
+        pendingWaitMs = millis;
+    }
+
+    public long pendingWaitMs() { return pendingWaitMs; }
 
     /** Moves to the next candidate; null when the plan is used up. */
     public Candidate advance() {
