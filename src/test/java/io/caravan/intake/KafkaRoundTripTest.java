@@ -73,7 +73,8 @@ class KafkaRoundTripTest {
                             .getBytes(StandardCharsets.UTF_8),
                     Map.of("trace-id", "trace-" + i));
         }
-        List<ConsumerRecord<String, byte[]>> results = TestKafka.read(caravan.resultsTopic, 5, Duration.ofSeconds(60));
+        List<String> ids = List.of("rt-0", "rt-1", "rt-2", "rt-3", "rt-4");
+        List<ConsumerRecord<String, byte[]>> results = TestKafka.readKeys(caravan.resultsTopic, ids, Duration.ofSeconds(60));
         Map<String, ConsumerRecord<String, byte[]>> byKey = results.stream()
                 .filter(r -> r.key().startsWith("rt-"))
                 .collect(Collectors.toMap(ConsumerRecord::key, r -> r));
@@ -94,7 +95,7 @@ class KafkaRoundTripTest {
             assertThat(new String(record.headers().lastHeader("trace-id").value(), StandardCharsets.UTF_8))
                     .isEqualTo("trace-" + i);
         }
-        List<ConsumerRecord<String, byte[]>> usage = TestKafka.read(caravan.usageTopic, 5, Duration.ofSeconds(30));
+        List<ConsumerRecord<String, byte[]>> usage = TestKafka.readKeys(caravan.usageTopic, ids, Duration.ofSeconds(30));
         Map<String, JsonNode> events = new HashMap<>();
         usage.forEach(r -> events.put(r.key(), json(r.value())));
         assertThat(events.keySet()).contains("rt-0", "rt-1", "rt-2", "rt-3", "rt-4");
@@ -118,7 +119,9 @@ class KafkaRoundTripTest {
         TestKafka.send(caravan.tasksTopic, null, "{\"id\":\"after-bad\",\"prompt\":\"still here?\"}"
                 .getBytes(StandardCharsets.UTF_8), Map.of());
 
-        List<ConsumerRecord<String, byte[]>> dlq = TestKafka.read(caravan.dlqTopic, 3, Duration.ofSeconds(60));
+        List<ConsumerRecord<String, byte[]>> dlq = TestKafka.readUntil(caravan.dlqTopic,
+                records -> records.stream().anyMatch(r -> java.util.Arrays.equals(r.value(), oversize))
+                        && TestKafka.keys(records).containsAll(List.of("bad-1", "nothing-to-do")), Duration.ofSeconds(60));
         Map<String, ConsumerRecord<String, byte[]>> dead = dlq.stream()
                 .collect(Collectors.toMap(ConsumerRecord::key, r -> r, (a, b) -> a));
         assertThat(dead.get("bad-1").value()).isEqualTo(notJson);
@@ -129,7 +132,8 @@ class KafkaRoundTripTest {
         assertThat(dead.get("nothing-to-do").value()).isEqualTo(incomplete);
         assertThat(header(dead.get("nothing-to-do"), "caravan-error-message")).contains("messages or prompt");
 
-        List<ConsumerRecord<String, byte[]>> results = TestKafka.read(caravan.resultsTopic, 100, Duration.ofSeconds(10));
+        List<ConsumerRecord<String, byte[]>> results = TestKafka.readKeys(caravan.resultsTopic,
+                List.of("after-bad", "bad-1", "nothing-to-do"), Duration.ofSeconds(30));
         Set<String> keys = results.stream().map(ConsumerRecord::key).collect(Collectors.toSet());
         assertThat(keys).contains("after-bad", "bad-1", "nothing-to-do");
         JsonNode invalidResult = results.stream().filter(r -> "bad-1".equals(r.key())).map(r -> json(r.value()))
@@ -142,11 +146,11 @@ class KafkaRoundTripTest {
     void aTaskTheProviderRejectsEndsWithAnErrorResultAndADeadLetter() {
         byte[] task = "{\"id\":\"rejected-1\",\"prompt\":\"REJECT-ME please\"}".getBytes(StandardCharsets.UTF_8);
         TestKafka.send(caravan.tasksTopic, null, task, Map.of());
-        JsonNode result = TestKafka.read(caravan.resultsTopic, 100, Duration.ofSeconds(10)).stream()
+        JsonNode result = TestKafka.readKeys(caravan.resultsTopic, List.of("rejected-1"), Duration.ofSeconds(30)).stream()
                 .filter(r -> "rejected-1".equals(r.key())).map(r -> json(r.value())).findFirst().orElseThrow();
         assertThat(result.path("status").asText()).isEqualTo("error");
         assertThat(result.path("error").path("type").asText()).isEqualTo("bad_request");
-        ConsumerRecord<String, byte[]> dead = TestKafka.read(caravan.dlqTopic, 100, Duration.ofSeconds(10)).stream()
+        ConsumerRecord<String, byte[]> dead = TestKafka.readKeys(caravan.dlqTopic, List.of("rejected-1"), Duration.ofSeconds(30)).stream()
                 .filter(r -> "rejected-1".equals(r.key())).findFirst().orElseThrow();
         assertThat(dead.value()).isEqualTo(task);
         assertThat(header(dead, "caravan-error-type")).isEqualTo("bad_request");

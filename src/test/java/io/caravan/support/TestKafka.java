@@ -79,6 +79,23 @@ public final class TestKafka {
 
     /** Reads a topic from the start until {@code count} records arrived or the time is up. */
     public static List<ConsumerRecord<String, byte[]>> read(String topic, int count, Duration within) {
+        return readUntil(topic, records -> records.size() >= count, within);
+    }
+
+    /** Reads a topic from the start until records with all these keys arrived or the time is up. */
+    public static List<ConsumerRecord<String, byte[]>> readKeys(String topic, java.util.Collection<String> keys,
+            Duration within) {
+        return readUntil(topic, records -> records.stream().map(ConsumerRecord::key)
+                .collect(java.util.stream.Collectors.toSet()).containsAll(keys), within);
+    }
+
+    public static java.util.Set<String> keys(List<ConsumerRecord<String, byte[]>> records) {
+        return records.stream().map(ConsumerRecord::key).collect(java.util.stream.Collectors.toSet());
+    }
+
+    /** Reads a topic from the start until {@code done} says so or the time is up. */
+    public static List<ConsumerRecord<String, byte[]>> readUntil(String topic,
+            java.util.function.Predicate<List<ConsumerRecord<String, byte[]>>> done, Duration within) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "test-reader-" + UUID.randomUUID());
@@ -89,7 +106,7 @@ public final class TestKafka {
         long end = System.nanoTime() + within.toNanos();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
             consumer.subscribe(List.of(topic));
-            while (records.size() < count && System.nanoTime() < end) {
+            while (!done.test(records) && System.nanoTime() < end) {
                 consumer.poll(Duration.ofMillis(200)).forEach(records::add);
             }
         }
