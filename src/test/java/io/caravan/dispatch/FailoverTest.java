@@ -38,44 +38,34 @@ class FailoverTest {
     static WireMockServer upstream;
     static Caravan caravan;
 
-    static String path(String provider) {
-        return "/" + provider + "/v1/chat/completions";
-    }
 
-    static ResponseDefinitionBuilder ok(String content) {
-        return aResponse().withStatus(200).withHeader("Content-Type", "application/json")
-                .withBody(Upstreams.completion(content, 10, 0, 5));
-    }
 
-    static ResponseDefinitionBuilder error(int status, String body) {
-        return aResponse().withStatus(status).withHeader("Content-Type", "application/json").withBody(body);
-    }
 
     static void stub(String provider, ResponseDefinitionBuilder response) {
-        upstream.stubFor(post(urlEqualTo(path(provider))).willReturn(response));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path(provider))).willReturn(response));
     }
 
     @BeforeAll
     static void start() throws Exception {
         upstream = Upstreams.start();
-        stub("rescue", ok("rescued"));
-        stub("rescue2", ok("should not be called"));
-        stub("wa", error(503, Upstreams.error("overloaded", "server_error", null)));
-        stub("wb", ok("from wb"));
-        stub("rl", error(429, Upstreams.error("Rate limit reached", "rate_limit_error", null)).withHeader("Retry-After", "1"));
-        stub("quota", error(402, "{\"error\":{\"message\":\"Insufficient Balance\",\"type\":\"unknown_error\"}}"));
-        stub("auth", error(401, Upstreams.error("Invalid API key", "invalid_request_error", "invalid_api_key")));
-        stub("bad", error(400, Upstreams.error("Invalid request: bad tool schema", "invalid_request_error", null)));
-        stub("five", error(500, Upstreams.error("internal", "server_error", null)));
-        stub("slow", ok("too late").withFixedDelay(1500));
+        stub("rescue", Upstreams.ok("rescued"));
+        stub("rescue2", Upstreams.ok("should not be called"));
+        stub("wa", Upstreams.status(503, Upstreams.error("overloaded", "server_error", null)));
+        stub("wb", Upstreams.ok("from wb"));
+        stub("rl", Upstreams.status(429, Upstreams.error("Rate limit reached", "rate_limit_error", null)).withHeader("Retry-After", "1"));
+        stub("quota", Upstreams.status(402, "{\"error\":{\"message\":\"Insufficient Balance\",\"type\":\"unknown_error\"}}"));
+        stub("auth", Upstreams.status(401, Upstreams.error("Invalid API key", "invalid_request_error", "invalid_api_key")));
+        stub("bad", Upstreams.status(400, Upstreams.error("Invalid request: bad tool schema", "invalid_request_error", null)));
+        stub("five", Upstreams.status(500, Upstreams.error("internal", "server_error", null)));
+        stub("slow", Upstreams.ok("too late").withFixedDelay(1500));
         stub("reset", aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER));
         stub("garbled", aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody("{\"choices\": [ oops"));
-        upstream.stubFor(post(urlEqualTo(path("keys"))).withHeader("Authorization", equalTo("Bearer key-one"))
-                .willReturn(error(429, Upstreams.error("Rate limit reached", "rate_limit_error", null))));
-        upstream.stubFor(post(urlEqualTo(path("keys"))).withHeader("Authorization", equalTo("Bearer key-two"))
-                .willReturn(ok("from key two")));
-        stub("deada", error(401, Upstreams.error("Invalid API key", "invalid_request_error", null)));
-        stub("deadb", error(503, Upstreams.error("overloaded", "server_error", null)));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("keys"))).withHeader("Authorization", equalTo("Bearer key-one"))
+                .willReturn(Upstreams.status(429, Upstreams.error("Rate limit reached", "rate_limit_error", null))));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("keys"))).withHeader("Authorization", equalTo("Bearer key-two"))
+                .willReturn(Upstreams.ok("from key two")));
+        stub("deada", Upstreams.status(401, Upstreams.error("Invalid API key", "invalid_request_error", null)));
+        stub("deadb", Upstreams.status(503, Upstreams.error("overloaded", "server_error", null)));
 
         StringBuilder providers = new StringBuilder("providers:\n");
         provider(providers, "rescue", 0, "2s", "\"k\"");
@@ -168,7 +158,7 @@ class FailoverTest {
     }
 
     static List<LoggedRequest> received(String provider) {
-        return upstream.findAll(postRequestedFor(urlEqualTo(path(provider))));
+        return upstream.findAll(postRequestedFor(urlEqualTo(Upstreams.path(provider))));
     }
 
     static void assertRescued(JsonNode result, String group) {

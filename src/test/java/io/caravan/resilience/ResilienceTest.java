@@ -34,42 +34,32 @@ class ResilienceTest {
     static WireMockServer upstream;
     static Caravan caravan;
 
-    static String path(String provider) {
-        return "/" + provider + "/v1/chat/completions";
-    }
 
-    static ResponseDefinitionBuilder ok(String content) {
-        return aResponse().withStatus(200).withHeader("Content-Type", "application/json")
-                .withBody(Upstreams.completion(content, 10, 0, 5));
-    }
 
-    static ResponseDefinitionBuilder error(int status, String body) {
-        return aResponse().withStatus(status).withHeader("Content-Type", "application/json").withBody(body);
-    }
 
     static final String RATE_LIMITED = Upstreams.error("Rate limit reached", "rate_limit_error", null);
 
     @BeforeAll
     static void start() throws Exception {
         upstream = Upstreams.start();
-        upstream.stubFor(post(urlEqualTo(path("rescue"))).willReturn(ok("rescued")));
-        upstream.stubFor(post(urlEqualTo(path("flaky"))).willReturn(error(503, Upstreams.error("down", "server_error", null))));
-        upstream.stubFor(post(urlEqualTo(path("cool"))).inScenario("cool").whenScenarioStateIs(STARTED)
-                .willReturn(error(429, RATE_LIMITED).withHeader("Retry-After", "1")).willSetStateTo("rested"));
-        upstream.stubFor(post(urlEqualTo(path("cool"))).inScenario("cool").whenScenarioStateIs("rested")
-                .willReturn(ok("after the wait")));
-        upstream.stubFor(post(urlEqualTo(path("long"))).willReturn(error(429, RATE_LIMITED).withHeader("Retry-After", "30")));
-        upstream.stubFor(post(urlEqualTo(path("longwait"))).willReturn(error(429, RATE_LIMITED).withHeader("Retry-After", "30")));
-        upstream.stubFor(post(urlEqualTo(path("ms"))).inScenario("ms").whenScenarioStateIs(STARTED)
-                .willReturn(error(429, RATE_LIMITED).withHeader("retry-after-ms", "400")).willSetStateTo("go"));
-        upstream.stubFor(post(urlEqualTo(path("ms"))).inScenario("ms").whenScenarioStateIs("go").willReturn(ok("after 400ms")));
-        upstream.stubFor(post(urlEqualTo(path("small"))).willReturn(ok("small should not be called")));
-        upstream.stubFor(post(urlEqualTo(path("large"))).willReturn(ok("large took it")));
-        upstream.stubFor(post(urlEqualTo(path("other"))).willReturn(ok("the ordinary fallback")));
-        upstream.stubFor(post(urlEqualTo(path("cwp"))).willReturn(error(400, Upstreams.error(
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("rescue"))).willReturn(Upstreams.ok("rescued")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("flaky"))).willReturn(Upstreams.status(503, Upstreams.error("down", "server_error", null))));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("cool"))).inScenario("cool").whenScenarioStateIs(STARTED)
+                .willReturn(Upstreams.status(429, RATE_LIMITED).withHeader("Retry-After", "1")).willSetStateTo("rested"));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("cool"))).inScenario("cool").whenScenarioStateIs("rested")
+                .willReturn(Upstreams.ok("after the wait")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("long"))).willReturn(Upstreams.status(429, RATE_LIMITED).withHeader("Retry-After", "30")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("longwait"))).willReturn(Upstreams.status(429, RATE_LIMITED).withHeader("Retry-After", "30")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("ms"))).inScenario("ms").whenScenarioStateIs(STARTED)
+                .willReturn(Upstreams.status(429, RATE_LIMITED).withHeader("retry-after-ms", "400")).willSetStateTo("go"));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("ms"))).inScenario("ms").whenScenarioStateIs("go").willReturn(Upstreams.ok("after 400ms")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("small"))).willReturn(Upstreams.ok("small should not be called")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("large"))).willReturn(Upstreams.ok("large took it")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("other"))).willReturn(Upstreams.ok("the ordinary fallback")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("cwp"))).willReturn(Upstreams.status(400, Upstreams.error(
                 "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens.",
                 "invalid_request_error", "context_length_exceeded"))));
-        upstream.stubFor(post(urlEqualTo(path("gone"))).willReturn(error(404, Upstreams.error(
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("gone"))).willReturn(Upstreams.status(404, Upstreams.error(
                 "The model `gpt-9` does not exist", "invalid_request_error", "model_not_found"))));
 
         StringBuilder catalog = new StringBuilder("providers:\n");
@@ -131,7 +121,7 @@ class ResilienceTest {
     }
 
     static int calls(String provider) {
-        return upstream.findAll(postRequestedFor(urlEqualTo(path(provider)))).size();
+        return upstream.findAll(postRequestedFor(urlEqualTo(Upstreams.path(provider)))).size();
     }
 
     @Test
@@ -146,7 +136,7 @@ class ResilienceTest {
         assertThat(skipped.path("attempts").get(0).path("status").isNull()).isTrue();
         assertThat(calls("flaky")).isEqualTo(2);
 
-        upstream.stubFor(post(urlEqualTo(path("flaky"))).willReturn(ok("flaky is back")));
+        upstream.stubFor(post(urlEqualTo(Upstreams.path("flaky"))).willReturn(Upstreams.ok("flaky is back")));
         Awaitility.await().atMost(Duration.ofSeconds(5))
                 .until(() -> caravan.app().breakers().untilCallable("cb#0").isZero());
         JsonNode probe = task("{\"model\":\"cb\",\"prompt\":\"four\"}");
@@ -162,7 +152,7 @@ class ResilienceTest {
         assertThat(result.path("status").asText()).isEqualTo("ok");
         assertThat(outcomes(result)).containsExactly("cool#0 rate_limited", "cool#0 ok");
         assertThat(elapsedMs).isGreaterThanOrEqualTo(800);
-        List<LoggedRequest> requests = upstream.findAll(postRequestedFor(urlEqualTo(path("cool"))));
+        List<LoggedRequest> requests = upstream.findAll(postRequestedFor(urlEqualTo(Upstreams.path("cool"))));
         long gap = requests.get(1).getLoggedDate().getTime() - requests.get(0).getLoggedDate().getTime();
         assertThat(gap).isGreaterThanOrEqualTo(800);
     }
@@ -193,7 +183,7 @@ class ResilienceTest {
     void retryAfterMsIsHonouredOnTheSameDeployment() throws Exception {
         JsonNode result = task("{\"model\":\"ms\",\"prompt\":\"soon\"}");
         assertThat(outcomes(result)).containsExactly("ms#0 rate_limited", "ms#0 ok");
-        List<LoggedRequest> requests = upstream.findAll(postRequestedFor(urlEqualTo(path("ms"))));
+        List<LoggedRequest> requests = upstream.findAll(postRequestedFor(urlEqualTo(Upstreams.path("ms"))));
         long gap = requests.get(1).getLoggedDate().getTime() - requests.get(0).getLoggedDate().getTime();
         assertThat(gap).isGreaterThanOrEqualTo(350);
     }
