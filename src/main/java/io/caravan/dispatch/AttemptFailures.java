@@ -46,6 +46,8 @@ public final class AttemptFailures implements Processor {
         if (failure == null || candidate == null) {
             return;
         }
+        // the failed call's request headers (the key among them) must not travel on with the exchange
+        exchange.getMessage().getHeaders().clear();
         ErrorClass errorClass = ErrorClassifier.classify(failure);
         Integer status = failure instanceof ProviderError pe ? pe.status() : null;
         DeploymentSpec deployment = candidate.deployment();

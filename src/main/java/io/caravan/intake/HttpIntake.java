@@ -29,6 +29,11 @@ public final class HttpIntake {
             throw new InvalidTaskException("body is " + length + " bytes, over the limit of " + maxTaskBytes, null, true);
         }
         byte[] body = in.getBody(byte[].class);
+        String type = in.getHeader(Exchange.CONTENT_TYPE, String.class);
+        if ((body == null || body.length == 0) && type != null && type.startsWith("application/x-www-form-urlencoded")) {
+            throw new InvalidTaskException("the body was sent as a form: send the task as JSON with "
+                    + "Content-Type: application/json", null);
+        }
         intake.open(exchange, body, null, TaskContext.Source.HTTP);
     }
 
