@@ -168,7 +168,9 @@ public final class SpendLedger implements AutoCloseable {
                         if (rebuildEnd == null) {
                             rebuildEnd = new HashMap<>(c.endOffsets(added, Duration.ofSeconds(10)));
                         }
-                        nextPartitionCheck = System.nanoTime() + PARTITION_RECHECK.toNanos();
+                        // a topic that does not exist yet is looked for again soon
+                        nextPartitionCheck = System.nanoTime()
+                                + (assigned.isEmpty() ? Duration.ofMillis(500) : PARTITION_RECHECK).toNanos();
                     } catch (org.apache.kafka.common.errors.TimeoutException e) {
                         LOG.warn("spend ledger cannot read {} yet: {}", topic, e.getMessage());
                         nextPartitionCheck = System.nanoTime() + Duration.ofSeconds(1).toNanos();
