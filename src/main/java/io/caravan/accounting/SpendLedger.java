@@ -207,8 +207,8 @@ public final class SpendLedger implements AutoCloseable {
         rebuildMillis = (System.nanoTime() - startedNanos) / 1_000_000L;
         rebuildEvents = events;
         rebuilt.countDown();
-        LOG.info("spend ledger rebuilt from {}: {} events of {} in {} ms, month-to-date spend {} USD",
-                topic, events, thisMonth(), rebuildMillis, String.format(java.util.Locale.ROOT, "%.6f", totalSpend()));
+        LOG.info("spend ledger rebuilt from {}: {} events read in {} ms, month-to-date ({}) spend {} USD",
+                topic, events, rebuildMillis, thisMonth(), String.format(java.util.Locale.ROOT, "%.6f", totalSpend()));
     }
 
     /** Assigns partitions not yet assigned and seeks each to the first record of the current month. */
