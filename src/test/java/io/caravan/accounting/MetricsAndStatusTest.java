@@ -183,6 +183,8 @@ class MetricsAndStatusTest {
             JsonNode status = Json.MAPPER.readTree(caravan.get("/status").body());
             assertThat(status.path("month_to_date").path("spend_by_tier_usd").path("powerful").asDouble())
                     .isCloseTo(0.014, within(1e-12));
+            assertThat(status.path("month_to_date").path("spend_by_tenant_usd").path("acme").asDouble())
+                    .isCloseTo(0.004, within(1e-12));
         });
         HttpResponse<String> r = Unchecked.get("/status");
         assertThat(r.statusCode()).isEqualTo(200);
