@@ -112,7 +112,6 @@ class MetricsAndStatusTest {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.headers().firstValue("Content-Type").orElse("")).startsWith("text/plain");
         PrometheusText m = new PrometheusText(r.body());
-        java.nio.file.Files.writeString(java.nio.file.Path.of("target", "metrics-sample.txt"), r.body());
 
         assertThat(m.value("caravan_requests_total", "tier", "fast", "model", "cheap", "provider", "alpha",
                 "outcome", "ok")).isEqualTo(2.0);
