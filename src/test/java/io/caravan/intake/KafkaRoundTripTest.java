@@ -73,7 +73,11 @@ class KafkaRoundTripTest {
                             .getBytes(StandardCharsets.UTF_8),
                     Map.of("trace-id", "trace-" + i));
         }
-        List<ConsumerRecord<String, byte[]>> results = TestKafka.read(caravan.resultsTopic, 5, Duration.ofSeconds(60));
+        // the topic also holds the results of the other tests: read until all five of these are there
+        List<ConsumerRecord<String, byte[]>> results = org.awaitility.Awaitility.await()
+                .atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                .until(() -> TestKafka.read(caravan.resultsTopic, 1_000, Duration.ofSeconds(1)),
+                        all -> all.stream().filter(r -> r.key().startsWith("rt-")).count() >= 5);
         Map<String, ConsumerRecord<String, byte[]>> byKey = results.stream()
                 .filter(r -> r.key().startsWith("rt-"))
                 .collect(Collectors.toMap(ConsumerRecord::key, r -> r));
