@@ -174,7 +174,7 @@ public final class UsageReport {
         return new String[] {r.key(), String.valueOf(r.requests()), String.valueOf(r.attempts()),
             String.format(Locale.ROOT, "%.1f%%", 100 * r.fallbackShare()), String.valueOf(r.inputTokens()),
             String.valueOf(r.cachedInputTokens()), String.valueOf(r.outputTokens()),
-            String.format(Locale.ROOT, "%.4f", r.spendUsd())};
+            String.format(Locale.ROOT, "%.6f", r.spendUsd())};
     }
 
     public String csv() {
@@ -245,7 +245,7 @@ public final class UsageReport {
                     "  <rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#3b7dd8\"/>%n",
                     labelWidth, y, w, barHeight));
             svg.append(String.format(Locale.ROOT,
-                    "  <text x=\"%d\" y=\"%d\" font-size=\"13\">$%.4f</text>%n",
+                    "  <text x=\"%d\" y=\"%d\" font-size=\"13\">$%.6f</text>%n",
                     labelWidth + w + 6, y + 16, r.spendUsd()));
             y += barHeight + 8;
         }

@@ -74,12 +74,12 @@ class ReportCommandTest {
         String[] lines = run.out().split("\n");
         assertThat(lines[0]).startsWith("tier").contains("requests").contains("spend USD");
         assertThat(lines).hasSize(6); // header, balanced, fast, powerful, rule, total
-        assertThat(lines[1].split("\\s+")).containsExactly("balanced", "1", "1", "0.0%", "1000", "100", "200", "0.0050");
-        assertThat(lines[2].split("\\s+")).containsExactly("fast", "2", "3", "50.0%", "2000", "200", "400", "1.5000");
+        assertThat(lines[1].split("\\s+")).containsExactly("balanced", "1", "1", "0.0%", "1000", "100", "200", "0.005000");
+        assertThat(lines[2].split("\\s+")).containsExactly("fast", "2", "3", "50.0%", "2000", "200", "400", "1.500000");
         assertThat(lines[3].split("\\s+"))
-                .containsExactly("powerful", "2", "3", "50.0%", "2000", "200", "400", "5.5833");
+                .containsExactly("powerful", "2", "3", "50.0%", "2000", "200", "400", "5.583333");
         assertThat(lines[4]).matches("-+");
-        assertThat(lines[5].split("\\s+")).containsExactly("total", "5", "7", "40.0%", "5000", "500", "1000", "7.0883");
+        assertThat(lines[5].split("\\s+")).containsExactly("total", "5", "7", "40.0%", "5000", "500", "1000", "7.088333");
         for (String line : new String[] {lines[0], lines[1], lines[2], lines[3], lines[5]}) {
             assertThat(line).hasSameSizeAs(lines[0]); // right-aligned numbers end in the same column
         }
@@ -146,7 +146,7 @@ class ReportCommandTest {
         assertThat(html).startsWith("<!DOCTYPE html>").contains("<svg").contains("Spend by tier")
                 .doesNotContain("<script").doesNotContain("http://").doesNotContain("https://");
         assertThat(html.split("class=\"bar\"", -1)).hasSize(4); // balanced, fast, powerful
-        assertThat(html).contains("$5.5833");
+        assertThat(html).contains("$5.583333");
     }
 
     @Test
