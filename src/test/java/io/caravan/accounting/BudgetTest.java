@@ -114,12 +114,25 @@ class BudgetTest {
             assertThat(r.path("attempts")).isEmpty();
             assertThat(r.path("tier").asText()).isEqualTo("powerful");
 
+            // from Kafka: an error result and a dead letter saying why
+            io.caravan.support.TestKafka.send(caravan.tasksTopic, null,
+                    "{\"id\":\"rk-1\",\"tier\":\"powerful\",\"prompt\":\"hi\"}".getBytes(), Map.of());
+            JsonNode kafkaResult = await().atMost(Duration.ofSeconds(30)).until(() -> io.caravan.support.TestKafka
+                    .read(caravan.resultsTopic, 1, Duration.ofSeconds(2)).stream()
+                    .filter(rec -> "rk-1".equals(rec.key())).map(rec -> json(rec.value())).findFirst().orElse(null),
+                    java.util.Objects::nonNull);
+            assertThat(kafkaResult.path("error").path("type").asText()).isEqualTo("budget_exceeded");
+            var dead = io.caravan.support.TestKafka.read(caravan.dlqTopic, 1, Duration.ofSeconds(20));
+            assertThat(dead).hasSize(1);
+            assertThat(new String(dead.get(0).headers().lastHeader("caravan-error-type").value()))
+                    .isEqualTo("budget_exceeded");
+
             JsonNode ok = post(caravan, "{\"id\":\"r-2\",\"tier\":\"fast\",\"prompt\":\"hi\"}");
             assertThat(ok.path("http_status").asInt()).isEqualTo(200);
 
             PrometheusText m = new PrometheusText(caravan.get("/metrics").body());
             assertThat(m.value("caravan_requests_total", "tier", "powerful", "outcome", "budget_exceeded"))
-                    .isEqualTo(1.0);
+                    .isEqualTo(2.0);
             assertThat(m.value("caravan_budget_remaining_usd", "scope", "tier:powerful")).isEqualTo(0.0);
             // the fast task's own spend comes back from the usage topic a moment later
             double fastCost = ok.path("usage").path("cost_usd").asDouble();
@@ -157,6 +170,14 @@ class BudgetTest {
             await().atMost(Duration.ofSeconds(20)).until(() -> second.get("/health/ready").statusCode() == 200);
             assertThat(remaining(second, "tier:fast")).isCloseTo(remainingBefore, within(1e-9));
             assertThat(remaining(second, "tenant:acme")).isCloseTo(acmeBefore, within(1e-9));
+        }
+    }
+
+    static JsonNode json(byte[] bytes) {
+        try {
+            return Json.MAPPER.readTree(bytes);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
         }
     }
 
