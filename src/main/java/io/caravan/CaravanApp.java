@@ -1,5 +1,6 @@
 package io.caravan;
 
+import io.caravan.accounting.Operations;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.dispatch.AttemptFailures;
@@ -33,6 +34,7 @@ public final class CaravanApp implements AutoCloseable {
     private final CatalogHolder catalogs;
     private final KeyPool keys = new KeyPool();
     private final Breakers breakers = new Breakers();
+    private final Operations operations;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
         this.settings = settings;
@@ -53,6 +55,8 @@ public final class CaravanApp implements AutoCloseable {
                 new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
         main.bind("usageRecords", new UsageRecords());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
+        operations = new Operations(settings, catalogs, breakers, bootstrapServers);
+        operations.bind(main);
 
         settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
         main.addOverrideProperty("camel.component.kafka.brokers", bootstrapServers);
@@ -74,13 +78,19 @@ public final class CaravanApp implements AutoCloseable {
 
     /** Starts the routes and returns; {@link #close()} stops them. */
     public CaravanApp start() throws Exception {
+        operations.start();
         main.start();
         return this;
     }
 
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
-        main.run();
+        operations.start();
+        try {
+            main.run();
+        } finally {
+            operations.close();
+        }
     }
 
     public CamelContext camelContext() {
@@ -95,6 +105,10 @@ public final class CaravanApp implements AutoCloseable {
         return breakers;
     }
 
+    public Operations operations() {
+        return operations;
+    }
+
     public Settings settings() {
         return settings;
     }
@@ -102,5 +116,6 @@ public final class CaravanApp implements AutoCloseable {
     @Override
     public void close() throws Exception {
         main.stop();
+        operations.close();
     }
 }

@@ -4,6 +4,7 @@ import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogException;
 import io.caravan.catalog.CatalogLoader;
 import io.caravan.cli.CheckCommand;
+import io.caravan.cli.ReportCommand;
 import io.caravan.kafka.EmbeddedKafka;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,11 +45,13 @@ public final class CaravanMain {
                 return CheckCommand.run(catalogFile, System.out, System.err);
             case "run":
                 return runRouter(settings, catalogFile);
+            case "report":
+                return ReportCommand.run(rest, settings, System.out, System.err);
             case "help", "--help", "-h":
-                System.out.println("usage: java [-Dname=value ...] -jar caravan.jar [run|check] [--catalog FILE]");
+                System.out.println("usage: java [-Dname=value ...] -jar caravan.jar [run|check|report] [--catalog FILE]");
                 return 0;
             default:
-                System.err.println("caravan: unknown command '" + command + "' (run, check)");
+                System.err.println("caravan: unknown command '" + command + "' (run, check, report)");
                 return 2;
         }
     }

@@ -1,0 +1,64 @@
+package io.caravan.accounting;
+
+import io.caravan.Settings;
+import io.caravan.catalog.CatalogHolder;
+import io.caravan.resilience.Breakers;
+import io.caravan.util.Durations;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.apache.camel.component.micrometer.MicrometerConstants;
+import org.apache.camel.component.micrometer.routepolicy.MicrometerRoutePolicyFactory;
+import org.apache.camel.main.Main;
+
+/**
+ * Wires accounting and operations into a Caravan: one Prometheus registry (also Camel's route metrics, through
+ * the Micrometer route policy factory), the spend ledger reading the usage topic, the budget guard, the status
+ * board and the health checks, bound under the names the YAML routes use.
+ */
+public final class Operations implements AutoCloseable {
+
+    private final PrometheusMeterRegistry registry = TaskMetrics.newRegistry();
+    private final StatusBoard board = new StatusBoard();
+    private final TaskMetrics metrics = new TaskMetrics(registry, board);
+    private final SpendLedger ledger;
+    private final Health health;
+    private final BudgetGuard guard;
+    private final OperationsEndpoints endpoints;
+
+    public Operations(Settings settings, CatalogHolder catalogs, Breakers breakers, String bootstrapServers) {
+        this.ledger = new SpendLedger(bootstrapServers, settings.get("caravan.topics.usage", "llm.usage"));
+        this.health = new Health(catalogs, ledger, bootstrapServers);
+        this.guard = new BudgetGuard(ledger,
+                Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
+        this.endpoints = new OperationsEndpoints(metrics, board, health, catalogs, breakers, ledger);
+        metrics.registerGauges(catalogs.current(), breakers, ledger);
+    }
+
+    public void bind(Main main) {
+        main.bind(MicrometerConstants.METRICS_REGISTRY_NAME, registry);
+        MicrometerRoutePolicyFactory routeMetrics = new MicrometerRoutePolicyFactory();
+        routeMetrics.setMeterRegistry(registry);
+        main.bind("caravanRouteMetrics", routeMetrics);
+        main.bind("taskMetrics", metrics);
+        main.bind("budgetGuard", guard);
+        main.bind("operations", endpoints);
+    }
+
+    /** Starts reading the usage topic (the rebuild runs in the background). */
+    public void start() {
+        ledger.start();
+    }
+
+    public SpendLedger ledger() {
+        return ledger;
+    }
+
+    public TaskMetrics metrics() {
+        return metrics;
+    }
+
+    @Override
+    public void close() {
+        ledger.close();
+        health.close();
+    }
+}

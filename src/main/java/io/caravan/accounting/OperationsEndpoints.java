@@ -1,0 +1,56 @@
+package io.caravan.accounting;
+
+import io.caravan.catalog.CatalogHolder;
+import io.caravan.resilience.Breakers;
+import io.caravan.util.Json;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+
+/** The beans behind {@code routes/operations.yaml}: {@code /metrics}, {@code /status}, {@code /health/*}. */
+public final class OperationsEndpoints {
+
+    static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
+    private final TaskMetrics metrics;
+    private final StatusBoard board;
+    private final Health health;
+    private final CatalogHolder catalogs;
+    private final Breakers breakers;
+    private final SpendLedger ledger;
+
+    public OperationsEndpoints(TaskMetrics metrics, StatusBoard board, Health health, CatalogHolder catalogs,
+            Breakers breakers, SpendLedger ledger) {
+        this.metrics = metrics;
+        this.board = board;
+        this.health = health;
+        this.catalogs = catalogs;
+        this.breakers = breakers;
+        this.ledger = ledger;
+    }
+
+    public void metrics(Exchange exchange) {
+        answer(exchange, 200, PROMETHEUS_TEXT, metrics.scrape());
+    }
+
+    public void status(Exchange exchange) {
+        answer(exchange, 200, "application/json", Json.text(board.render(catalogs, breakers, ledger)));
+    }
+
+    public void live(Exchange exchange) {
+        answer(exchange, 200, "application/json", "{\"status\":\"UP\"}");
+    }
+
+    public void ready(Exchange exchange) {
+        var readiness = health.readiness(exchange.getContext());
+        boolean up = "UP".equals(readiness.path("status").asText());
+        answer(exchange, up ? 200 : 503, "application/json", Json.text(readiness));
+    }
+
+    private static void answer(Exchange exchange, int status, String contentType, String body) {
+        Message out = exchange.getMessage();
+        out.getHeaders().clear();
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
+        out.setHeader(Exchange.CONTENT_TYPE, contentType);
+        out.setBody(body);
+    }
+}

@@ -1,0 +1,161 @@
+package io.caravan.accounting;
+
+import io.caravan.catalog.BudgetSpec;
+import io.caravan.catalog.Catalog;
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.resilience.Breakers;
+import io.caravan.task.Attempt;
+import io.caravan.task.TaskContext;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.camel.ExchangeProperty;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Caravan's metrics (contract section 8) on one Prometheus registry, which Camel's route metrics share. The task
+ * route calls {@link #record} once per finished task; breaker states and budgets left are gauges read at scrape
+ * time. Labels carry names from the catalog only, never a key.
+ */
+public final class TaskMetrics {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TaskMetrics.class);
+    static final String NONE = "none";
+    private static final Duration[] BUCKETS = {
+        Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500),
+        Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10),
+        Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofSeconds(120)};
+
+    private final PrometheusMeterRegistry registry;
+    private final StatusBoard board;
+
+    public TaskMetrics(PrometheusMeterRegistry registry, StatusBoard board) {
+        this.registry = registry;
+        this.board = board;
+    }
+
+    public static PrometheusMeterRegistry newRegistry() {
+        return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    /** One gauge per deployment (its breaker) and per budget scope (what is left this month). */
+    public void registerGauges(Catalog catalog, Breakers breakers, SpendLedger ledger) {
+        for (DeploymentSpec d : catalog.deployments()) {
+            String id = d.id();
+            Gauge.builder("caravan.circuit.state", () -> breakerState(breakers.find(id)))
+                    .description("Circuit breaker of a deployment: 0 closed, 1 half-open, 2 open")
+                    .tag("deployment", id).register(registry);
+        }
+        BudgetSpec budgets = catalog.budgets();
+        budgets.tiers().forEach((tier, limit) -> Gauge.builder("caravan.budget.remaining.usd",
+                        () -> Math.max(0, limit - ledger.tierSpend(tier)))
+                .description("Month-to-date budget left, USD").tag("scope", "tier:" + tier).register(registry));
+        budgets.tenants().forEach((tenant, limit) -> Gauge.builder("caravan.budget.remaining.usd",
+                        () -> Math.max(0, limit - ledger.tenantSpend(tenant)))
+                .description("Month-to-date budget left, USD").tag("scope", "tenant:" + tenant).register(registry));
+    }
+
+    /** 0 closed, 1 half-open, 2 open (forced open counts as open). */
+    public static int breakerState(CircuitBreaker breaker) {
+        if (breaker == null) {
+            return 0;
+        }
+        return switch (breaker.getState()) {
+            case HALF_OPEN -> 1;
+            case OPEN, FORCED_OPEN -> 2;
+            default -> 0;
+        };
+    }
+
+    public static String breakerName(int state) {
+        return switch (state) {
+            case 1 -> "half_open";
+            case 2 -> "open";
+            default -> "closed";
+        };
+    }
+
+    /** The task route's step after dispatch: counts the finished task and each of its attempts. Never throws. */
+    public void record(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        if (ctx == null) {
+            return;
+        }
+        try {
+            doRecord(ctx);
+        } catch (RuntimeException e) {
+            LOG.warn("cannot record metrics of task {}: {}", ctx.task().id(), e.toString());
+        }
+    }
+
+    private void doRecord(TaskContext ctx) {
+        List<Attempt> attempts;
+        synchronized (ctx.attempts()) {
+            attempts = new ArrayList<>(ctx.attempts());
+        }
+        String tier = label(ctx.tier());
+        boolean ok = ctx.error() == null && ctx.reply() != null;
+        var by = ok ? ctx.answeredBy() : null;
+        String model = label(by == null ? ctx.group() : by.group());
+        String provider = label(by == null ? null : by.deployment().provider());
+        String outcome = ok ? "ok" : ctx.error() == null ? "unknown" : ctx.error().type().wireName();
+        Counter.builder("caravan.requests").description("Finished tasks")
+                .tags("tier", tier, "model", model, "provider", provider, "outcome", outcome)
+                .register(registry).increment();
+
+        int fallbacks = 0;
+        Attempt previous = null;
+        for (Attempt a : attempts) {
+            Timer.builder("caravan.attempt").description("Provider attempts")
+                    .tags("provider", label(a.provider()), "deployment", label(a.deployment()), "outcome", a.outcome())
+                    .serviceLevelObjectives(BUCKETS)
+                    .register(registry).record(Duration.ofMillis(a.latencyMs()));
+            tokens(a, "input", a.usage().input());
+            tokens(a, "cached_input", a.usage().cachedInput());
+            tokens(a, "output", a.usage().output());
+            if (a.costUsd() != 0) {
+                Counter.builder("caravan.cost.usd").description("Spend, USD")
+                        .tags("tier", tier, "model", label(a.group()), "provider", label(a.provider()))
+                        .register(registry).increment(a.costUsd());
+            }
+            boolean movedOn = previous != null && !previous.deployment().equals(a.deployment());
+            if (movedOn) {
+                fallbacks++;
+                Counter.builder("caravan.fallbacks").description("Moves from one deployment to another")
+                        .tags("from", previous.deployment(), "to", a.deployment())
+                        .register(registry).increment();
+            }
+            board.attempt(a, movedOn, ctx.tier());
+            previous = a;
+        }
+        board.task(fallbacks);
+    }
+
+    private void tokens(Attempt a, String kind, long count) {
+        Counter counter = Counter.builder("caravan.tokens").description("Tokens")
+                .tags("provider", label(a.provider()), "model", label(a.group()), "kind", kind)
+                .register(registry);
+        if (count > 0) {
+            counter.increment(count);
+        }
+    }
+
+    private static String label(String value) {
+        return value == null || value.isEmpty() ? NONE : value;
+    }
+
+    /** The Prometheus text exposition of every meter (Caravan's and Camel's). */
+    public String scrape() {
+        return registry.scrape();
+    }
+}
