@@ -8,6 +8,9 @@ import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
 import io.caravan.dispatch.RetryPolicy;
+import io.caravan.intake.ApiKeyAuth;
+import io.caravan.intake.ChatCompletionsIntake;
+import io.caravan.intake.ChatStreamWriter;
 import io.caravan.intake.HttpIntake;
 import io.caravan.intake.KafkaIntake;
 import io.caravan.intake.TaskIntake;
@@ -45,6 +48,8 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("taskIntake", taskIntake);
         main.bind("kafkaIntake", new KafkaIntake(taskIntake));
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
+        main.bind("chatCompletions", new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
+                new ChatStreamWriter(breakers)));
         main.bind("tierRouter", new TierRouter());
         main.bind("fallbackPlanner", new FallbackPlanner(keys));
         main.bind("providerCalls", new ProviderCalls(keys));
@@ -65,6 +70,15 @@ public final class CaravanApp implements AutoCloseable {
             @Override
             public void afterConfigure(BaseMainSupport support) {
                 new DeploymentRoutes(breakers).addAll(support.getCamelContext(), catalogs.current());
+                // the API-key check goes in front of every /v1 route once the HTTP server's router exists
+                var apiKeys = ApiKeyAuth.parse(settings.get("caravan.http.api-keys"));
+                try {
+                    support.getCamelContext().addStartupListener(
+                            (camel, alreadyStarted) -> ApiKeyAuth.install(camel,
+                                    settings.getInt("caravan.http.port", 8080), apiKeys));
+                } catch (Exception e) {
+                    throw new IllegalStateException("cannot install the API-key check", e);
+                }
             }
         });
     }
