@@ -8,6 +8,7 @@ import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
 import io.caravan.dispatch.RetryPolicy;
+import io.caravan.dispatch.StreamCalls;
 import io.caravan.intake.ApiKeyAuth;
 import io.caravan.intake.ChatCompletionsIntake;
 import io.caravan.intake.ChatStreamWriter;
@@ -53,6 +54,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("tierRouter", new TierRouter());
         main.bind("fallbackPlanner", new FallbackPlanner(keys));
         main.bind("providerCalls", new ProviderCalls(keys));
+        main.bind("streamCalls", new StreamCalls());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
                 new AttemptFailures(keys, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));

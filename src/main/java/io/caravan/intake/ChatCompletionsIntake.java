@@ -33,7 +33,7 @@ import org.apache.camel.Message;
 public final class ChatCompletionsIntake {
 
     /** Exchange property: the caller's streaming wishes ({@link StreamRequest}); absent for plain calls. */
-    public static final String STREAM = "caravanStream";
+    public static final String STREAM = io.caravan.dispatch.StreamCalls.WANTED;
 
     /** OpenAI request fields that become task params, passed on to the adapters. */
     static final Set<String> PARAMS = Set.of("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",

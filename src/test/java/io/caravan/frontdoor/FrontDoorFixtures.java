@@ -34,6 +34,12 @@ final class FrontDoorFixtures {
                     base_url: http://127.0.0.1:%1$d/slow/v1
                     api_keys: ["sk-slow-test"]
                     retries: 0
+                  broken:
+                    api: openai
+                    base_url: http://127.0.0.1:%1$d/broken/v1
+                    api_keys: ["sk-broken-test"]
+                    retries: 0
+                    timeout: 1s
                   anthropic:
                     api: anthropic
                     base_url: http://127.0.0.1:%1$d/anthropic
@@ -54,6 +60,7 @@ final class FrontDoorFixtures {
                   - {name: flaky, provider: limited, model: gpt-4o, price: {input: 2.5, output: 10}}
                   - {name: bad, provider: bad, model: gpt-4o, price: {input: 2.5, output: 10}}
                   - {name: slow, provider: slow, model: gpt-4o, price: {input: 2.5, output: 10}}
+                  - {name: broken, provider: broken, model: gpt-4o-mini, price: {input: 0.15, output: 0.60}}
                   - {name: claude, provider: anthropic, model: claude-sonnet-4-5, max_output_tokens: 1024,
                      price: {input: 3.0, cached_input: 0.30, output: 15.0}}
                   - {name: gem, provider: gemini, model: gemini-2.5-flash, price: {input: 0.30, output: 2.50}}
@@ -65,5 +72,25 @@ final class FrontDoorFixtures {
                   smart: {model: claude}
                 default_tier: fast
                 """.formatted(upstream.port());
+    }
+
+    static String chunk(String delta, String finish) {
+        return "data: {\"id\":\"up-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\","
+                + "\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"finish_reason\":"
+                + (finish == null ? "null" : "\"" + finish + "\"") + "}]}\n\n";
+    }
+
+    /** An OpenAI SSE answer: the role, these text pieces, the finish, the usage chunk and [DONE]. */
+    static String openAiStream(long prompt, long completion, String... pieces) {
+        StringBuilder sb = new StringBuilder(chunk("{\"role\":\"assistant\",\"content\":\"\"}", null));
+        for (String p : pieces) {
+            sb.append(chunk("{\"content\":\"" + p + "\"}", null));
+        }
+        sb.append(chunk("{}", "stop"));
+        sb.append("data: {\"id\":\"up-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\","
+                + "\"choices\":[],\"usage\":{\"prompt_tokens\":" + prompt + ",\"completion_tokens\":" + completion
+                + ",\"total_tokens\":" + (prompt + completion) + "}}\n\n");
+        sb.append("data: [DONE]\n\n");
+        return sb.toString();
     }
 }
