@@ -20,7 +20,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -184,8 +183,8 @@ public final class ChatStreamWriter {
 
     private static void endQuietly(HttpServerResponse response) {
         try {
-            if (!response.ended() && !response.closed()) {
-                response.end();
+            if (!response.ended()) {
+                response.end(); // also on a closed connection: platform-http then leaves the response alone
             }
         } catch (RuntimeException ignored) {
             // already closed by the caller
@@ -224,10 +223,5 @@ public final class ChatStreamWriter {
         CallerGone() {
             super("the caller went away", null, false, false);
         }
-    }
-
-    @Override
-    public String toString() {
-        return "ChatStreamWriter".toLowerCase(Locale.ROOT);
     }
 }

@@ -1,6 +1,7 @@
 package io.caravan.frontdoor;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.containing;
 import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
@@ -32,6 +33,7 @@ class ChatStreamingHttpTest {
 
     static WireMockServer upstream;
     static Caravan caravan;
+    static RawSseUpstream raw;
 
     static final String ANTHROPIC_STREAM = """
             event: message_start
@@ -90,23 +92,28 @@ class ChatStreamingHttpTest {
         upstream.stubFor(post(urlEqualTo("/limited/v1/chat/completions"))
                 .willReturn(aResponse().withStatus(429).withHeader("Content-Type", "application/json")
                         .withBody(Upstreams.error("Rate limit reached", "requests", "rate_limit_exceeded"))));
-        upstream.stubFor(post(urlEqualTo("/broken/v1/chat/completions"))
-                .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
-                        .withBody(FrontDoorFixtures.chunk("{\"role\":\"assistant\",\"content\":\"\"}", null)
-                                + FrontDoorFixtures.chunk("{\"content\":\"half an ans\"}", null))));
         upstream.stubFor(post(urlEqualTo("/anthropic/v1/messages"))
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
                         .withBody(ANTHROPIC_STREAM)));
         upstream.stubFor(post(urlPathEqualTo("/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent"))
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
                         .withBody(GEMINI_STREAM)));
-        caravan = Caravan.start(FrontDoorFixtures.catalog(upstream));
+        // "gpt" (2 s timeout): an answer dribbled over 1.6 s, to see events reach the caller as they come
+        upstream.stubFor(post(urlEqualTo("/oai/v1/chat/completions")).withRequestBody(containing("DRIP"))
+                .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
+                        .withChunkedDribbleDelay(4, 1600)
+                        .withBody(FrontDoorFixtures.openAiStream(5, 5, "a", "b", "c", "d", "e", "f", "g", "h"))));
+        // "broken" (1 s timeout) is a bare server that breaks its streams mid-body
+        raw = new RawSseUpstream();
+        caravan = Caravan.start(FrontDoorFixtures.catalog(upstream)
+                .replace("127.0.0.1:" + upstream.port() + "/broken/", "127.0.0.1:" + raw.port() + "/broken/"));
     }
 
     @AfterAll
     static void stop() throws Exception {
         caravan.close();
         upstream.stop();
+        raw.close();
     }
 
     /** The data of each SSE event, in order. */
@@ -223,6 +230,64 @@ class ChatStreamingHttpTest {
         assertThat(event.path("cost_usd").asDouble()).isCloseTo((1000 * 0.15 + 500 * 0.60) / 1_000_000.0, within(1e-9));
         assertThat(event.path("metadata").path("tenant").asText()).isEqualTo("acme");
         assertThat(event.path("latency_ms").asLong()).isGreaterThanOrEqualTo(0);
+    }
+
+    @Test
+    void eventsReachTheCallerAsTheUpstreamSendsThem() throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.http.HttpRequest request = java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + caravan.httpPort + "/v1/chat/completions"))
+                .header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"gpt\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"DRIP\"}]}"))
+                .build();
+        long start = System.nanoTime();
+        List<Long> arrivals = new ArrayList<>();
+        List<String> lines = new ArrayList<>();
+        http.send(request, HttpResponse.BodyHandlers.ofLines()).body().forEach(line -> {
+            if (line.startsWith("data: ")) {
+                arrivals.add((System.nanoTime() - start) / 1_000_000L);
+                lines.add(line.substring(6));
+            }
+        });
+        assertThat(lines.get(lines.size() - 1)).isEqualTo("[DONE]");
+        assertThat(text(lines)).isEqualTo("abcdefgh");
+        // the first events left Caravan well before the upstream finished: nothing waits for a buffer to fill
+        assertThat(arrivals.get(arrivals.size() - 1) - arrivals.get(0)).isGreaterThan(600);
+    }
+
+    @Test
+    void aStreamThatStallsPastTheTimeoutNeverEndsCleanly() throws Exception {
+        HttpResponse<String> response = caravan.post("/v1/chat/completions",
+                        "{\"model\":\"broken\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"STALL\"}]}");
+        List<String> events = events(response.body());
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(events).doesNotContain("[DONE]");
+        assertThat(text(events.subList(0, events.size() - 1))).isEqualTo("half an ans");
+        JsonNode last = Json.MAPPER.readTree(events.get(events.size() - 1));
+        assertThat(last.path("error").path("code").asText()).isEqualTo("timeout");
+        String taskId = Json.MAPPER.readTree(events.get(0)).path("id").asText().substring("chatcmpl-".length());
+        assertThat(usageEvent(taskId).path("outcome").asText()).isEqualTo("timeout");
+    }
+
+    @Test
+    void aCallerThatLeavesMidStreamCancelsTheUpstreamCall() throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.http.HttpRequest request = java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + caravan.httpPort + "/v1/chat/completions"))
+                .header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"broken\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"HANG\"}]}"))
+                .build();
+        HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        String first;
+        try (var reader = new java.io.BufferedReader(new java.io.InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+            first = reader.readLine();
+        }
+        assertThat(first).startsWith("data: ");
+        String taskId = Json.MAPPER.readTree(first.substring(6)).path("id").asText().substring("chatcmpl-".length());
+        assertThat(raw.droppedByCaravan.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(usageEvent(taskId).path("outcome").asText()).isEqualTo("cancelled");
     }
 
     static JsonNode usageEvent(String taskId) throws Exception {
