@@ -290,6 +290,16 @@ class ChatStreamingHttpTest {
         assertThat(usageEvent(taskId).path("outcome").asText()).isEqualTo("cancelled");
     }
 
+    @Test
+    void aSimulatedDeploymentStreamsItsTextInAFewChunks() throws Exception {
+        HttpResponse<String> response = stream("sim", "");
+        assertThat(response.statusCode()).isEqualTo(200);
+        List<String> events = events(response.body());
+        assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
+        assertThat(events.size()).isGreaterThanOrEqualTo(5);
+        assertThat(text(events)).startsWith("[simulated sim-1] You asked (2 words): hi there");
+    }
+
     static JsonNode usageEvent(String taskId) throws Exception {
         long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (System.nanoTime() < end) {
