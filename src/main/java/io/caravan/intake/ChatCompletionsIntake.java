@@ -162,6 +162,14 @@ public final class ChatCompletionsIntake {
         }
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
         caravanHeaders(ctx, out, true);
+        StreamRequest stream = exchange.getProperty(STREAM, StreamRequest.class);
+        if (stream != null) {
+            // asked to stream, answered whole (an adapter that cannot stream): the same answer as events
+            out.setHeader(Exchange.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+            out.setHeader("Cache-Control", "no-cache");
+            out.setBody(ChatStreamWriter.whole(ctx, stream.includeUsage()));
+            return;
+        }
         out.setBody(Json.bytes(completion(ctx)));
     }
 

@@ -134,6 +134,32 @@ public final class ChatStreamWriter {
         }
     }
 
+    /** A whole answer as the events of a stream: the message in one chunk, the usage chunk if asked, [DONE]. */
+    static byte[] whole(TaskContext ctx, boolean includeUsage) {
+        String id = ChatCompletionsIntake.completionId(ctx);
+        long created = ChatCompletionsIntake.createdSeconds(ctx);
+        String model = ChatCompletionsIntake.modelName(ctx);
+        ObjectNode delta = ctx.reply().message().deepCopy();
+        if (delta.has("tool_calls")) {
+            int i = 0;
+            for (var call : delta.withArray("tool_calls")) {
+                ((ObjectNode) call).put("index", i++);
+            }
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        out.writeBytes(event(chunk(id, created, model, new StreamDelta(delta, null), includeUsage)));
+        out.writeBytes(event(chunk(id, created, model, new StreamDelta(Json.object(), ctx.reply().finishReason()),
+                includeUsage)));
+        if (includeUsage) {
+            ObjectNode last = base(id, created, model);
+            last.putArray("choices");
+            last.set("usage", ChatCompletionsIntake.usage(ctx.reply().usage()));
+            out.writeBytes(event(last));
+        }
+        out.writeBytes(DONE);
+        return out.toByteArray();
+    }
+
     private static ObjectNode base(String id, long created, String model) {
         ObjectNode chunk = Json.object();
         chunk.put("id", id);
