@@ -96,7 +96,8 @@ public final class ChatCompletionsIntake {
             boolean includeUsage = root.path("stream_options").path("include_usage").asBoolean(false);
             exchange.setProperty(STREAM, new StreamRequest(includeUsage, response));
         }
-        intake.open(exchange, task, TaskContext.Source.CHAT);
+        TaskContext ctx = intake.open(exchange, task, TaskContext.Source.CHAT);
+        ChatStreamWriter.watchCaller(response, ctx);
     }
 
     /** The OpenAI request as a task: messages and model as they are, params, metadata and {@code user}. */

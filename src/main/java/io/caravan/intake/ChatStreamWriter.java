@@ -56,6 +56,13 @@ public final class ChatStreamWriter {
         return in instanceof HttpMessage hm ? hm.getResponse() : null;
     }
 
+    /** A caller that leaves before its answer stops the fallback chain ({@link TaskContext#callerGone}). */
+    static void watchCaller(Object response, TaskContext ctx) {
+        if (response instanceof HttpServerResponse r) {
+            r.closeHandler(v -> ctx.markCallerGone());
+        }
+    }
+
     public void write(Exchange exchange, TaskContext ctx) {
         ChatCompletionsIntake.StreamRequest request =
                 exchange.getProperty(ChatCompletionsIntake.STREAM, ChatCompletionsIntake.StreamRequest.class);
@@ -69,8 +76,13 @@ public final class ChatStreamWriter {
         AtomicBoolean gone = new AtomicBoolean();
         response.closeHandler(v -> {
             gone.set(true);
+            ctx.markCallerGone();
             stream.abort();
         });
+        if (ctx.callerGone()) { // left while the stream was being opened
+            gone.set(true);
+            stream.abort();
+        }
         String id = ChatCompletionsIntake.completionId(ctx);
         long created = ChatCompletionsIntake.createdSeconds(ctx);
         String model = ChatCompletionsIntake.modelName(ctx);

@@ -38,6 +38,7 @@ public final class TaskContext {
     private Candidate answeredBy;
     private TaskError error;
     private volatile ProviderStream stream;
+    private volatile boolean callerGone;
 
     // the call in progress on the current candidate
     private int callKey = -1;
@@ -169,6 +170,10 @@ public final class TaskContext {
         this.answeredBy = by;
         this.error = null;
     }
+
+    /** The HTTP caller went away: no further deployment is tried (the call in flight runs to its end). */
+    public boolean callerGone() { return callerGone; }
+    public void markCallerGone() { this.callerGone = true; }
 
     public TaskError error() { return error; }
 

@@ -117,6 +117,25 @@ class ChatCompletionsHttpTest {
     }
 
     @Test
+    void aCallerThatLeavesStopsTheFallbackChain() throws Exception {
+        upstream.stubFor(post(urlEqualTo("/slow/v1/chat/completions")).withRequestBody(
+                        com.github.tomakehurst.wiremock.client.WireMock.containing("LEAVING"))
+                .willReturn(aResponse().withStatus(500).withFixedDelay(1500).withBody("boom")));
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + caravan.httpPort + "/v1/chat/completions"))
+                .timeout(Duration.ofMillis(300)).header("Content-Type", "application/json")
+                .header("Authorization", "Bearer " + FrontDoorFixtures.KEY)
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"slowfb\",\"messages\":[{\"role\":\"user\",\"content\":\"LEAVING\"}]}"))
+                .build();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> http.send(request, HttpResponse.BodyHandlers.ofString()))
+                .isInstanceOf(java.net.http.HttpTimeoutException.class);
+        // the slow deployment fails (at 1.5 s) after the caller left: its fallback (gpt) is not called for nobody
+        org.awaitility.Awaitility.await().during(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5)).until(() ->
+                upstream.findAll(postRequestedFor(urlEqualTo("/oai/v1/chat/completions"))).isEmpty());
+        assertThat(upstream.findAll(postRequestedFor(urlEqualTo("/slow/v1/chat/completions")))).hasSize(1);
+    }
+
+    @Test
     void modelsListsAutoGroupsAndTierAliases() throws Exception {
         HttpResponse<String> response = send("GET", "/v1/models", null, FrontDoorFixtures.KEY);
         assertThat(response.statusCode()).isEqualTo(200);

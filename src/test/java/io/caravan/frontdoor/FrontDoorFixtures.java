@@ -60,6 +60,7 @@ final class FrontDoorFixtures {
                   - {name: flaky, provider: limited, model: gpt-4o, price: {input: 2.5, output: 10}}
                   - {name: bad, provider: bad, model: gpt-4o, price: {input: 2.5, output: 10}}
                   - {name: slow, provider: slow, model: gpt-4o, price: {input: 2.5, output: 10}}
+                  - {name: slowfb, provider: slow, model: gpt-4o, price: {input: 2.5, output: 10}}
                   - {name: broken, provider: broken, model: gpt-4o-mini, price: {input: 0.15, output: 0.60}}
                   - {name: claude, provider: anthropic, model: claude-sonnet-4-5, max_output_tokens: 1024,
                      price: {input: 3.0, cached_input: 0.30, output: 15.0}}
@@ -67,6 +68,7 @@ final class FrontDoorFixtures {
                   - {name: sim, provider: sim, model: sim-1, price: {input: 1.0, output: 1.0}}
                 fallbacks:
                   flaky: [gpt]
+                  slowfb: [gpt]
                 tiers:
                   fast: {model: gpt, max_score: 3.0}
                   smart: {model: claude}
