@@ -60,6 +60,11 @@ public final class CaravanApp implements AutoCloseable {
                 new AttemptFailures(keys, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
         main.bind("usageRecords", new UsageRecords());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
+        // platform-http runs each request's route on a Vert.x worker thread, held for the whole call (a stream
+        // included): one worker per request in flight, and no blocked-thread warnings for long streams
+        main.bind("caravanVertxOptions", new io.vertx.core.VertxOptions()
+                .setWorkerPoolSize(Math.max(20, settings.getInt("caravan.max-in-flight", 256)))
+                .setMaxWorkerExecuteTime(15).setMaxWorkerExecuteTimeUnit(java.util.concurrent.TimeUnit.MINUTES));
 
         settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
         main.addOverrideProperty("camel.component.kafka.brokers", bootstrapServers);
