@@ -103,6 +103,16 @@ class ChatStreamingHttpTest {
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
                         .withChunkedDribbleDelay(4, 1600)
                         .withBody(FrontDoorFixtures.openAiStream(5, 5, "a", "b", "c", "d", "e", "f", "g", "h"))));
+        // Anthropic overloaded right after message_start: nothing was said yet, so the stream falls back
+        upstream.stubFor(post(urlEqualTo("/anthropic/v1/messages")).withRequestBody(containing("OVERLOADED"))
+                .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody("""
+                        event: message_start
+                        data: {"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","content":[],"usage":{"input_tokens":20,"output_tokens":1}}}
+
+                        event: error
+                        data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}
+
+                        """)));
         // "broken" (1 s timeout) is a bare server that breaks its streams mid-body
         raw = new RawSseUpstream();
         caravan = Caravan.start(FrontDoorFixtures.catalog(upstream)
@@ -199,6 +209,23 @@ class ChatStreamingHttpTest {
         List<String> events = events(response.body());
         assertThat(text(events)).isEqualTo("one two three");
         assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
+    }
+
+    @Test
+    void anErrorEventBeforeAnyOutputFallsBackLikeAFailedCall() throws Exception {
+        HttpResponse<String> response = caravan.post("/v1/chat/completions",
+                "{\"model\":\"claudefb\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"OVERLOADED\"}]}");
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("x-caravan-fallback")).contains("true");
+        assertThat(response.headers().firstValue("x-caravan-provider")).contains("oai");
+        List<String> events = events(response.body());
+        assertThat(text(events)).isEqualTo("one two three");
+        assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
+        JsonNode first = Json.MAPPER.readTree(events.get(0)).path("choices").get(0).path("delta");
+        assertThat(first.path("role").asText()).isEqualTo("assistant");
+        assertThat(first.path("content").asText()).isEqualTo("one ");
+        String taskId = Json.MAPPER.readTree(events.get(0)).path("id").asText().substring("chatcmpl-".length());
+        assertThat(usageEvent(taskId).path("outcome").asText()).isEqualTo("server_error");
     }
 
     @Test

@@ -64,11 +64,14 @@ final class FrontDoorFixtures {
                   - {name: broken, provider: broken, model: gpt-4o-mini, price: {input: 0.15, output: 0.60}}
                   - {name: claude, provider: anthropic, model: claude-sonnet-4-5, max_output_tokens: 1024,
                      price: {input: 3.0, cached_input: 0.30, output: 15.0}}
+                  - {name: claudefb, provider: anthropic, model: claude-sonnet-4-5, max_output_tokens: 1024,
+                     price: {input: 3.0, cached_input: 0.30, output: 15.0}}
                   - {name: gem, provider: gemini, model: gemini-2.5-flash, price: {input: 0.30, output: 2.50}}
                   - {name: sim, provider: sim, model: sim-1, price: {input: 1.0, output: 1.0}}
                 fallbacks:
                   flaky: [gpt]
                   slowfb: [gpt]
+                  claudefb: [gpt]
                 tiers:
                   fast: {model: gpt, max_score: 3.0}
                   smart: {model: claude}

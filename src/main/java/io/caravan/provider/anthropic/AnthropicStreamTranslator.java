@@ -24,6 +24,8 @@ final class AnthropicStreamTranslator implements StreamTranslator {
     private final Map<String, Object> headers;
     private final ObjectNode usage = Json.object();
     private boolean done;
+    /** The role goes out with the first content, so the attempt's first delta is real output, not message_start. */
+    private boolean rolePending;
     private int toolIndex = -1;
     private int currentToolIndex = -1;
 
@@ -45,7 +47,7 @@ final class AnthropicStreamTranslator implements StreamTranslator {
         switch (type == null ? "" : type) {
             case "message_start" -> {
                 mergeUsage(data.path("message").get("usage"));
-                out.add(new StreamDelta(Json.object().put("role", "assistant").put("content", ""), null));
+                rolePending = true;
             }
             case "content_block_start" -> {
                 JsonNode block = data.path("content_block");
@@ -58,12 +60,12 @@ final class AnthropicStreamTranslator implements StreamTranslator {
                     call.putObject("function").put("name", Json.textOrNull(block, "name")).put("arguments", "");
                     ObjectNode delta = Json.object();
                     delta.putArray("tool_calls").add(call);
-                    out.add(new StreamDelta(delta, null));
+                    emit(out, new StreamDelta(delta, null));
                 } else {
                     currentToolIndex = -1;
                     String text = Json.textOrNull(block, "text");
                     if ("text".equals(Json.textOrNull(block, "type")) && text != null && !text.isEmpty()) {
-                        out.add(new StreamDelta(Json.object().put("content", text), null));
+                        emit(out, new StreamDelta(Json.object().put("content", text), null));
                     }
                 }
             }
@@ -71,14 +73,14 @@ final class AnthropicStreamTranslator implements StreamTranslator {
                 JsonNode delta = data.path("delta");
                 String kind = Json.textOrNull(delta, "type");
                 if ("text_delta".equals(kind)) {
-                    out.add(new StreamDelta(Json.object().put("content", delta.path("text").asText("")), null));
+                    emit(out, new StreamDelta(Json.object().put("content", delta.path("text").asText("")), null));
                 } else if ("input_json_delta".equals(kind) && currentToolIndex >= 0) {
                     ObjectNode call = Json.object();
                     call.put("index", currentToolIndex);
                     call.putObject("function").put("arguments", delta.path("partial_json").asText(""));
                     ObjectNode d = Json.object();
                     d.putArray("tool_calls").add(call);
-                    out.add(new StreamDelta(d, null));
+                    emit(out, new StreamDelta(d, null));
                 }
             }
             case "content_block_stop" -> currentToolIndex = -1;
@@ -86,7 +88,7 @@ final class AnthropicStreamTranslator implements StreamTranslator {
                 mergeUsage(data.get("usage"));
                 String stop = Json.textOrNull(data.path("delta"), "stop_reason");
                 if (stop != null) {
-                    out.add(new StreamDelta(Json.object(), AnthropicAdapter.finishReason(stop, toolIndex >= 0)));
+                    emit(out, new StreamDelta(Json.object(), AnthropicAdapter.finishReason(stop, toolIndex >= 0)));
                 }
             }
             case "message_stop" -> done = true;
@@ -95,6 +97,16 @@ final class AnthropicStreamTranslator implements StreamTranslator {
                 // ping and future event types
             }
         }
+    }
+
+    private void emit(List<StreamDelta> out, StreamDelta delta) {
+        if (rolePending) {
+            ObjectNode withRole = Json.object().put("role", "assistant");
+            withRole.setAll(delta.delta());
+            delta = new StreamDelta(withRole, delta.finishReason());
+            rolePending = false;
+        }
+        out.add(delta);
     }
 
     /** Usage fields arrive in message_start (input) and message_delta (output, cumulative): the latest wins. */

@@ -24,6 +24,8 @@ final class OpenAiStreamTranslator implements StreamTranslator {
 
     private final Map<String, Object> headers;
     private boolean done;
+    /** The role chunk waits for the first content, so that the attempt's first delta is real output. */
+    private String pendingRole;
     private boolean finishSeen;
     private TokenUsage usage = TokenUsage.NONE;
 
@@ -67,7 +69,18 @@ final class OpenAiStreamTranslator implements StreamTranslator {
         if (finish != null) {
             finishSeen = true;
         }
+        if (delta.has("role") && delta.size() <= 2 && delta.path("content").asText("").isEmpty()
+                && finish == null) {
+            pendingRole = delta.get("role").asText(); // {"role":"assistant","content":""}: nothing said yet
+            return;
+        }
         if (!delta.isEmpty() || finish != null) {
+            if (pendingRole != null && !delta.has("role")) {
+                ObjectNode withRole = Json.object().put("role", pendingRole);
+                withRole.setAll(delta);
+                delta = withRole;
+            }
+            pendingRole = null;
             out.add(new StreamDelta(delta, finish));
         }
     }
