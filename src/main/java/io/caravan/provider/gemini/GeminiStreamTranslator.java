@@ -40,7 +40,9 @@ final class GeminiStreamTranslator implements StreamTranslator {
             throw AdapterSupport.malformed(200, GeminiAdapter.API, "a stream event that is not a JSON object");
         }
         if (root.has("error")) {
-            throw GeminiAdapter.error(200, headers, bytes);
+            // the error object carries its HTTP status as "code" (429, 500, ...)
+            int status = root.path("error").path("code").canConvertToInt() ? root.path("error").path("code").asInt() : 500;
+            throw GeminiAdapter.error(status, headers, bytes);
         }
         JsonNode meta = root.get("usageMetadata");
         if (meta != null && meta.isObject()) {

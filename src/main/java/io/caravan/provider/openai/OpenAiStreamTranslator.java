@@ -46,7 +46,7 @@ final class OpenAiStreamTranslator implements StreamTranslator {
             throw AdapterSupport.malformed(200, OpenAiAdapter.API, "a stream event that is not a JSON object");
         }
         if (chunk.has("error")) {
-            throw OpenAiAdapter.error(200, headers, bytes);
+            throw OpenAiAdapter.error(impliedStatus(chunk.get("error")), headers, bytes);
         }
         JsonNode u = chunk.get("usage");
         if (u != null && u.isObject()) {
@@ -83,6 +83,21 @@ final class OpenAiStreamTranslator implements StreamTranslator {
             pendingRole = null;
             out.add(new StreamDelta(delta, finish));
         }
+    }
+
+    /**
+     * An error inside a 200 stream has no status of its own: the one its code or type implies, so the adapter's
+     * error table classifies it as it would the same error answered with a status.
+     */
+    static int impliedStatus(JsonNode error) {
+        String kind = (Json.textOrNull(error, "code") + " " + Json.textOrNull(error, "type")).toLowerCase(java.util.Locale.ROOT);
+        if (kind.contains("rate_limit") || kind.contains("quota") || kind.contains("throttl")) {
+            return 429;
+        }
+        if (kind.contains("context_length") || kind.contains("invalid_request")) {
+            return 400;
+        }
+        return 500;
     }
 
     @Override

@@ -89,7 +89,7 @@ public final class SimulatedAdapter implements ProviderAdapter {
         return requestBody(request, provider, deployment);
     }
 
-    /** The simulated answer in a few pieces: the role, the text in about four chunks, then the finish. */
+    /** The simulated answer in a few pieces: the text in about four chunks (the role on the first), then the finish. */
     @Override
     public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
             DeploymentSpec deployment, Runnable abort) {
@@ -100,14 +100,15 @@ public final class SimulatedAdapter implements ProviderAdapter {
             throw new ProviderError(ErrorClass.CONNECTION, null, "simulated stream unreadable: " + e.getMessage());
         }
         java.util.Deque<io.caravan.provider.StreamDelta> deltas = new java.util.ArrayDeque<>();
-        deltas.add(new io.caravan.provider.StreamDelta(Json.object().put("role", "assistant").put("content", ""), null));
         String text = reply.message().path("content").asText("");
         int step = Math.max(1, (text.length() + 3) / 4);
         for (int i = 0; i < text.length(); i += step) {
+            ObjectNode delta = i == 0 ? Json.object().put("role", "assistant") : Json.object();
             deltas.add(new io.caravan.provider.StreamDelta(
-                    Json.object().put("content", text.substring(i, Math.min(text.length(), i + step))), null));
+                    delta.put("content", text.substring(i, Math.min(text.length(), i + step))), null));
         }
-        deltas.add(new io.caravan.provider.StreamDelta(Json.object(), "stop"));
+        deltas.add(new io.caravan.provider.StreamDelta(
+                text.isEmpty() ? Json.object().put("role", "assistant") : Json.object(), "stop"));
         TokenUsage usage = reply.usage();
         return new io.caravan.provider.ProviderStream() {
             @Override
