@@ -62,6 +62,10 @@ class OpenAiSdkTest {
                          "content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}],
                          "stop_reason":"tool_use","usage":{"input_tokens":300,"output_tokens":40}}
                         """)));
+        upstream.stubFor(post(urlEqualTo("/anthropic/v1/messages"))
+                .withRequestBody(matchingJsonPath("$.stream", equalTo("true")))
+                .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
+                        .withBody(ChatStreamingHttpTest.ANTHROPIC_STREAM)));
         caravan = Caravan.start(FrontDoorFixtures.catalog(upstream), Map.of(),
                 Map.of("caravan.http.api-keys", FrontDoorFixtures.KEY));
         client = client(FrontDoorFixtures.KEY);
@@ -126,6 +130,23 @@ class OpenAiSdkTest {
                 .anyMatch(c -> c.finishReason().map(f -> f.asString().equals("stop")).orElse(false))).isTrue();
         upstream.verify(postRequestedFor(urlEqualTo("/oai/v1/chat/completions"))
                 .withRequestBody(matchingJsonPath("$.stream_options.include_usage", equalTo("true"))));
+    }
+
+    @Test
+    void aStreamedAnthropicToolCallAccumulatesInTheSdk() {
+        com.openai.helpers.ChatCompletionAccumulator accumulator = com.openai.helpers.ChatCompletionAccumulator.create();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(
+                ChatCompletionCreateParams.builder().model("claude").addUserMessage("Weather in Paris?").build())) {
+            stream.stream().forEach(accumulator::accumulate);
+        }
+        ChatCompletion completion = accumulator.chatCompletion();
+        assertThat(completion.choices().get(0).message().content()).contains("Bonjour de Claude");
+        assertThat(completion.choices().get(0).finishReason().asString()).isEqualTo("tool_calls");
+        ChatCompletionMessageFunctionToolCall call =
+                completion.choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction();
+        assertThat(call.id()).isEqualTo("toolu_9");
+        assertThat(call.function().name()).isEqualTo("get_weather");
+        assertThat(call.function().arguments()).isEqualTo("{\"city\": \"Paris\"}");
     }
 
     @Test
