@@ -44,6 +44,13 @@ public final class ChatStreamWriter {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChatStreamWriter.class);
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
+    /** Aborts streams that outlive their task's deadline ({@code timeout_ms}). */
+    private static final java.util.concurrent.ScheduledExecutorService DEADLINES =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "caravan-stream-deadlines");
+                t.setDaemon(true);
+                return t;
+            });
 
     private final Breakers breakers;
 
@@ -101,6 +108,11 @@ public final class ChatStreamWriter {
             return;
         }
         long timeoutMs = ctx.catalog().providerOf(by.deployment()).timeout().toMillis();
+        AtomicBoolean late = new AtomicBoolean();
+        java.util.concurrent.ScheduledFuture<?> deadline = DEADLINES.schedule(() -> {
+            late.set(true);
+            stream.abort();
+        }, ctx.remainingMs(), TimeUnit.MILLISECONDS);
         try {
             StreamDelta delta;
             while ((delta = stream.next()) != null) {
@@ -124,12 +136,13 @@ public final class ChatStreamWriter {
                 endQuietly(response);
                 return;
             }
-            ErrorClass cls = ErrorClassifier.classify(e);
+            ErrorClass cls = late.get() ? ErrorClass.TIMEOUT : ErrorClassifier.classify(e);
             if (cls == ErrorClass.CANCELLED) {
                 cls = ErrorClass.CONNECTION;
             }
-            String message = "the upstream stream broke: " + ErrorClassifier.describe(e);
-            record(ctx, by, cls, message, stream.usage(), e);
+            String message = late.get() ? "task deadline passed mid-stream (timeout_ms)"
+                    : "the upstream stream broke: " + ErrorClassifier.describe(e);
+            record(ctx, by, cls, message, stream.usage(), late.get() ? null : e);
             LOG.warn("stream broke task={} deployment={} error={} detail={}", ctx.task().id(), by.deployment().id(),
                     cls, ErrorClassifier.describe(e));
             try {
@@ -139,6 +152,7 @@ public final class ChatStreamWriter {
             }
             endQuietly(response);
         } finally {
+            deadline.cancel(false);
             stream.close();
             Message out = exchange.getMessage();
             out.getHeaders().clear();

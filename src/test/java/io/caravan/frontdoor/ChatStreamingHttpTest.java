@@ -96,6 +96,8 @@ class ChatStreamingHttpTest {
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
                         .withBody(ANTHROPIC_STREAM)));
         upstream.stubFor(post(urlPathEqualTo("/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent"))
+                .withQueryParam("alt", equalTo("sse"))
+                .withHeader("x-goog-api-key", equalTo("AIza-test-key"))
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
                         .withBody(GEMINI_STREAM)));
         // "gpt" (2 s timeout): an answer dribbled over 1.6 s, to see events reach the caller as they come
@@ -281,6 +283,20 @@ class ChatStreamingHttpTest {
         assertThat(text(lines)).isEqualTo("abcdefgh");
         // the first events left Caravan well before the upstream finished: nothing waits for a buffer to fill
         assertThat(arrivals.get(arrivals.size() - 1) - arrivals.get(0)).isGreaterThan(600);
+    }
+
+    @Test
+    void aStreamOutlivingTheTaskDeadlineIsCutWithATimeoutEvent() throws Exception {
+        HttpResponse<String> response = caravan.post("/v1/chat/completions",
+                "{\"model\":\"gpt\",\"stream\":true,\"timeout_ms\":900,\"messages\":[{\"role\":\"user\",\"content\":\"DRIP\"}]}");
+        assertThat(response.statusCode()).isEqualTo(200);
+        List<String> events = events(response.body());
+        assertThat(events).doesNotContain("[DONE]");
+        JsonNode last = Json.MAPPER.readTree(events.get(events.size() - 1));
+        assertThat(last.path("error").path("code").asText()).isEqualTo("timeout");
+        assertThat(last.path("error").path("message").asText()).contains("deadline");
+        upstream.verify(postRequestedFor(urlEqualTo("/oai/v1/chat/completions"))
+                .withHeader("Accept", equalTo("text/event-stream")));
     }
 
     @Test
