@@ -9,6 +9,10 @@ import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
 import io.caravan.dispatch.RetryPolicy;
+import io.caravan.dispatch.StreamCalls;
+import io.caravan.intake.ApiKeyAuth;
+import io.caravan.intake.ChatCompletionsIntake;
+import io.caravan.intake.ChatStreamWriter;
 import io.caravan.intake.HttpIntake;
 import io.caravan.intake.KafkaIntake;
 import io.caravan.intake.TaskIntake;
@@ -47,9 +51,12 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("taskIntake", taskIntake);
         main.bind("kafkaIntake", new KafkaIntake(taskIntake));
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
+        main.bind("chatCompletions", new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
+                new ChatStreamWriter(breakers)));
         main.bind("tierRouter", new TierRouter());
         main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers));
         main.bind("providerCalls", new ProviderCalls(keys));
+        main.bind("streamCalls", new StreamCalls());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
                 new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
@@ -57,6 +64,11 @@ public final class CaravanApp implements AutoCloseable {
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
         operations.bind(main);
+        // platform-http runs each request's route on a Vert.x worker thread, held for the whole call (a stream
+        // included): one worker per request in flight, and no blocked-thread warnings for long streams
+        main.bind("caravanVertxOptions", new io.vertx.core.VertxOptions()
+                .setWorkerPoolSize(Math.max(20, settings.getInt("caravan.max-in-flight", 256)))
+                .setMaxWorkerExecuteTime(15).setMaxWorkerExecuteTimeUnit(java.util.concurrent.TimeUnit.MINUTES));
 
         settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
         main.addOverrideProperty("camel.component.kafka.brokers", bootstrapServers);
@@ -72,6 +84,15 @@ public final class CaravanApp implements AutoCloseable {
             @Override
             public void afterConfigure(BaseMainSupport support) {
                 new DeploymentRoutes(breakers).addAll(support.getCamelContext(), catalogs.current());
+                // the API-key check goes in front of every /v1 route once the HTTP server's router exists
+                var apiKeys = ApiKeyAuth.parse(settings.get("caravan.http.api-keys"));
+                try {
+                    support.getCamelContext().addStartupListener(
+                            (camel, alreadyStarted) -> ApiKeyAuth.install(camel,
+                                    settings.getInt("caravan.http.port", 8080), apiKeys));
+                } catch (Exception e) {
+                    throw new IllegalStateException("cannot install the API-key check", e);
+                }
             }
         });
     }

@@ -37,6 +37,7 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                 .templateParameter("key")
                 .templateParameter("breaker")
                 .templateParameter("upstream")
+                .templateParameter("streamUpstream")
                 .from("direct:attempt-{{key}}")
                     // failures travel back to the deployment route, whose error handling owns them
                     .errorHandler(noErrorHandler())
@@ -48,8 +49,16 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                             .throwExceptionWhenHalfOpenOrOpenState(true)
                         .end()
                         .bean("providerCalls", "prepare")
-                        .to("{{upstream}}")
-                        .bean("providerCalls", "complete")
+                        .choice()
+                            // a streaming chat request: the stream's first delta is read inside the attempt
+                            .when(method("streamCalls", "wanted"))
+                                .bean("streamCalls", "prepare")
+                                .to("{{streamUpstream}}")
+                                .bean("streamCalls", "open")
+                            .otherwise()
+                                .to("{{upstream}}")
+                                .bean("providerCalls", "complete")
+                        .end()
                     .end();
     }
 }

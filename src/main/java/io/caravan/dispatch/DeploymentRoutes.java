@@ -49,12 +49,25 @@ public final class DeploymentRoutes {
                 .parameter("key", deployment.routeKey())
                 .parameter("breaker", breaker)
                 .parameter("upstream", upstreamUri(provider, deployment))
+                .parameter("streamUpstream", streamUpstreamUri(provider, deployment))
                 .add();
     }
 
     /** The provider endpoint with the per-attempt timeout of the provider. */
     static String upstreamUri(ProviderSpec provider, DeploymentSpec deployment) {
-        String base = ProviderAdapters.forApi(provider.api()).endpoint(provider, deployment);
+        return withOptions(ProviderAdapters.forApi(provider.api()).endpoint(provider, deployment), provider);
+    }
+
+    /**
+     * The streaming endpoint: the live response stream is handed over ({@code disableStreamCache}); the provider's
+     * timeout then also bounds each read, so a stream that stalls longer fails with a timeout.
+     */
+    static String streamUpstreamUri(ProviderSpec provider, DeploymentSpec deployment) {
+        String uri = withOptions(ProviderAdapters.forApi(provider.api()).streamEndpoint(provider, deployment), provider);
+        return uri.startsWith("http:") || uri.startsWith("https:") ? uri + "&disableStreamCache=true" : uri;
+    }
+
+    private static String withOptions(String base, ProviderSpec provider) {
         if (!base.startsWith("http:") && !base.startsWith("https:")) {
             return base;
         }

@@ -72,6 +72,11 @@ public final class FallbackPlanner {
         if (ctx.done()) {
             return null;
         }
+        if (ctx.callerGone()) {
+            ctx.fail(new TaskError(ErrorClass.CANCELLED, "the caller went away after " + ctx.attempts().size()
+                    + " attempts: " + outcomes(ctx)));
+            return null;
+        }
         Attempt last = ctx.lastAttempt();
         if (last != null) {
             ErrorClass failure = ErrorClass.valueOf(last.outcome().toUpperCase(java.util.Locale.ROOT));

@@ -26,7 +26,8 @@ public final class UsageRecords {
         out.setBody(records);
     }
 
+    /** Whether the task has usage events to send now; a streamed answer sends its own once the stream ended. */
     public boolean any(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
-        return ctx != null && !ctx.attempts().isEmpty();
+        return ctx != null && !ctx.attempts().isEmpty() && ctx.stream() == null;
     }
 }

@@ -3,6 +3,7 @@ package io.caravan.provider;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.resilience.ProviderError;
+import java.io.InputStream;
 import java.util.Map;
 
 /**
@@ -37,4 +38,33 @@ public interface ProviderAdapter {
      * @param headers the response headers, names in any case
      */
     ProviderReply readResponse(int status, Map<String, Object> headers, byte[] body, DeploymentSpec deployment);
+
+    // ---- streaming (optional): an adapter that streams overrides all four ----
+
+    /** Whether this adapter can stream answers ({@code "stream": true} on the chat API). */
+    default boolean streams() {
+        return false;
+    }
+
+    /** The endpoint of a streaming call (Gemini has its own); by default the ordinary one. */
+    default String streamEndpoint(ProviderSpec provider, DeploymentSpec deployment) {
+        return endpoint(provider, deployment);
+    }
+
+    /** The request body of a streaming call (asks the provider for usage in the stream where it must be asked). */
+    default byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
+        throw new UnsupportedOperationException("api " + api() + " does not stream");
+    }
+
+    /**
+     * Wraps a successful (2xx) streaming response. Nothing is read yet; the caller reads the first delta inside the
+     * deployment attempt, so early failures are retried and fall back like any failed call.
+     *
+     * @param body    the response body, read by one thread
+     * @param abort   drops the connection (makes a blocked read fail); safe from any thread
+     */
+    default ProviderStream openStream(InputStream body, Map<String, Object> headers, DeploymentSpec deployment,
+            Runnable abort) {
+        throw new UnsupportedOperationException("api " + api() + " does not stream");
+    }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.provider.ProviderReply;
+import io.caravan.provider.ProviderStream;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -36,6 +37,8 @@ public final class TaskContext {
     private ProviderReply reply;
     private Candidate answeredBy;
     private TaskError error;
+    private volatile ProviderStream stream;
+    private volatile boolean callerGone;
 
     // the call in progress on the current candidate
     private int callKey = -1;
@@ -176,6 +179,23 @@ public final class TaskContext {
         this.error = null;
     }
 
+    /** An answer still streaming to the caller (a streaming chat request), or null. */
+    public ProviderStream stream() { return stream; }
+
+    /**
+     * The candidate's answer is a stream whose first event arrived: the task is routed and the intake takes the
+     * stream over; the answering attempt is recorded when the stream ends.
+     */
+    public void streaming(ProviderStream stream, Candidate by) {
+        this.stream = stream;
+        this.answeredBy = by;
+        this.error = null;
+    }
+
+    /** The HTTP caller went away: no further deployment is tried (the call in flight runs to its end). */
+    public boolean callerGone() { return callerGone; }
+    public void markCallerGone() { this.callerGone = true; }
+
     public TaskError error() { return error; }
 
     public void fail(TaskError error) {
@@ -183,7 +203,7 @@ public final class TaskContext {
     }
 
     public boolean done() {
-        return reply != null || error != null;
+        return reply != null || error != null || stream != null;
     }
 
     public ObjectNode metadata() {

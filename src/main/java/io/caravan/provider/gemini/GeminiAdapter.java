@@ -594,4 +594,27 @@ public class GeminiAdapter implements ProviderAdapter {
             return null;
         }
     }
+
+    @Override
+    public boolean streams() {
+        return true;
+    }
+
+    /** {@code :streamGenerateContent?alt=sse}: the same request, answered as Server-Sent Events. */
+    @Override
+    public String streamEndpoint(ProviderSpec provider, DeploymentSpec deployment) {
+        String plain = endpoint(provider, deployment);
+        return plain.substring(0, plain.length() - ":generateContent".length()) + ":streamGenerateContent?alt=sse";
+    }
+
+    @Override
+    public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
+        return requestBody(request, provider, deployment);
+    }
+
+    @Override
+    public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
+            DeploymentSpec deployment, Runnable abort) {
+        return new io.caravan.provider.SseStream(API, body, new GeminiStreamTranslator(headers), abort);
+    }
 }

@@ -253,4 +253,24 @@ public class OpenAiAdapter implements ProviderAdapter {
         boolean waits = cls == RATE_LIMITED || cls == SERVER_ERROR || cls == TIMEOUT;
         return new ProviderError(cls, status, message, waits ? RetryAfter.parse(headers) : null);
     }
+
+    @Override
+    public boolean streams() {
+        return true;
+    }
+
+    /** The ordinary body with {@code stream: true} and {@code stream_options.include_usage}, so streams are billed. */
+    @Override
+    public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
+        ObjectNode body = (ObjectNode) AdapterSupport.parseOrNull(requestBody(request, provider, deployment));
+        body.put("stream", true);
+        body.putObject("stream_options").put("include_usage", true);
+        return Json.bytes(body);
+    }
+
+    @Override
+    public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
+            DeploymentSpec deployment, Runnable abort) {
+        return new io.caravan.provider.SseStream(API, body, new OpenAiStreamTranslator(headers), abort);
+    }
 }

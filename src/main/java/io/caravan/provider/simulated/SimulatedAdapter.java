@@ -78,4 +78,53 @@ public final class SimulatedAdapter implements ProviderAdapter {
             default -> ErrorClass.SERVER_ERROR;
         };
     }
+
+    @Override
+    public boolean streams() {
+        return true;
+    }
+
+    @Override
+    public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
+        return requestBody(request, provider, deployment);
+    }
+
+    /** The simulated answer in a few pieces: the text in about four chunks (the role on the first), then the finish. */
+    @Override
+    public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
+            DeploymentSpec deployment, Runnable abort) {
+        ProviderReply reply;
+        try (body) {
+            reply = readResponse(200, headers, body.readAllBytes(), deployment);
+        } catch (IOException e) {
+            throw new ProviderError(ErrorClass.CONNECTION, null, "simulated stream unreadable: " + e.getMessage());
+        }
+        java.util.Deque<io.caravan.provider.StreamDelta> deltas = new java.util.ArrayDeque<>();
+        String text = reply.message().path("content").asText("");
+        int step = Math.max(1, (text.length() + 3) / 4);
+        for (int i = 0; i < text.length(); i += step) {
+            ObjectNode delta = i == 0 ? Json.object().put("role", "assistant") : Json.object();
+            deltas.add(new io.caravan.provider.StreamDelta(
+                    delta.put("content", text.substring(i, Math.min(text.length(), i + step))), null));
+        }
+        deltas.add(new io.caravan.provider.StreamDelta(
+                text.isEmpty() ? Json.object().put("role", "assistant") : Json.object(), "stop"));
+        TokenUsage usage = reply.usage();
+        return new io.caravan.provider.ProviderStream() {
+            @Override
+            protected io.caravan.provider.StreamDelta read() {
+                return deltas.poll();
+            }
+
+            @Override
+            public TokenUsage usage() {
+                return usage;
+            }
+
+            @Override
+            public void abort() {
+                deltas.clear();
+            }
+        };
+    }
 }

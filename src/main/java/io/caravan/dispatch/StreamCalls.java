@@ -1,0 +1,106 @@
+package io.caravan.dispatch;
+
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.ChatRequest;
+import io.caravan.provider.ProviderAdapter;
+import io.caravan.provider.ProviderAdapters;
+import io.caravan.provider.ProviderStream;
+import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.ProviderError;
+import io.caravan.task.TaskContext;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.apache.camel.support.DefaultExchange;
+import org.apache.hc.core5.http.io.EofSensorInputStream;
+
+/**
+ * The streaming variant of the deployment attempt (a streaming chat request, {@link #WANTED}): the same route,
+ * breaker, retries and fallback as a plain call, but the upstream is asked to stream and only its first delta is
+ * read inside the attempt. A failure up to that point (an error status, a reset, a timeout, an error event) is
+ * thrown like any failed call, so it is retried and falls back; once the first delta is in, the stream is handed to
+ * the task ({@link TaskContext#streaming}) and the caller's intake writes it.
+ *
+ * <p>The streaming endpoint has {@code disableStreamCache=true}, so camel-http hands over the live response stream
+ * instead of reading it to the end. camel-http closes that stream when the exchange completes, and the circuit
+ * breaker runs its steps on a copy that completes as the attempt ends, so {@link #open} takes those completions
+ * over: from then on the stream is closed (at its end) or aborted (on a break or a departed caller) by its reader.
+ */
+public final class StreamCalls {
+
+    /** Exchange property set by an intake that wants the answer streamed. */
+    public static final String WANTED = "caravanStream";
+
+    /** Whether this attempt streams: the caller asked for it and the deployment's adapter can. */
+    public boolean wanted(Exchange exchange) {
+        if (exchange.getProperty(WANTED) == null) {
+            return false;
+        }
+        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        return ctx != null && ctx.current() != null && adapter(ctx).streams();
+    }
+
+    /** After {@code providerCalls.prepare} (key, headers): the streaming body instead of the plain one. */
+    public void prepare(Exchange exchange) {
+        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        DeploymentSpec deployment = ctx.current().deployment();
+        ProviderSpec provider = ctx.catalog().providerOf(deployment);
+        exchange.getMessage().setHeader("Accept", "text/event-stream");
+        exchange.getMessage().setBody(adapter(ctx).streamRequestBody(
+                new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
+    }
+
+    /** Reads the status and the first delta; hands the stream to the task, or throws a classified error. */
+    public void open(Exchange exchange) throws IOException {
+        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        DeploymentSpec deployment = ctx.current().deployment();
+        ProviderAdapter adapter = adapter(ctx);
+        Message message = exchange.getMessage();
+        Integer code = message.getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
+        int status = code == null ? 200 : code;
+        Map<String, Object> headers = new HashMap<>(message.getHeaders());
+        if (status < 200 || status >= 300) {
+            byte[] body = message.getBody(byte[].class);
+            message.setBody(null);
+            adapter.readResponse(status, headers, body, deployment); // throws the classified error
+            throw new ProviderError(ErrorClass.SERVER_ERROR, status, adapter.api() + " answered " + status);
+        }
+        InputStream body = message.getBody(InputStream.class);
+        if (body == null) {
+            throw new ProviderError(ErrorClass.SERVER_ERROR, status, adapter.api() + " stream without a body");
+        }
+        // the stream outlives this exchange (the breaker's copy): keep camel-http from draining it at its end
+        exchange.getExchangeExtension().handoverCompletions(new DefaultExchange(exchange.getContext()));
+        message.getHeaders().clear();
+        message.setBody(null);
+        ProviderStream stream = adapter.openStream(body, headers, deployment, () -> abort(body));
+        try {
+            stream.peek();
+        } catch (IOException | RuntimeException e) {
+            stream.abort();
+            throw e;
+        }
+        ctx.streaming(stream, ctx.current());
+    }
+
+    /** Drops the upstream connection (a blocked read fails at once); a plain close would drain the body first. */
+    static void abort(InputStream body) {
+        try {
+            if (body instanceof EofSensorInputStream sensor) {
+                sensor.abort();
+            } else {
+                body.close();
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // already closed
+        }
+    }
+
+    private static ProviderAdapter adapter(TaskContext ctx) {
+        return ProviderAdapters.forApi(ctx.catalog().providerOf(ctx.current().deployment()).api());
+    }
+}

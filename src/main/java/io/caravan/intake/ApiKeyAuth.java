@@ -1,0 +1,92 @@
+package io.caravan.intake;
+
+import io.caravan.util.Json;
+import io.vertx.core.Handler;
+import io.vertx.ext.web.RoutingContext;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.camel.CamelContext;
+import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpRouter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code caravan.http.api-keys}: when set, every {@code /v1/*} request needs {@code Authorization: Bearer KEY}
+ * with one of the keys, else 401 in OpenAI's error shape. One handler on platform-http's Vert.x router, ordered
+ * before every route, so it covers each {@code /v1} route there is or will be, and it answers before the body is
+ * read (an unauthenticated caller cannot make Caravan buffer a large body). Keys are compared as SHA-256 digests
+ * with {@link MessageDigest#isEqual}, every key every time: the time taken says nothing about how close a guess was.
+ */
+public final class ApiKeyAuth implements Handler<RoutingContext> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ApiKeyAuth.class);
+    private static final String PREFIX = "Bearer ";
+
+    private final List<byte[]> digests;
+
+    public ApiKeyAuth(List<String> keys) {
+        this.digests = keys.stream().map(ApiKeyAuth::digest).toList();
+    }
+
+    /** The keys of the setting (comma-separated, blanks dropped); empty when the setting is unset. */
+    public static List<String> parse(String setting) {
+        if (setting == null) {
+            return List.of();
+        }
+        return Arrays.stream(setting.split(",")).map(String::trim).filter(k -> !k.isEmpty()).toList();
+    }
+
+    /** Puts the check in front of every {@code /v1/*} route of the platform-http server. */
+    public static void install(CamelContext camel, int port, List<String> keys) {
+        if (keys.isEmpty()) {
+            return;
+        }
+        VertxPlatformHttpRouter router = VertxPlatformHttpRouter.lookup(camel, VertxPlatformHttpRouter.getRouterNameFromPort(port));
+        if (router == null) {
+            router = VertxPlatformHttpRouter.lookup(camel);
+        }
+        if (router == null) {
+            throw new IllegalStateException("caravan.http.api-keys is set but the HTTP server's router is not there");
+        }
+        router.route("/v1/*").order(-1000).handler(new ApiKeyAuth(keys));
+        LOG.info("API keys required on /v1/* ({} keys)", keys.size());
+    }
+
+    public boolean allows(String authorization) {
+        if (authorization == null || authorization.length() <= PREFIX.length()
+                || !authorization.regionMatches(true, 0, PREFIX, 0, PREFIX.length())) {
+            return false;
+        }
+        byte[] given = digest(authorization.substring(PREFIX.length()).trim());
+        boolean match = false;
+        for (byte[] key : digests) {
+            match |= MessageDigest.isEqual(key, given);
+        }
+        return match;
+    }
+
+    @Override
+    public void handle(RoutingContext rc) {
+        if (allows(rc.request().getHeader("Authorization"))) {
+            rc.next();
+            return;
+        }
+        byte[] body = Json.bytes(HttpIntake.openAiError(
+                "missing or wrong API key: send Authorization: Bearer KEY", "invalid_request_error", "invalid_api_key"));
+        rc.response().setStatusCode(401)
+                .putHeader("Content-Type", "application/json")
+                .putHeader("WWW-Authenticate", "Bearer")
+                .end(io.vertx.core.buffer.Buffer.buffer(body));
+    }
+
+    private static byte[] digest(String key) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
