@@ -15,6 +15,8 @@ import io.caravan.outlet.UsageRecords;
 import io.caravan.provider.simulated.SimulatedUpstream;
 import io.caravan.resilience.Breakers;
 import io.caravan.resilience.KeyPool;
+import io.caravan.resilience.RateLimits;
+import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.routing.TierRouter;
 import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
@@ -33,10 +35,14 @@ public final class CaravanApp implements AutoCloseable {
     private final CatalogHolder catalogs;
     private final KeyPool keys = new KeyPool();
     private final Breakers breakers = new Breakers();
+    private final DeploymentStats stats = new DeploymentStats();
+    private final RateLimits limits;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
         this.settings = settings;
         this.catalogs = new CatalogHolder(catalog);
+        // rpm/tpm are per minute; a shorter window is for tests only
+        this.limits = new RateLimits(Durations.parse(settings.get("caravan.limits.window", "1m")));
         keys.load(catalog.providers());
         int maxTaskBytes = settings.getInt("caravan.max-task-bytes", 1_048_576);
         TaskIntake taskIntake = new TaskIntake(catalogs, maxTaskBytes,
@@ -46,11 +52,11 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("kafkaIntake", new KafkaIntake(taskIntake));
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
         main.bind("tierRouter", new TierRouter());
-        main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers));
-        main.bind("providerCalls", new ProviderCalls(keys));
+        main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers, limits));
+        main.bind("providerCalls", new ProviderCalls(keys, limits, stats));
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
-                new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
+                new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats));
         main.bind("usageRecords", new UsageRecords());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
 
