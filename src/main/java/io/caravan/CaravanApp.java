@@ -17,6 +17,7 @@ import io.caravan.resilience.Breakers;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.RateLimits;
 import io.caravan.dispatch.strategy.DeploymentStats;
+import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.routing.TierRouter;
 import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
@@ -52,7 +53,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("kafkaIntake", new KafkaIntake(taskIntake));
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
         main.bind("tierRouter", new TierRouter());
-        main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers, limits));
+        main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats)));
         main.bind("providerCalls", new ProviderCalls(keys, limits, stats));
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",

@@ -5,6 +5,8 @@ import io.caravan.catalog.DeploymentSpec;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.RateLimits;
+import io.caravan.dispatch.strategy.DeploymentStats;
+import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.provider.TokenUsage;
 import java.time.Instant;
 import io.caravan.task.Attempt;
@@ -23,7 +25,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Walks a task's fallback chain for the Dynamic Router in {@code routes/dispatch.yaml}: the routed group's
- * deployments (weighted round-robin first), then each group of its {@code fallbacks} chain. {@link #next}
+ * deployments (in the order of the group's strategy, weighted round-robin by default), then each group of its {@code fallbacks} chain. {@link #next}
  * answers the endpoint of the next deployment to try, or null when the task is answered or cannot go on.
  */
 public final class FallbackPlanner {
@@ -43,19 +45,20 @@ public final class FallbackPlanner {
     public static final String WAITED = "waited";
     static final int MAX_CAPACITY_WAITS = 50;
 
-    private final WeightedRoundRobin roundRobin = new WeightedRoundRobin();
     private final KeyPool keys;
     private final Breakers breakers;
     private final RateLimits limits;
+    private final GroupStrategies strategies;
 
     public FallbackPlanner(KeyPool keys, Breakers breakers) {
-        this(keys, breakers, new RateLimits());
+        this(keys, breakers, new RateLimits(), new GroupStrategies(new DeploymentStats()));
     }
 
-    public FallbackPlanner(KeyPool keys, Breakers breakers, RateLimits limits) {
+    public FallbackPlanner(KeyPool keys, Breakers breakers, RateLimits limits, GroupStrategies strategies) {
         this.keys = keys;
         this.breakers = breakers;
         this.limits = limits;
+        this.strategies = strategies;
     }
 
     /** Lays out the candidates for the task's group and its fallbacks. */
@@ -70,7 +73,7 @@ public final class FallbackPlanner {
     }
 
     private void addGroup(List<Candidate> into, Catalog catalog, String group, boolean fallback) {
-        for (DeploymentSpec d : roundRobin.order(group, catalog.group(group))) {
+        for (DeploymentSpec d : strategies.order(catalog, group)) {
             if (callable(catalog, d)) {
                 into.add(new Candidate(d, group, fallback));
             }
