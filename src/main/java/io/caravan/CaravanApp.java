@@ -19,6 +19,7 @@ import io.caravan.resilience.RateLimits;
 import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.routing.TierRouter;
+import io.caravan.shaping.ResponseCache;
 import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
 import org.apache.camel.main.BaseMainSupport;
@@ -38,6 +39,7 @@ public final class CaravanApp implements AutoCloseable {
     private final Breakers breakers = new Breakers();
     private final DeploymentStats stats = new DeploymentStats();
     private final RateLimits limits;
+    private final ResponseCache responseCache = new ResponseCache();
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
         this.settings = settings;
@@ -59,6 +61,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("attemptFailures",
                 new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats));
         main.bind("usageRecords", new UsageRecords());
+        main.bind("responseCache", responseCache);
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
 
         settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
@@ -100,6 +103,10 @@ public final class CaravanApp implements AutoCloseable {
 
     public Breakers breakers() {
         return breakers;
+    }
+
+    public ResponseCache responseCache() {
+        return responseCache;
     }
 
     public Settings settings() {
