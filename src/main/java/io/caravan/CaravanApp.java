@@ -19,6 +19,8 @@ import io.caravan.resilience.RateLimits;
 import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.routing.TierRouter;
+import io.caravan.shaping.AdminReload;
+import io.caravan.shaping.CatalogReloader;
 import io.caravan.shaping.ResponseCache;
 import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
@@ -40,6 +42,7 @@ public final class CaravanApp implements AutoCloseable {
     private final DeploymentStats stats = new DeploymentStats();
     private final RateLimits limits;
     private final ResponseCache responseCache = new ResponseCache();
+    private final CatalogReloader reloader;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
         this.settings = settings;
@@ -74,22 +77,37 @@ public final class CaravanApp implements AutoCloseable {
         main.addOverrideProperty("camel.component.http.automatic-retries-disabled", "true");
         main.addOverrideProperty("camel.component.https.automatic-retries-disabled", "true");
         main.configure().addRoutesBuilder(new DeploymentRouteTemplate());
+        DeploymentRoutes deploymentRoutes = new DeploymentRoutes(breakers);
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void afterConfigure(BaseMainSupport support) {
-                new DeploymentRoutes(breakers).addAll(support.getCamelContext(), catalogs.current());
+                deploymentRoutes.addAll(support.getCamelContext(), catalogs.current());
             }
         });
+        // the live catalog: the file on disk is watched, and POST /admin/reload reloads it when admin auth is set
+        String catalogFile = settings.get("caravan.catalog", null);
+        this.reloader = catalogFile == null ? null : new CatalogReloader(java.nio.file.Path.of(catalogFile),
+                System.getenv(), catalogs, keys, deploymentRoutes, main::getCamelContext);
+        String adminKey = settings.get("caravan.admin.api-key", "");
+        if (reloader != null && adminKey != null && !adminKey.isBlank()) {
+            main.configure().addRoutesBuilder(new AdminReload(reloader, adminKey));
+        }
     }
 
     /** Starts the routes and returns; {@link #close()} stops them. */
     public CaravanApp start() throws Exception {
         main.start();
+        if (reloader != null) {
+            reloader.watch(Durations.parse(settings.get("caravan.catalog.watch-interval", "2s")));
+        }
         return this;
     }
 
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
+        if (reloader != null) {
+            reloader.watch(Durations.parse(settings.get("caravan.catalog.watch-interval", "2s")));
+        }
         main.run();
     }
 
@@ -105,6 +123,16 @@ public final class CaravanApp implements AutoCloseable {
         return breakers;
     }
 
+    /** The live catalog's reloader (null when no catalog file is set); counts reloads and rejections. */
+    public CatalogReloader reloader() {
+        return reloader;
+    }
+
+    /** Catalogs swapped in without a restart since start. */
+    public long catalogReloads() {
+        return reloader == null ? 0 : reloader.reloads();
+    }
+
     public ResponseCache responseCache() {
         return responseCache;
     }
@@ -115,6 +143,9 @@ public final class CaravanApp implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
+        if (reloader != null) {
+            reloader.close();
+        }
         main.stop();
     }
 }

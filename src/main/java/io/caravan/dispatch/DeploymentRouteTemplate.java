@@ -36,7 +36,6 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
         routeTemplate(ATTEMPT_TEMPLATE)
                 .templateParameter("key")
                 .templateParameter("breaker")
-                .templateParameter("upstream")
                 .from("direct:attempt-{{key}}")
                     // failures travel back to the deployment route, whose error handling owns them
                     .errorHandler(noErrorHandler())
@@ -48,7 +47,9 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                             .throwExceptionWhenHalfOpenOrOpenState(true)
                         .end()
                         .bean("providerCalls", "prepare")
-                        .to("{{upstream}}")
+                        // the task's own catalog decides the endpoint (set by prepare), so a catalog reload
+                        // never needs to replace a route that tasks of the old catalog may still be using
+                        .toD("${exchangeProperty." + ProviderCalls.UPSTREAM + "}")
                         .bean("providerCalls", "complete")
                     .end();
     }

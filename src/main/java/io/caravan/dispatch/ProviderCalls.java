@@ -34,6 +34,8 @@ public final class ProviderCalls {
 
     /** The exchange property holding the token estimate the call took from its key's tpm bucket. */
     static final String TOKEN_ESTIMATE = "caravanTokenEstimate";
+    /** The exchange property holding the upstream endpoint of the call, from the task's own catalog. */
+    static final String UPSTREAM = "caravanUpstream";
 
     private final KeyPool keys;
     private final RateLimits limits;
@@ -100,6 +102,7 @@ public final class ProviderCalls {
             key = keys.key(provider.name(), keyIndex);
         }
         exchange.setProperty(TOKEN_ESTIMATE, estimate);
+        exchange.setProperty(UPSTREAM, DeploymentRoutes.upstreamUri(provider, deployment));
         Message message = exchange.getMessage();
         message.getHeaders().clear();
         adapter.requestHeaders(provider, key).forEach(message::setHeader);
