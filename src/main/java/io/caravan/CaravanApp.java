@@ -21,6 +21,7 @@ import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.routing.TierRouter;
 import io.caravan.shaping.AdminReload;
 import io.caravan.shaping.CatalogReloader;
+import io.caravan.shaping.Escalation;
 import io.caravan.shaping.ResponseCache;
 import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
@@ -65,6 +66,7 @@ public final class CaravanApp implements AutoCloseable {
                 new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats));
         main.bind("usageRecords", new UsageRecords());
         main.bind("responseCache", responseCache);
+        main.bind("escalation", new Escalation());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
 
         settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));

@@ -91,8 +91,8 @@ public final class FallbackPlanner {
             return null;
         }
         Attempt last = ctx.lastAttempt();
-        if (last != null && WAITED.equals(last.outcome())) {
-            last = null; // a wait for capacity: the plan starts afresh
+        if (last != null && (WAITED.equals(last.outcome()) || "escalated".equals(last.outcome()))) {
+            last = null; // a wait for capacity, or an answer sent one tier up: the plan starts afresh
         }
         if (last != null) {
             ErrorClass failure = ErrorClass.valueOf(last.outcome().toUpperCase(java.util.Locale.ROOT));
