@@ -121,6 +121,10 @@ public final class CaravanApp implements AutoCloseable {
         return catalogs;
     }
 
+    public KeyPool keys() {
+        return keys;
+    }
+
     public Breakers breakers() {
         return breakers;
     }

@@ -137,12 +137,24 @@ public final class ProviderCalls {
         ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), candidate.group(), deployment.id(),
                 provider.name(), deployment.model(), "ok", status == null ? 200 : status, latency, usage, cost,
                 !ctx.onFirstCandidate()));
-        if (ctx.attempts().size() > 1) {
+        if (ctx.attempts().size() > 1 && !isFailure(ctx.attempts().get(ctx.attempts().size() - 2).outcome())) {
+            // the previous attempt was a wait or an escalation, not a failure: nothing was recovered
+        } else if (ctx.attempts().size() > 1) {
             Attempt first = ctx.attempts().get(0);
             LOG.info("recovered task={} requested_model={} original={} chosen={} attempt={} error={}",
                     ctx.task().id(), ctx.task().model(), first.deployment(), deployment.id(),
                     ctx.attempts().size(), ctx.attempts().get(ctx.attempts().size() - 2).outcome());
         }
         ctx.succeed(reply, candidate);
+    }
+
+    /** True for an error class's outcome; false for {@code ok} and for waits and escalations. */
+    private static boolean isFailure(String outcome) {
+        for (ErrorClass c : ErrorClass.values()) {
+            if (c.wireName().equals(outcome)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

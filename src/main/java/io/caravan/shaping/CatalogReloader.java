@@ -104,7 +104,11 @@ public final class CatalogReloader implements AutoCloseable {
             return new Outcome(false, e.getMessage());
         }
         Catalog previous = catalogs.current();
-        keys.load(next.providers());
+        // providers dropped by this reload keep their keys until the next one, for tasks of the old catalog
+        Map<String, io.caravan.catalog.ProviderSpec> keyed = new java.util.LinkedHashMap<>(previous.providers());
+        keyed.keySet().removeAll(next.providers().keySet());
+        keyed.putAll(next.providers());
+        keys.load(keyed);
         int added = routes.addMissing(camel.get(), next);
         catalogs.swap(next);
         long n = reloads.incrementAndGet();

@@ -52,6 +52,7 @@ class CatalogReloadTest {
                 + provider(upstream, "one", "\"k\"", "")
                 + provider(upstream, "two", "\"k\"", "")
                 + provider(upstream, "three", "\"k\"", "")
+                + provider(upstream, "idle", "\"k\"", "")
                 + """
                 models:
                   - {name: work, provider: %s, model: m, price: {input: 1, output: 1}}
@@ -92,6 +93,7 @@ class CatalogReloadTest {
     @Order(1)
     void aChangedFileIsSwappedInMidStreamWithoutLosingOrDuplicatingTasks() throws Exception {
         CircuitBreaker breakerBefore = caravan.app().breakers().find("work#0");
+        caravan.app().keys().coolDown("idle", 0, Duration.ofHours(1));
         ExecutorService pool = Executors.newFixedThreadPool(6);
         List<Future<JsonNode>> futures = new ArrayList<>();
         try {
@@ -122,6 +124,8 @@ class CatalogReloadTest {
                 .isEqualTo("three");
         // the breaker of the unchanged deployment id survived the swap
         assertThat(caravan.app().breakers().find("work#0")).isSameAs(breakerBefore);
+        // and so did the cooldown of an unchanged provider's key
+        assertThat(caravan.app().keys().untilAvailable("idle")).isGreaterThan(Duration.ofMinutes(50));
     }
 
     @Test
