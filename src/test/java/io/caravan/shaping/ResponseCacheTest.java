@@ -121,4 +121,11 @@ class ResponseCacheTest {
         okTask(caravan, "{\"model\":\"nocache\",\"prompt\":\"p\",\"cache\":\"off\",\"params\":{\"temperature\":0}}");
         assertThat(received(upstream, "nocache")).hasSize(2);
     }
+
+    @Test
+    void anUnknownCacheDirectiveIsAnInvalidTask() throws Exception {
+        var response = caravan.post("/v1/tasks", "{\"model\":\"det\",\"prompt\":\"p\",\"cache\":\"maybe\"}");
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("cache must be");
+    }
 }
