@@ -20,7 +20,14 @@ import io.caravan.outlet.UsageRecords;
 import io.caravan.provider.simulated.SimulatedUpstream;
 import io.caravan.resilience.Breakers;
 import io.caravan.resilience.KeyPool;
+import io.caravan.resilience.RateLimits;
+import io.caravan.dispatch.strategy.DeploymentStats;
+import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.routing.TierRouter;
+import io.caravan.shaping.AdminReload;
+import io.caravan.shaping.CatalogReloader;
+import io.caravan.shaping.Escalation;
+import io.caravan.shaping.ResponseCache;
 import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
 import org.apache.camel.main.BaseMainSupport;
@@ -39,10 +46,16 @@ public final class CaravanApp implements AutoCloseable {
     private final KeyPool keys = new KeyPool();
     private final Breakers breakers = new Breakers();
     private final Operations operations;
+    private final DeploymentStats stats = new DeploymentStats();
+    private final RateLimits limits;
+    private final ResponseCache responseCache = new ResponseCache();
+    private final CatalogReloader reloader;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
         this.settings = settings;
         this.catalogs = new CatalogHolder(catalog);
+        // rpm/tpm are per minute; a shorter window is for tests only
+        this.limits = new RateLimits(Durations.parse(settings.get("caravan.limits.window", "1m")));
         keys.load(catalog.providers());
         int maxTaskBytes = settings.getInt("caravan.max-task-bytes", 1_048_576);
         TaskIntake taskIntake = new TaskIntake(catalogs, maxTaskBytes,
@@ -54,13 +67,15 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("chatCompletions", new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
                 new ChatStreamWriter(breakers)));
         main.bind("tierRouter", new TierRouter());
-        main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers));
-        main.bind("providerCalls", new ProviderCalls(keys));
+        main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats)));
+        main.bind("providerCalls", new ProviderCalls(keys, limits, stats));
         main.bind("streamCalls", new StreamCalls());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
-                new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
+                new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats));
         main.bind("usageRecords", new UsageRecords());
+        main.bind("responseCache", responseCache);
+        main.bind("escalation", new Escalation());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
         operations.bind(main);
@@ -80,10 +95,11 @@ public final class CaravanApp implements AutoCloseable {
         main.addOverrideProperty("camel.component.http.automatic-retries-disabled", "true");
         main.addOverrideProperty("camel.component.https.automatic-retries-disabled", "true");
         main.configure().addRoutesBuilder(new DeploymentRouteTemplate());
+        DeploymentRoutes deploymentRoutes = new DeploymentRoutes(breakers);
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void afterConfigure(BaseMainSupport support) {
-                new DeploymentRoutes(breakers).addAll(support.getCamelContext(), catalogs.current());
+                deploymentRoutes.addAll(support.getCamelContext(), catalogs.current());
                 // the API-key check goes in front of every /v1 route once the HTTP server's router exists
                 var apiKeys = ApiKeyAuth.parse(settings.get("caravan.http.api-keys"));
                 try {
@@ -95,18 +111,32 @@ public final class CaravanApp implements AutoCloseable {
                 }
             }
         });
+        // the live catalog: the file on disk is watched, and POST /admin/reload reloads it when admin auth is set
+        String catalogFile = settings.get("caravan.catalog", null);
+        this.reloader = catalogFile == null ? null : new CatalogReloader(java.nio.file.Path.of(catalogFile),
+                System.getenv(), catalogs, keys, deploymentRoutes, main::getCamelContext);
+        String adminKey = settings.get("caravan.admin.api-key", "");
+        if (reloader != null && adminKey != null && !adminKey.isBlank()) {
+            main.configure().addRoutesBuilder(new AdminReload(reloader, adminKey));
+        }
     }
 
     /** Starts the routes and returns; {@link #close()} stops them. */
     public CaravanApp start() throws Exception {
         operations.start();
         main.start();
+        if (reloader != null) {
+            reloader.watch(Durations.parse(settings.get("caravan.catalog.watch-interval", "2s")));
+        }
         return this;
     }
 
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
         operations.start();
+        if (reloader != null) {
+            reloader.watch(Durations.parse(settings.get("caravan.catalog.watch-interval", "2s")));
+        }
         try {
             main.run();
         } finally {
@@ -122,6 +152,10 @@ public final class CaravanApp implements AutoCloseable {
         return catalogs;
     }
 
+    public KeyPool keys() {
+        return keys;
+    }
+
     public Breakers breakers() {
         return breakers;
     }
@@ -130,12 +164,29 @@ public final class CaravanApp implements AutoCloseable {
         return operations;
     }
 
+    /** The live catalog's reloader (null when no catalog file is set); counts reloads and rejections. */
+    public CatalogReloader reloader() {
+        return reloader;
+    }
+
+    /** Catalogs swapped in without a restart since start. */
+    public long catalogReloads() {
+        return reloader == null ? 0 : reloader.reloads();
+    }
+
+    public ResponseCache responseCache() {
+        return responseCache;
+    }
+
     public Settings settings() {
         return settings;
     }
 
     @Override
     public void close() throws Exception {
+        if (reloader != null) {
+            reloader.close();
+        }
         main.stop();
         operations.close();
     }

@@ -21,7 +21,17 @@ public record Catalog(
         String defaultTier,
         RoutingSpec routing,
         CircuitBreakerSpec circuitBreaker,
-        BudgetSpec budgets) {
+        BudgetSpec budgets,
+        ShapingSpec shaping) {
+
+    /** A catalog without traffic-shaping blocks. */
+    public Catalog(String source, Map<String, ProviderSpec> providers, Map<String, List<DeploymentSpec>> groups,
+            Map<String, List<String>> fallbacks, Map<String, List<String>> contextWindowFallbacks,
+            Map<String, TierSpec> tiers, String defaultTier, RoutingSpec routing, CircuitBreakerSpec circuitBreaker,
+            BudgetSpec budgets) {
+        this(source, providers, groups, fallbacks, contextWindowFallbacks, tiers, defaultTier, routing,
+                circuitBreaker, budgets, ShapingSpec.NONE);
+    }
 
     public List<DeploymentSpec> group(String name) {
         return groups.getOrDefault(name, List.of());

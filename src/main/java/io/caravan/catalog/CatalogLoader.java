@@ -55,7 +55,7 @@ public final class CatalogLoader {
     static final Set<String> FUTURE_BLOCKS = Set.of("cache", "escalation");
 
     private static final Set<String> TOP_LEVEL = Set.of("providers", "models", "fallbacks",
-            "context_window_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker", "budgets");
+            "context_window_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker", "budgets", "groups");
     private static final Set<String> PROVIDER_FIELDS = Set.of("api", "base_url", "api_keys", "api_key", "headers",
             "timeout", "retries", "backoff", "rpm", "tpm");
     private static final Set<String> DEPLOYMENT_FIELDS = Set.of("name", "provider", "model", "context_window",
@@ -146,6 +146,7 @@ public final class CatalogLoader {
             RoutingSpec routing = readRouting(root.get("routing"), tiers);
             CircuitBreakerSpec breaker = readBreaker(root.get("circuit_breaker"));
             BudgetSpec budgets = readBudgets(root.get("budgets"), tiers);
+            ShapingSpec shaping = new ShapingReader(file).read(root, groups, tiers);
 
             for (ProviderSpec p : providers.values()) {
                 boolean used = groups.values().stream().flatMap(List::stream)
@@ -158,7 +159,7 @@ public final class CatalogLoader {
             }
 
             return new Catalog(file, frozen(providers), frozen(groups), frozen(fallbacks), frozen(cwFallbacks),
-                    frozen(tiers), defaultTier, routing, breaker, budgets);
+                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping);
         }
 
         // ---- parsing and expansion -------------------------------------------------------------------------

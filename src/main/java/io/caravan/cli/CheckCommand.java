@@ -97,6 +97,34 @@ public final class CheckCommand {
             t.appendTo(sb, "    ");
             sb.append("    fallbacks:       ").append(chain(name, catalog.fallbackChain(name))).append('\n');
             sb.append("    context window:  ").append(chain(name, catalog.contextWindowChain(name))).append('\n');
+            sb.append("    strategy:        ").append(catalog.shaping().strategy(name)).append('\n');
+        }
+
+        // traffic shaping
+        var shaping = catalog.shaping();
+        sb.append("\nResponse cache\n  ").append(shaping.cache() == null ? "off"
+                : "on: ttl " + Durations.format(shaping.cache().ttl()) + ", at most " + shaping.cache().maxEntries()
+                        + " entries (deterministic requests only)").append('\n');
+        sb.append("\nEscalation\n  ");
+        if (shaping.escalation() == null) {
+            sb.append("off\n");
+        } else {
+            var gates = shaping.escalation().gates();
+            List<String> g = new ArrayList<>();
+            if (gates.finishReason() != null) {
+                g.add("finish_reason " + gates.finishReason());
+            }
+            if (gates.minChars() != null) {
+                g.add("at least " + gates.minChars() + " chars");
+            }
+            if (gates.json() != null) {
+                g.add("json " + gates.json());
+            }
+            if (gates.regex() != null) {
+                g.add("regex " + gates.regex().pattern());
+            }
+            sb.append(String.join(" -> ", shaping.escalation().tiers())).append(" while the gates fail: ")
+                    .append(String.join(", ", g)).append('\n');
         }
 
         // keyword rules

@@ -2,6 +2,7 @@ package io.caravan.dispatch;
 
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
+import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.provider.TokenUsage;
 import io.caravan.resilience.Breakers;
 import io.caravan.resilience.ErrorClass;
@@ -31,11 +32,17 @@ public final class AttemptFailures implements Processor {
     private final KeyPool keys;
     private final Breakers breakers;
     private final Duration keyCooldown;
+    private final DeploymentStats stats;
 
     public AttemptFailures(KeyPool keys, Breakers breakers, Duration keyCooldown) {
+        this(keys, breakers, keyCooldown, new DeploymentStats());
+    }
+
+    public AttemptFailures(KeyPool keys, Breakers breakers, Duration keyCooldown, DeploymentStats stats) {
         this.keys = keys;
         this.breakers = breakers;
         this.keyCooldown = keyCooldown;
+        this.stats = stats;
     }
 
     @Override
@@ -57,6 +64,8 @@ public final class AttemptFailures implements Processor {
         int key = ctx.callKey();
         if (called) {
             coolKey(provider.name(), key, errorClass, failure);
+            // a timeout says the deployment is slow; other failures say nothing of its latency
+            stats.end(deployment.id(), errorClass == ErrorClass.TIMEOUT ? latency : -1);
         }
         if (errorClass == ErrorClass.MODEL_NOT_FOUND) {
             breakers.coolDown(deployment.id());

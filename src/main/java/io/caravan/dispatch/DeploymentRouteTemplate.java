@@ -36,8 +36,6 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
         routeTemplate(ATTEMPT_TEMPLATE)
                 .templateParameter("key")
                 .templateParameter("breaker")
-                .templateParameter("upstream")
-                .templateParameter("streamUpstream")
                 .from("direct:attempt-{{key}}")
                     // failures travel back to the deployment route, whose error handling owns them
                     .errorHandler(noErrorHandler())
@@ -49,14 +47,16 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                             .throwExceptionWhenHalfOpenOrOpenState(true)
                         .end()
                         .bean("providerCalls", "prepare")
+                        // the task's own catalog decides the endpoint (set by prepare), so a catalog reload
+                        // never needs to replace a route that tasks of the old catalog may still be using
                         .choice()
                             // a streaming chat request: the stream's first delta is read inside the attempt
                             .when(method("streamCalls", "wanted"))
                                 .bean("streamCalls", "prepare")
-                                .to("{{streamUpstream}}")
+                                .toD("${exchangeProperty." + ProviderCalls.UPSTREAM + "}")
                                 .bean("streamCalls", "open")
                             .otherwise()
-                                .to("{{upstream}}")
+                                .toD("${exchangeProperty." + ProviderCalls.UPSTREAM + "}")
                                 .bean("providerCalls", "complete")
                         .end()
                     .end();

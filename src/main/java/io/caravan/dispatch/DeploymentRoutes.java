@@ -36,8 +36,23 @@ public final class DeploymentRoutes {
         }
     }
 
+    /**
+     * After a catalog reload: adds the routes of deployments that have none yet. Routes of existing deployments
+     * stay (their breaker and everything else they use come by deployment id or from the task's own catalog);
+     * routes of deployments no longer in the catalog stay too, idle, for tasks of the old catalog still in flight.
+     */
+    public int addMissing(CamelContext camel, Catalog catalog) {
+        int added = 0;
+        for (DeploymentSpec deployment : catalog.deployments()) {
+            if (camel.getRoute(routeId(deployment)) == null) {
+                add(camel, catalog, deployment);
+                added++;
+            }
+        }
+        return added;
+    }
+
     public void add(CamelContext camel, Catalog catalog, DeploymentSpec deployment) {
-        ProviderSpec provider = catalog.providerOf(deployment);
         String breaker = Breakers.beanName(deployment);
         camel.getRegistry().bind(breaker, breakers.forDeployment(deployment, catalog.circuitBreaker()));
         TemplatedRouteBuilder.builder(camel, TEMPLATE)
@@ -48,8 +63,6 @@ public final class DeploymentRoutes {
                 .routeId("attempt-" + deployment.routeKey())
                 .parameter("key", deployment.routeKey())
                 .parameter("breaker", breaker)
-                .parameter("upstream", upstreamUri(provider, deployment))
-                .parameter("streamUpstream", streamUpstreamUri(provider, deployment))
                 .add();
     }
 

@@ -4,6 +4,11 @@ import io.caravan.catalog.Catalog;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.KeyPool;
+import io.caravan.resilience.RateLimits;
+import io.caravan.dispatch.strategy.DeploymentStats;
+import io.caravan.dispatch.strategy.GroupStrategies;
+import io.caravan.provider.TokenUsage;
+import java.time.Instant;
 import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
@@ -20,7 +25,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Walks a task's fallback chain for the Dynamic Router in {@code routes/dispatch.yaml}: the routed group's
- * deployments (weighted round-robin first), then each group of its {@code fallbacks} chain. {@link #next}
+ * deployments (in the order of the group's strategy, weighted round-robin by default), then each group of its {@code fallbacks} chain. {@link #next}
  * answers the endpoint of the next deployment to try, or null when the task is answered or cannot go on.
  */
 public final class FallbackPlanner {
@@ -33,14 +38,27 @@ public final class FallbackPlanner {
     /** Waits for a cooling deployment or key per task, at most. */
     static final int MAX_COOLDOWN_WAITS = 3;
     public static final String COOLDOWN_WAIT = "direct:cooldown-wait";
+    /**
+     * The outcome of a wait for rpm/tpm capacity: an attempt with no status whose latency is the wait. It is a
+     * wait, not a failure; such waits are bounded by the task's deadline only (and this many per task).
+     */
+    public static final String WAITED = "waited";
+    static final int MAX_CAPACITY_WAITS = 50;
 
-    private final WeightedRoundRobin roundRobin = new WeightedRoundRobin();
     private final KeyPool keys;
     private final Breakers breakers;
+    private final RateLimits limits;
+    private final GroupStrategies strategies;
 
     public FallbackPlanner(KeyPool keys, Breakers breakers) {
+        this(keys, breakers, new RateLimits(), new GroupStrategies(new DeploymentStats()));
+    }
+
+    public FallbackPlanner(KeyPool keys, Breakers breakers, RateLimits limits, GroupStrategies strategies) {
         this.keys = keys;
         this.breakers = breakers;
+        this.limits = limits;
+        this.strategies = strategies;
     }
 
     /** Lays out the candidates for the task's group and its fallbacks. */
@@ -55,7 +73,7 @@ public final class FallbackPlanner {
     }
 
     private void addGroup(List<Candidate> into, Catalog catalog, String group, boolean fallback) {
-        for (DeploymentSpec d : roundRobin.order(group, catalog.group(group))) {
+        for (DeploymentSpec d : strategies.order(catalog, group)) {
             if (callable(catalog, d)) {
                 into.add(new Candidate(d, group, fallback));
             }
@@ -78,6 +96,9 @@ public final class FallbackPlanner {
             return null;
         }
         Attempt last = ctx.lastAttempt();
+        if (last != null && (WAITED.equals(last.outcome()) || "escalated".equals(last.outcome()))) {
+            last = null; // a wait for capacity, or an answer sent one tier up: the plan starts afresh
+        }
         if (last != null) {
             ErrorClass failure = ErrorClass.valueOf(last.outcome().toUpperCase(java.util.Locale.ROOT));
             if (failure == ErrorClass.CONTEXT_WINDOW) {
@@ -95,11 +116,19 @@ public final class FallbackPlanner {
         Candidate previous = ctx.current();
         Candidate candidate = ctx.advance();
         if (candidate == null) {
-            Duration wait = cooldownWait(ctx);
+            Wait wait = cooldownWait(ctx);
             if (wait != null) {
-                LOG.info("waiting task={} requested_model={} wait_ms={} for a cooling deployment or key",
-                        ctx.task().id(), ctx.task().model(), wait.toMillis());
-                ctx.waitForCooldown(wait.toMillis());
+                LOG.info("waiting task={} requested_model={} wait_ms={} for {}", ctx.task().id(),
+                        ctx.task().model(), wait.duration().toMillis(),
+                        wait.forCapacity() ? "rpm/tpm capacity" : "a cooling deployment or key");
+                long ms = Math.max(1, wait.duration().toMillis());
+                ctx.waitForCooldown(ms);
+                if (wait.forCapacity()) {
+                    Candidate at = wait.candidate();
+                    ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), at.group(),
+                            at.deployment().id(), at.deployment().provider(), at.deployment().model(), WAITED, null,
+                            ms, TokenUsage.NONE, 0.0, at.fallback()));
+                }
                 plan(ctx);
                 return COOLDOWN_WAIT;
             }
@@ -119,27 +148,46 @@ public final class FallbackPlanner {
         return ctx.pendingWaitMs();
     }
 
+    /** A wait before the plan is tried again: how long, for which candidate, and whether for rpm/tpm capacity. */
+    record Wait(Duration duration, Candidate candidate, boolean forCapacity) {}
+
     /**
-     * When every attempt of this round was turned away by a cooling breaker or key, the time until the first of
-     * the plan's deployments can be called again, if that fits in the task's deadline; otherwise null.
+     * When every attempt of this round was turned away by a cooling breaker or key, or by a key's rpm/tpm limit,
+     * the time until the first of the plan's deployments can be called again, if that fits in the task's
+     * deadline; otherwise null.
      */
-    private Duration cooldownWait(TaskContext ctx) {
+    private Wait cooldownWait(TaskContext ctx) {
         List<Attempt> round = ctx.attemptsThisRound();
-        if (round.isEmpty() || ctx.cooldownWaits() >= MAX_COOLDOWN_WAITS
-                || !round.stream().allMatch(a -> COOLING.contains(a.outcome()))) {
+        if (round.isEmpty() || !round.stream().allMatch(a -> COOLING.contains(a.outcome()))) {
             return null;
         }
-        Duration earliest = null;
+        long tokens = ProviderCalls.estimateTokens(ctx);
+        Wait earliest = null;
         for (Candidate c : ctx.plan()) {
+            String provider = c.deployment().provider();
             Duration breaker = breakers.untilCallable(c.deployment().id());
-            Duration key = keys.size(c.deployment().provider()) == 0
-                    ? Duration.ZERO : keys.untilAvailable(c.deployment().provider());
+            int keyCount = keys.size(provider);
+            Duration key = keyCount == 0 ? Duration.ZERO : keys.untilAvailable(provider);
+            Duration capacity = keyCount == 0 ? Duration.ZERO
+                    : limits.untilCapacity(ctx.catalog().providerOf(c.deployment()), keyCount, tokens);
             Duration ready = breaker.compareTo(key) >= 0 ? breaker : key;
-            if (earliest == null || ready.compareTo(earliest) < 0) {
-                earliest = ready;
+            boolean forCapacity = capacity.compareTo(ready) > 0;
+            if (forCapacity) {
+                ready = capacity;
+            }
+            if (earliest == null || ready.compareTo(earliest.duration()) < 0) {
+                earliest = new Wait(ready, c, forCapacity);
             }
         }
-        if (earliest == null || earliest.toMillis() >= ctx.remainingMs()) {
+        if (earliest == null || earliest.duration().toMillis() >= ctx.remainingMs()) {
+            return null;
+        }
+        int capacityWaits;
+        synchronized (ctx.attempts()) {
+            capacityWaits = (int) ctx.attempts().stream().filter(a -> WAITED.equals(a.outcome())).count();
+        }
+        int cooldownWaits = ctx.cooldownWaits() - capacityWaits;
+        if (earliest.forCapacity() ? capacityWaits >= MAX_CAPACITY_WAITS : cooldownWaits >= MAX_COOLDOWN_WAITS) {
             return null;
         }
         return earliest;

@@ -10,6 +10,8 @@ import io.caravan.provider.ProviderReply;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
+import io.caravan.resilience.RateLimits;
+import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
@@ -30,10 +32,30 @@ public final class ProviderCalls {
 
     private static final Logger LOG = LoggerFactory.getLogger(ProviderCalls.class);
 
+    /** The exchange property holding the token estimate the call took from its key's tpm bucket. */
+    static final String TOKEN_ESTIMATE = "caravanTokenEstimate";
+    /** The exchange property holding the upstream endpoint of the call, from the task's own catalog. */
+    static final String UPSTREAM = "caravanUpstream";
+
     private final KeyPool keys;
+    private final RateLimits limits;
+    private final DeploymentStats stats;
 
     public ProviderCalls(KeyPool keys) {
+        this(keys, new RateLimits(), new DeploymentStats());
+    }
+
+    public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats) {
         this.keys = keys;
+        this.limits = limits;
+        this.stats = stats;
+    }
+
+    /** Tokens a call of this task is counted for before the answer: prompt estimate plus requested output. */
+    public static long estimateTokens(TaskContext ctx) {
+        long prompt = PromptSize.estimateTokens(ctx.task().messages(), ctx.task().params());
+        Integer output = AdapterSupport.maxTokens(ctx.task().params());
+        return prompt + (output == null ? 0 : output);
     }
 
     /**
@@ -63,21 +85,31 @@ public final class ProviderCalls {
         ProviderAdapter adapter = ProviderAdapters.forApi(provider.api());
         int keyIndex = -1;
         String key = null;
+        long estimate = estimateTokens(ctx);
         if (keys.size(provider.name()) > 0) {
-            keyIndex = keys.pick(provider.name());
+            keyIndex = keys.pick(provider.name(), k -> limits.tryAcquire(provider, k, estimate));
             if (keyIndex < 0) {
+                if (keys.pick(provider.name()) >= 0) {
+                    // keys are usable but none has rpm/tpm capacity left: skip without a call
+                    throw new ProviderError(ErrorClass.RATE_LIMITED, null,
+                            "every key of provider " + provider.name() + " is at its rpm/tpm limit",
+                            limits.untilCapacity(provider, keys.size(provider.name()), estimate));
+                }
                 throw new ProviderError(ErrorClass.RATE_LIMITED, null,
                         "every key of provider " + provider.name() + " is cooling down",
                         keys.untilAvailable(provider.name()));
             }
             key = keys.key(provider.name(), keyIndex);
         }
+        exchange.setProperty(TOKEN_ESTIMATE, estimate);
+        exchange.setProperty(UPSTREAM, DeploymentRoutes.upstreamUri(provider, deployment));
         Message message = exchange.getMessage();
         message.getHeaders().clear();
         adapter.requestHeaders(provider, key).forEach(message::setHeader);
         message.setBody(adapter.requestBody(
                 new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
         ctx.beginCall(keyIndex);
+        stats.begin(deployment.id());
     }
 
     public void complete(Exchange exchange) {
@@ -93,18 +125,36 @@ public final class ProviderCalls {
         message.setBody(null);
         ProviderReply reply = ProviderAdapters.forApi(provider.api())
                 .readResponse(status == null ? 200 : status, headers, body, deployment);
+        int keyIndex = ctx.callKey();
         long latency = ctx.endCall();
+        stats.end(deployment.id(), latency);
         var usage = reply.usage();
+        Long estimate = exchange.getProperty(TOKEN_ESTIMATE, Long.class);
+        if (estimate != null) {
+            limits.correct(provider, keyIndex, estimate, usage.input() + usage.output());
+        }
         double cost = deployment.price().cost(usage.input(), usage.cachedInput(), usage.output());
         ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), candidate.group(), deployment.id(),
                 provider.name(), deployment.model(), "ok", status == null ? 200 : status, latency, usage, cost,
                 !ctx.onFirstCandidate()));
-        if (ctx.attempts().size() > 1) {
+        if (ctx.attempts().size() > 1 && !isFailure(ctx.attempts().get(ctx.attempts().size() - 2).outcome())) {
+            // the previous attempt was a wait or an escalation, not a failure: nothing was recovered
+        } else if (ctx.attempts().size() > 1) {
             Attempt first = ctx.attempts().get(0);
             LOG.info("recovered task={} requested_model={} original={} chosen={} attempt={} error={}",
                     ctx.task().id(), ctx.task().model(), first.deployment(), deployment.id(),
                     ctx.attempts().size(), ctx.attempts().get(ctx.attempts().size() - 2).outcome());
         }
         ctx.succeed(reply, candidate);
+    }
+
+    /** True for an error class's outcome; false for {@code ok} and for waits and escalations. */
+    private static boolean isFailure(String outcome) {
+        for (ErrorClass c : ErrorClass.values()) {
+            if (c.wireName().equals(outcome)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

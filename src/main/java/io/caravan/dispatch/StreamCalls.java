@@ -49,6 +49,7 @@ public final class StreamCalls {
         TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
         DeploymentSpec deployment = ctx.current().deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);
+        exchange.setProperty(ProviderCalls.UPSTREAM, DeploymentRoutes.streamUpstreamUri(provider, deployment));
         exchange.getMessage().setHeader("Accept", "text/event-stream");
         exchange.getMessage().setBody(adapter(ctx).streamRequestBody(
                 new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));

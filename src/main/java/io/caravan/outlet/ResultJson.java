@@ -37,6 +37,9 @@ public final class ResultJson {
         result.put("provider", by == null ? null : by.deployment().provider());
         result.put("provider_model", by == null ? null : by.deployment().model());
         result.put("fallback", by != null && by.fallback());
+        if (ok && ctx.lastAttempt() != null && "cache_hit".equals(ctx.lastAttempt().outcome())) {
+            result.put("cache_hit", true); // answered by the response cache, without a provider call
+        }
         ArrayNode attempts = result.putArray("attempts");
         long input = 0;
         long cached = 0;

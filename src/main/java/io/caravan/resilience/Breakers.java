@@ -38,6 +38,9 @@ public final class Breakers {
                 .permittedNumberOfCallsInHalfOpenState(spec.halfOpenCalls())
                 .automaticTransitionFromOpenToHalfOpenEnabled(false)
                 .recordException(Breakers::countsAgainstDeployment)
+                // a deployment skipped without a call (every key cooling or at its rpm/tpm limit) is neither a
+                // failure nor a success of the deployment, and must not use up a half-open probe
+                .ignoreException(Breakers::noCallMade)
                 .writableStackTraceEnabled(false)
                 .build();
         boolean isNew = registry.find(deployment.id()).isEmpty();
@@ -73,6 +76,11 @@ public final class Breakers {
 
     public CircuitBreaker find(String deploymentId) {
         return registry.find(deploymentId).orElse(null);
+    }
+
+    static boolean noCallMade(Throwable failure) {
+        return failure instanceof ProviderError pe && pe.status() == null
+                && pe.errorClass() == ErrorClass.RATE_LIMITED;
     }
 
     static boolean countsAgainstDeployment(Throwable failure) {

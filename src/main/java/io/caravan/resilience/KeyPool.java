@@ -31,6 +31,14 @@ public final class KeyPool {
 
     /** The next key not cooling down, round-robin, or -1 when every key is cooling down (or there is none). */
     public int pick(String provider) {
+        return pick(provider, key -> true);
+    }
+
+    /**
+     * The next key not cooling down that {@code usable} accepts (e.g. one with rate-limit capacity, which the
+     * predicate may take), round-robin, or -1 when there is none.
+     */
+    public int pick(String provider, java.util.function.IntPredicate usable) {
         ProviderKeys keys = providers.get(provider);
         if (keys == null || keys.keys.isEmpty()) {
             return -1;
@@ -40,7 +48,7 @@ public final class KeyPool {
         int start = Math.floorMod(keys.next.getAndIncrement(), n);
         for (int i = 0; i < n; i++) {
             int idx = (start + i) % n;
-            if (keys.coolUntil.get(idx) - now <= 0) {
+            if (keys.coolUntil.get(idx) - now <= 0 && usable.test(idx)) {
                 return idx;
             }
         }

@@ -7,7 +7,7 @@ import java.util.Map;
 /**
  * A validated task (contract section 3). {@code model} is {@code auto}, a group name or {@code tier:NAME};
  * {@code scores} are the agent-level complexity scores (may be empty); {@code timeoutMs} null means the
- * configured default.
+ * configured default; {@code cache} is null, {@code force} or {@code off} (the response cache directive).
  */
 public record Task(
         String id,
@@ -17,9 +17,20 @@ public record Task(
         ObjectNode params,
         ObjectNode metadata,
         Map<String, Double> scores,
-        Long timeoutMs) {
+        Long timeoutMs,
+        String cache) {
 
     public static final String AUTO = "auto";
+    /** {@code "cache": "force"}: answer from (and fill) the response cache even when not deterministic. */
+    public static final String CACHE_FORCE = "force";
+    /** {@code "cache": "off"}: never answer from the response cache. */
+    public static final String CACHE_OFF = "off";
+
+    /** A task without a cache directive. */
+    public Task(String id, ArrayNode messages, String model, String tier, ObjectNode params, ObjectNode metadata,
+            Map<String, Double> scores, Long timeoutMs) {
+        this(id, messages, model, tier, params, metadata, scores, timeoutMs, null);
+    }
     public static final String TIER_PREFIX = "tier:";
 
     public String tenant() {

@@ -196,6 +196,12 @@ public final class TaskContext {
     public boolean callerGone() { return callerGone; }
     public void markCallerGone() { this.callerGone = true; }
 
+    /** Takes back an answer so the task is dispatched again (progressive escalation to a higher tier). */
+    public void reopen() {
+        this.reply = null;
+        this.answeredBy = null;
+    }
+
     public TaskError error() { return error; }
 
     public void fail(TaskError error) {

@@ -74,6 +74,10 @@ public final class TaskParser {
             }
             timeoutMs = timeout.asLong();
         }
+        String cache = optionalText(root, "cache", id);
+        if (cache != null && !cache.equals(Task.CACHE_FORCE) && !cache.equals(Task.CACHE_OFF)) {
+            throw new InvalidTaskException("cache must be \"force\" or \"off\"", id);
+        }
         return new Task(
                 id != null ? id : UUID.randomUUID().toString(),
                 messages,
@@ -82,7 +86,8 @@ public final class TaskParser {
                 params,
                 metadata,
                 scores,
-                timeoutMs);
+                timeoutMs,
+                cache);
     }
 
     private static ArrayNode messages(ObjectNode root, String id) {

@@ -83,8 +83,8 @@ class CatalogLoaderTest {
               tenants: {acme: 50}
               on_exceed: reject
 
-            cache: {enabled: true}
-            escalation: {on: [bad_request]}
+            cache: {ttl: 10m, max_entries: 100}
+            escalation: {tiers: [fast, balanced], gates: {min_chars: 5}}
             """;
 
     static final Map<String, String> ENV = Map.of("KIMI_API_KEY", "sk-kimi-1", "KIMI_API_KEY_2", "",
@@ -333,16 +333,28 @@ class CatalogLoaderTest {
     }
 
     @Test
-    void toleratesFutureBlocks() throws IOException {
+    void readsTheTrafficShapingBlocks() throws IOException {
         Catalog c = CatalogLoader.load(write("""
                 providers:
                   sim: {api: simulated}
                 models:
                   - {name: a, provider: sim, model: a}
+                  - {name: b, provider: sim, model: b}
+                tiers:
+                  fast: {model: a}
+                  balanced: {model: b}
+                groups:
+                  a: {strategy: latency}
                 cache: {ttl: 1h}
-                escalation: {to: powerful}
+                escalation: {tiers: [fast, balanced], gates: {json: true, finish_reason: stop}}
                 """), Map.of());
-        assertThat(c.groups()).containsOnlyKeys("a");
+        assertThat(c.groups()).containsOnlyKeys("a", "b");
+        assertThat(c.shaping().strategy("a")).isEqualTo("latency");
+        assertThat(c.shaping().strategy("b")).isEqualTo("weighted");
+        assertThat(c.shaping().cache().ttl()).isEqualTo(java.time.Duration.ofHours(1));
+        assertThat(c.shaping().cache().maxEntries()).isEqualTo(10_000);
+        assertThat(c.shaping().escalation().tiers()).containsExactly("fast", "balanced");
+        assertThat(c.shaping().escalation().gates().json()).isEqualTo("requested");
     }
 
     @Test
