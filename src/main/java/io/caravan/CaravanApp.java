@@ -9,6 +9,7 @@ import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
 import io.caravan.dispatch.RetryPolicy;
 import io.caravan.intake.HttpIntake;
+import io.caravan.intake.KafkaInFlight;
 import io.caravan.intake.KafkaIntake;
 import io.caravan.intake.TaskIntake;
 import io.caravan.outlet.UsageRecords;
@@ -18,6 +19,9 @@ import io.caravan.resilience.KeyPool;
 import io.caravan.routing.TierRouter;
 import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
+import org.apache.camel.Route;
+import org.apache.camel.component.kafka.KafkaConsumer;
+import org.apache.camel.support.LifecycleStrategySupport;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
@@ -33,6 +37,9 @@ public final class CaravanApp implements AutoCloseable {
     private final CatalogHolder catalogs;
     private final KeyPool keys = new KeyPool();
     private final Breakers breakers = new Breakers();
+    private final KafkaInFlight inFlight;
+    private final java.time.Duration grace;
+    private volatile boolean drained;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
         this.settings = settings;
@@ -44,6 +51,11 @@ public final class CaravanApp implements AutoCloseable {
 
         main.bind("taskIntake", taskIntake);
         main.bind("kafkaIntake", new KafkaIntake(taskIntake));
+        int maxInFlight = settings.getInt("caravan.max-in-flight", 256);
+        this.inFlight = new KafkaInFlight(maxInFlight);
+        this.grace = Durations.parse(settings.get("caravan.shutdown.grace", "30s"));
+        main.bind("kafkaInFlight", inFlight);
+        main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
         main.bind("tierRouter", new TierRouter());
         main.bind("fallbackPlanner", new FallbackPlanner(keys));
@@ -54,6 +66,12 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("usageRecords", new UsageRecords());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
 
+        // one poll never brings more than the in-flight limit, so the hand-over queue stays bounded
+        int maxPoll = settings.getInt("caravan.kafka.max-poll-records", Math.min(500, maxInFlight));
+        main.addOverrideProperty("caravan.kafka.max-poll-records", String.valueOf(maxPoll));
+        main.addOverrideProperty("caravan.kafka.queue-size", String.valueOf(maxInFlight + maxPoll));
+        // Camel's own shutdown (after the drain) gets the grace period again for what is left
+        main.addOverrideProperty("camel.main.shutdown-timeout", String.valueOf(Math.max(5, grace.toSeconds() + 5)));
         settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
         main.addOverrideProperty("camel.component.kafka.brokers", bootstrapServers);
         main.addOverrideProperty("camel.server.host", settings.get("caravan.http.host", "127.0.0.1"));
@@ -65,6 +83,18 @@ public final class CaravanApp implements AutoCloseable {
             @Override
             public void afterConfigure(BaseMainSupport support) {
                 new DeploymentRoutes(breakers).addAll(support.getCamelContext(), catalogs.current());
+                support.getCamelContext().addLifecycleStrategy(new LifecycleStrategySupport() {
+                    @Override
+                    public void onRoutesAdd(java.util.Collection<Route> routes) {
+                        routes.stream().filter(r -> "intake-kafka".equals(r.getRouteId()))
+                                .forEach(r -> ((KafkaConsumer) r.getConsumer()).setConsumerListener(inFlight));
+                    }
+                });
+            }
+
+            @Override
+            public void beforeStop(BaseMainSupport support) {
+                drain();
             }
         });
     }
@@ -96,8 +126,30 @@ public final class CaravanApp implements AutoCloseable {
         return settings;
     }
 
+    public KafkaInFlight inFlight() {
+        return inFlight;
+    }
+
+    /** Stops taking Kafka records and waits (up to the grace period) for the tasks in flight to be committed. */
+    public boolean drain() {
+        if (drained) {
+            return true;
+        }
+        drained = true;
+        try {
+            return inFlight.drain(grace);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** Drains, then stops. */
     @Override
     public void close() throws Exception {
+        if (main.getCamelContext() != null && main.getCamelContext().isStarted()) {
+            drain();
+        }
         main.stop();
     }
 }
