@@ -63,7 +63,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
                 new AttemptFailures(keys, Durations.parse(settings.get("caravan.key-cooldown", "10m"))));
-        main.bind("usageRecords", new UsageRecords());
+        main.bind("usageRecords", new UsageRecords(bootstrapServers != null));
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
 
         // one poll never brings more than the in-flight limit, so the hand-over queue stays bounded
@@ -73,7 +73,9 @@ public final class CaravanApp implements AutoCloseable {
         // Camel's own shutdown (after the drain) gets the grace period again for what is left
         main.addOverrideProperty("camel.main.shutdown-timeout", String.valueOf(Math.max(5, grace.toSeconds() + 5)));
         settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
-        main.addOverrideProperty("camel.component.kafka.brokers", bootstrapServers);
+        // without a broker (a batch run) no route that talks to Kafka starts; the endpoints still want an address
+        main.addOverrideProperty("camel.component.kafka.brokers",
+                bootstrapServers != null ? bootstrapServers : "127.0.0.1:9");
         main.addOverrideProperty("camel.server.host", settings.get("caravan.http.host", "127.0.0.1"));
         main.addOverrideProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
         // bodies far over the task limit are cut off by the server itself; the rest get Caravan's 413

@@ -3,6 +3,7 @@ package io.caravan;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogException;
 import io.caravan.catalog.CatalogLoader;
+import io.caravan.cli.BatchCommand;
 import io.caravan.cli.CheckCommand;
 import io.caravan.kafka.EmbeddedKafka;
 import java.nio.file.Path;
@@ -44,11 +45,14 @@ public final class CaravanMain {
                 return CheckCommand.run(catalogFile, System.out, System.err);
             case "run":
                 return runRouter(settings, catalogFile);
+            case "batch":
+                return BatchCommand.run(settings, rest, System.out, System.err);
             case "help", "--help", "-h":
-                System.out.println("usage: java [-Dname=value ...] -jar caravan.jar [run|check] [--catalog FILE]");
+                System.out.println("usage: java [-Dname=value ...] -jar caravan.jar [run|check|batch] [--catalog FILE]\n"
+                        + "       caravan batch IN.jsonl -o OUT.jsonl [--concurrency N]");
                 return 0;
             default:
-                System.err.println("caravan: unknown command '" + command + "' (run, check)");
+                System.err.println("caravan: unknown command '" + command + "' (run, check, batch)");
                 return 2;
         }
     }
@@ -75,7 +79,7 @@ public final class CaravanMain {
     }
 
     /** Removes {@code --name VALUE} (or {@code --name=VALUE}) from the arguments and returns the value. */
-    static String option(List<String> args, String name) {
+    public static String option(List<String> args, String name) {
         for (int i = 0; i < args.size(); i++) {
             String arg = args.get(i);
             if (arg.equals(name) && i + 1 < args.size()) {
