@@ -37,6 +37,7 @@ public final class KafkaInFlight extends KafkaConsumerListener {
     private final int maxInFlight;
     private final OffsetTracker tracker = new OffsetTracker();
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong admitted = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean draining;
     private final ThreadLocal<Boolean> paused = ThreadLocal.withInitial(() -> Boolean.FALSE);
 
@@ -58,6 +59,7 @@ public final class KafkaInFlight extends KafkaConsumerListener {
         exchange.setProperty(OFFSET, offset);
         tracker.admit(tp, offset);
         inFlight.incrementAndGet();
+        admitted.incrementAndGet();
     }
 
     /** On a worker: the record's result (and dead letter) are acknowledged; its offset may be committed. */
@@ -84,6 +86,11 @@ public final class KafkaInFlight extends KafkaConsumerListener {
 
     public int inFlight() {
         return inFlight.get();
+    }
+
+    /** Records taken from Kafka since start (a record read twice counts twice). */
+    public long admitted() {
+        return admitted.get();
     }
 
     public OffsetTracker tracker() {

@@ -93,7 +93,9 @@ class KafkaProcessTest {
         int total = 400;
         int maxInFlight = 64;
         produce(tasks, "k-", total);
-        Map<String, String> settings = Map.of("caravan.max-in-flight", String.valueOf(maxInFlight));
+        // the killed instance's partitions move on after the session timeout (6 s: the broker's minimum)
+        Map<String, String> settings = Map.of("caravan.max-in-flight", String.valueOf(maxInFlight),
+                "caravan.kafka.session-timeout-ms", "6000");
         try (CaravanProcess first = CaravanProcess.start(catalog("300ms"), prefix, settings)) {
             Map<String, Integer> before = results(prefix + ".results", ids("k-", total), 100, Duration.ofSeconds(40));
             assertThat(before.size()).as(first.output()).isGreaterThanOrEqualTo(100).isLessThan(total);
