@@ -25,12 +25,21 @@ public final class CaravanProcess implements AutoCloseable {
     /** Starts {@code CaravanMain run} with this catalog, the topics and group of this prefix, and these settings. */
     public static CaravanProcess start(String catalogYaml, String prefix, Map<String, String> settings)
             throws IOException {
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        return start(catalogYaml, prefix, settings, javaBin, List.of("-Xmx256m", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1"));
+    }
+
+    /** The same with this java binary and these JVM options (the benchmark runs the JVM as in production). */
+    public static CaravanProcess start(String catalogYaml, String prefix, Map<String, String> settings,
+            String javaBin, List<String> jvmOptions) throws IOException {
         Path dir = Files.createTempDirectory("caravan-proc");
         Path catalog = dir.resolve("catalog.yaml");
         Files.writeString(catalog, catalogYaml);
         Path log = dir.resolve("caravan.log");
-        String javaBin = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(javaBin, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(javaBin);
+        cmd.addAll(jvmOptions);
         cmd.add("-Dkafka.bootstrap-servers=" + TestKafka.bootstrapServers());
         cmd.add("-Dcaravan.catalog=" + catalog);
         cmd.add("-Dcaravan.http.port=" + Caravan.freePort());
@@ -51,6 +60,12 @@ public final class CaravanProcess implements AutoCloseable {
         cmd.add("run");
         Process process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         return new CaravanProcess(process, log);
+    }
+
+    /** Caravan serving HTTP on this port (a later -D wins over the free port picked by default). */
+    public static CaravanProcess startHttp(String catalogYaml, String prefix, int port, String javaBin,
+            List<String> jvmOptions) throws IOException {
+        return start(catalogYaml, prefix, Map.of("caravan.http.port", String.valueOf(port)), javaBin, jvmOptions);
     }
 
     /** Waits until the consumer group has this many members, each with partitions. */
