@@ -87,6 +87,10 @@ public final class Bench {
             if (legs.contains("latency")) {
                 bench.latencyLeg();
             }
+        } catch (Throwable e) {
+            e.printStackTrace();
+            bench.line("benchmark failed: " + e);
+            System.exit(1);
         } finally {
             mock.stop(0);
         }
