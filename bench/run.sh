@@ -10,4 +10,5 @@ mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench
 CP="target/test-classes:target/classes:$(cat target/bench.classpath)"
 JAVA_OPTS=()
 if [[ -n "${BENCH_JAVA:-}" ]]; then JAVA_OPTS+=("-Dbench.java=$BENCH_JAVA"); fi
-exec java -Xmx1g "${JAVA_OPTS[@]}" "$@" -cp "$CP" io.caravan.bench.Bench
+# the JDK HTTP server (the mock) without Nagle: else every answer waits for a delayed ACK (~40 ms)
+exec java -Xmx1g -Dsun.net.httpserver.nodelay=true "${JAVA_OPTS[@]}" "$@" -cp "$CP" io.caravan.bench.Bench

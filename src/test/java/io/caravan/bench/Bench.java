@@ -113,12 +113,13 @@ public final class Bench {
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 4096);
         ScheduledExecutorService timer = Executors.newScheduledThreadPool(2);
         byte[] body = COMPLETION.getBytes(StandardCharsets.UTF_8);
-        server.createContext("/v1/chat/completions", exchange -> {
+        // the delay comes in the path: base_url http://127.0.0.1:PORT/d200/v1 waits 200 ms before answering
+        server.createContext("/", exchange -> {
             try (InputStream in = exchange.getRequestBody()) {
                 in.readAllBytes();
             }
-            String delay = exchange.getRequestHeaders().getFirst("x-mock-delay-ms");
-            long ms = delay == null ? 0 : Long.parseLong(delay);
+            String path = exchange.getRequestURI().getPath();
+            long ms = path.startsWith("/d") ? Long.parseLong(path.substring(2, path.indexOf('/', 2))) : 0;
             Runnable answer = () -> {
                 try {
                     exchange.getResponseHeaders().set("Content-Type", "application/json");
@@ -146,9 +147,8 @@ public final class Bench {
                 providers:
                   mock:
                     api: openai
-                    base_url: http://127.0.0.1:%d/v1
+                    base_url: http://127.0.0.1:%d/d%d/v1
                     api_keys: ["sk-bench"]
-                    headers: {x-mock-delay-ms: "%d"}
                     retries: 0
                     timeout: 30s
                 models:
@@ -343,10 +343,12 @@ public final class Bench {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < end) {
             try {
-                client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/tasks"))
+                if (client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/tasks"))
                         .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"hi\"}")).build(),
-                        HttpResponse.BodyHandlers.discarding());
-                return;
+                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+                Thread.sleep(200);
             } catch (IOException e) {
                 Thread.sleep(200);
             }
