@@ -11,4 +11,4 @@ CP="target/test-classes:target/classes:$(cat target/bench.classpath)"
 JAVA_OPTS=()
 if [[ -n "${BENCH_JAVA:-}" ]]; then JAVA_OPTS+=("-Dbench.java=$BENCH_JAVA"); fi
 # the JDK HTTP server (the mock) without Nagle: else every answer waits for a delayed ACK (~40 ms)
-exec java -Xmx1g -Dsun.net.httpserver.nodelay=true "${JAVA_OPTS[@]}" "$@" -cp "$CP" io.caravan.bench.Bench
+exec java -Xmx1g -Dsun.net.httpserver.nodelay=true -Dsun.net.httpserver.maxIdleConnections=4096 "${JAVA_OPTS[@]}" "$@" -cp "$CP" io.caravan.bench.Bench

@@ -57,6 +57,7 @@ public final class Bench {
     final String javaBin;
     final List<String> jvmOptions;
     int mockPort;
+    int lastFailed;
 
     Bench(String javaBin, List<String> jvmOptions) {
         this.javaBin = javaBin;
@@ -202,6 +203,9 @@ public final class Bench {
             if (got < n) {
                 line("  (only " + got + " of " + n + " results within the time limit)");
             }
+            if (lastFailed > 0) {
+                line("  (" + lastFailed + " of them error results: the figure is not valid)");
+            }
         }
     }
 
@@ -214,6 +218,7 @@ public final class Bench {
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         Set<String> seen = new HashSet<>();
+        Set<String> failed = new HashSet<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p);
                 KafkaProducer<String, byte[]> producer = TestKafka.producer()) {
             consumer.subscribe(List.of(prefix + ".results"));
@@ -237,6 +242,9 @@ public final class Bench {
                 consumer.poll(Duration.ofMillis(100)).forEach(r -> {
                     if (r.key() != null && r.key().startsWith(idPrefix)) {
                         seen.add(r.key());
+                        if (!new String(r.value(), StandardCharsets.UTF_8).contains("\"status\":\"ok\"")) {
+                            failed.add(r.key());
+                        }
                     }
                 });
             }
@@ -244,6 +252,7 @@ public final class Bench {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        lastFailed = failed.size();
         return seen.size();
     }
 
