@@ -188,8 +188,9 @@ public final class Bench {
         String prefix = Caravan.newPrefix();
         TestKafka.createTopic(prefix + ".tasks", 4);
         TestKafka.createTopic(prefix + ".results", 4);
-        try (CaravanProcess caravan = CaravanProcess.start(catalog(latencyMs), prefix,
-                Map.of("caravan.max-in-flight", String.valueOf(maxInFlight)), javaBin, jvmOptions)) {
+        Map<String, String> settings = new java.util.HashMap<>(extraSettings());
+        settings.put("caravan.max-in-flight", String.valueOf(maxInFlight));
+        try (CaravanProcess caravan = CaravanProcess.start(catalog(latencyMs), prefix, settings, javaBin, jvmOptions)) {
             CaravanProcess.awaitGroupMembers(prefix + "-group", 1, Duration.ofSeconds(60));
             // warm up: a few hundred tasks not measured
             runTasks(prefix, Math.min(2000, n / 4), "warm-");
@@ -207,6 +208,18 @@ public final class Bench {
                 line("  (" + lastFailed + " of them error results: the figure is not valid)");
             }
         }
+    }
+
+    /** Caravan settings for every leg, from -Dbench.settings=name=value,name=value. */
+    static Map<String, String> extraSettings() {
+        Map<String, String> settings = new java.util.HashMap<>();
+        for (String pair : System.getProperty("bench.settings", "").split(",")) {
+            int eq = pair.indexOf('=');
+            if (eq > 0) {
+                settings.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+            }
+        }
+        return settings;
     }
 
     /** Produces n tasks and reads until n distinct results came back; returns how many did. */
