@@ -33,6 +33,7 @@ public final class KafkaInFlight extends KafkaConsumerListener {
     private static final Logger LOG = LoggerFactory.getLogger(KafkaInFlight.class);
     static final String PARTITION = "caravanPartition";
     static final String OFFSET = "caravanOffset";
+    static final String CONSUMER = "caravanKafkaConsumer";
 
     private final int maxInFlight;
     private final OffsetTracker tracker = new OffsetTracker();
@@ -58,8 +59,14 @@ public final class KafkaInFlight extends KafkaConsumerListener {
         exchange.setProperty(PARTITION, tp);
         exchange.setProperty(OFFSET, offset);
         tracker.admit(tp, offset);
-        inFlight.incrementAndGet();
         admitted.incrementAndGet();
+        if (inFlight.incrementAndGet() >= maxInFlight
+                && exchange.getProperty(CONSUMER) instanceof Consumer<?, ?> consumer) {
+            // the limit is reached: pause now, so the next poll brings nothing (the rest of this poll's records
+            // still come in: at most max-poll-records - 1 over the limit)
+            consumer.pause(consumer.assignment());
+            paused.set(Boolean.TRUE);
+        }
     }
 
     /** On a worker: the record's result (and dead letter) are acknowledged; its offset may be committed. */
@@ -159,6 +166,8 @@ public final class KafkaInFlight extends KafkaConsumerListener {
         @Override
         public KafkaManualCommit newInstance(CamelExchangePayload exchange, KafkaRecordPayload record,
                 CommitManager commitManager) {
+            // called on the consumer thread before the record is processed: admit() may pause this consumer
+            exchange.exchange.setProperty(CONSUMER, exchange.consumer);
             return () -> {
                 throw new UnsupportedOperationException("offsets are committed by KafkaInFlight, in order");
             };
