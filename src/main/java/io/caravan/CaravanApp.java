@@ -14,6 +14,7 @@ import io.caravan.intake.ApiKeyAuth;
 import io.caravan.intake.ChatCompletionsIntake;
 import io.caravan.intake.ChatStreamWriter;
 import io.caravan.intake.HttpIntake;
+import io.caravan.intake.KafkaInFlight;
 import io.caravan.intake.KafkaIntake;
 import io.caravan.intake.TaskIntake;
 import io.caravan.outlet.UsageRecords;
@@ -30,6 +31,9 @@ import io.caravan.shaping.Escalation;
 import io.caravan.shaping.ResponseCache;
 import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
+import org.apache.camel.Route;
+import org.apache.camel.component.kafka.KafkaConsumer;
+import org.apache.camel.support.LifecycleStrategySupport;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
@@ -50,6 +54,9 @@ public final class CaravanApp implements AutoCloseable {
     private final RateLimits limits;
     private final ResponseCache responseCache = new ResponseCache();
     private final CatalogReloader reloader;
+    private final KafkaInFlight inFlight;
+    private final java.time.Duration grace;
+    private volatile boolean drained;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
         this.settings = settings;
@@ -63,6 +70,11 @@ public final class CaravanApp implements AutoCloseable {
 
         main.bind("taskIntake", taskIntake);
         main.bind("kafkaIntake", new KafkaIntake(taskIntake));
+        int maxInFlight = settings.getInt("caravan.max-in-flight", 256);
+        this.inFlight = new KafkaInFlight(maxInFlight);
+        this.grace = Durations.parse(settings.get("caravan.shutdown.grace", "30s"));
+        main.bind("kafkaInFlight", inFlight);
+        main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
         main.bind("chatCompletions", new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
                 new ChatStreamWriter(breakers)));
@@ -73,7 +85,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
                 new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats));
-        main.bind("usageRecords", new UsageRecords());
+        main.bind("usageRecords", new UsageRecords(bootstrapServers != null));
         main.bind("responseCache", responseCache);
         main.bind("escalation", new Escalation());
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
@@ -85,8 +97,16 @@ public final class CaravanApp implements AutoCloseable {
                 .setWorkerPoolSize(Math.max(20, settings.getInt("caravan.max-in-flight", 256)))
                 .setMaxWorkerExecuteTime(15).setMaxWorkerExecuteTimeUnit(java.util.concurrent.TimeUnit.MINUTES));
 
+        // one poll never brings more than the in-flight limit, so the hand-over queue stays bounded
+        int maxPoll = settings.getInt("caravan.kafka.max-poll-records", Math.min(500, maxInFlight));
+        main.addOverrideProperty("caravan.kafka.max-poll-records", String.valueOf(maxPoll));
+        main.addOverrideProperty("caravan.kafka.queue-size", String.valueOf(maxInFlight + maxPoll));
+        // Camel's own shutdown (after the drain) gets the grace period again for what is left
+        main.addOverrideProperty("camel.main.shutdown-timeout", String.valueOf(Math.max(5, grace.toSeconds() + 5)));
         settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
-        main.addOverrideProperty("camel.component.kafka.brokers", bootstrapServers);
+        // without a broker (a batch run) no route that talks to Kafka starts; the endpoints still want an address
+        main.addOverrideProperty("camel.component.kafka.brokers",
+                bootstrapServers != null ? bootstrapServers : "127.0.0.1:9");
         main.addOverrideProperty("camel.server.host", settings.get("caravan.http.host", "127.0.0.1"));
         main.addOverrideProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
         // bodies far over the task limit are cut off by the server itself; the rest get Caravan's 413
@@ -109,6 +129,18 @@ public final class CaravanApp implements AutoCloseable {
                 } catch (Exception e) {
                     throw new IllegalStateException("cannot install the API-key check", e);
                 }
+                support.getCamelContext().addLifecycleStrategy(new LifecycleStrategySupport() {
+                    @Override
+                    public void onRoutesAdd(java.util.Collection<Route> routes) {
+                        routes.stream().filter(r -> "intake-kafka".equals(r.getRouteId()))
+                                .forEach(r -> ((KafkaConsumer) r.getConsumer()).setConsumerListener(inFlight));
+                    }
+                });
+            }
+
+            @Override
+            public void beforeStop(BaseMainSupport support) {
+                drain();
             }
         });
         // the live catalog: the file on disk is watched, and POST /admin/reload reloads it when admin auth is set
@@ -182,8 +214,30 @@ public final class CaravanApp implements AutoCloseable {
         return settings;
     }
 
+    public KafkaInFlight inFlight() {
+        return inFlight;
+    }
+
+    /** Stops taking Kafka records and waits (up to the grace period) for the tasks in flight to be committed. */
+    public boolean drain() {
+        if (drained) {
+            return true;
+        }
+        drained = true;
+        try {
+            return inFlight.drain(grace);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** Drains, then stops. */
     @Override
     public void close() throws Exception {
+        if (main.getCamelContext() != null && main.getCamelContext().isStarted()) {
+            drain();
+        }
         if (reloader != null) {
             reloader.close();
         }

@@ -3,6 +3,7 @@ package io.caravan;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogException;
 import io.caravan.catalog.CatalogLoader;
+import io.caravan.cli.BatchCommand;
 import io.caravan.cli.CheckCommand;
 import io.caravan.cli.ReportCommand;
 import io.caravan.kafka.EmbeddedKafka;
@@ -47,11 +48,15 @@ public final class CaravanMain {
                 return runRouter(settings, catalogFile);
             case "report":
                 return ReportCommand.run(rest, settings, System.out, System.err);
+            case "batch":
+                return BatchCommand.run(settings, rest, System.out, System.err);
             case "help", "--help", "-h":
-                System.out.println("usage: java [-Dname=value ...] -jar caravan.jar [run|check|report] [--catalog FILE]");
+                System.out.println("usage: java [-Dname=value ...] -jar caravan.jar [run|check|report|batch] [--catalog FILE]\n"
+                        + "       caravan batch IN.jsonl -o OUT.jsonl [--concurrency N]\n"
+                        + "       caravan report [--by tier|model|provider|tenant|day] [--since D] [--until D] [--format table|csv|json] [--html FILE]");
                 return 0;
             default:
-                System.err.println("caravan: unknown command '" + command + "' (run, check, report)");
+                System.err.println("caravan: unknown command '" + command + "' (run, check, report, batch)");
                 return 2;
         }
     }
@@ -78,7 +83,7 @@ public final class CaravanMain {
     }
 
     /** Removes {@code --name VALUE} (or {@code --name=VALUE}) from the arguments and returns the value. */
-    static String option(List<String> args, String name) {
+    public static String option(List<String> args, String name) {
         for (int i = 0; i < args.size(); i++) {
             String arg = args.get(i);
             if (arg.equals(name) && i + 1 < args.size()) {

@@ -10,7 +10,6 @@ import java.util.Map;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.apache.camel.component.kafka.KafkaConstants;
-import org.apache.camel.component.kafka.consumer.KafkaManualCommit;
 
 /**
  * The Kafka side of Caravan: turns a record of {@code llm.tasks} into a task (or an invalid record), and builds
@@ -21,7 +20,6 @@ public final class KafkaIntake {
 
     static final String ORIGINAL = "caravanOriginal";
     static final String INVALID = "caravanInvalid";
-    static final String COMMIT = "caravanCommit";
     public static final String ERROR_TYPE_HEADER = "caravan-error-type";
     public static final String ERROR_MESSAGE_HEADER = "caravan-error-message";
 
@@ -38,7 +36,6 @@ public final class KafkaIntake {
         String key = in.getHeader(KafkaConstants.KEY, String.class);
         Map<String, byte[]> headers = recordHeaders(in);
         exchange.setProperty(ORIGINAL, new OriginalRecord(key, bytes, headers));
-        exchange.setProperty(COMMIT, in.getHeader(KafkaConstants.MANUAL_COMMIT, KafkaManualCommit.class));
         try {
             TaskContext ctx = intake.open(exchange, bytes, key, TaskContext.Source.KAFKA);
             ctx.recordHeaders(headers);
@@ -100,14 +97,6 @@ public final class KafkaIntake {
             out.setHeader(KafkaConstants.KEY, key);
         }
         out.setBody(original.bytes() == null ? new byte[0] : original.bytes());
-    }
-
-    /** Commits the record's offset: only called once its result (and dead letter) are acknowledged. */
-    public void commit(Exchange exchange) {
-        KafkaManualCommit commit = exchange.getProperty(COMMIT, KafkaManualCommit.class);
-        if (commit != null) {
-            commit.commit();
-        }
     }
 
     /** The record's own headers (not Camel's or the Kafka component's), as bytes. */

@@ -12,6 +12,17 @@ import org.apache.camel.support.DefaultMessage;
 /** Prepares a finished task's usage events (one per attempt) as one batch for the Kafka producer. */
 public final class UsageRecords {
 
+    private final boolean publish;
+
+    public UsageRecords() {
+        this(true);
+    }
+
+    /** {@code publish=false}: no usage topic (a batch run without Kafka); events are not emitted. */
+    public UsageRecords(boolean publish) {
+        this.publish = publish;
+    }
+
     public void prepare(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
         // one message per event, so each record carries the task id as its key
         List<Message> records = new ArrayList<>();
@@ -28,6 +39,6 @@ public final class UsageRecords {
 
     /** Whether the task has usage events to send now; a streamed answer sends its own once the stream ended. */
     public boolean any(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
-        return ctx != null && !ctx.attempts().isEmpty() && ctx.stream() == null;
+        return publish && ctx != null && !ctx.attempts().isEmpty() && ctx.stream() == null;
     }
 }

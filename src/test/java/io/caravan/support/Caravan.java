@@ -26,6 +26,7 @@ public final class Caravan implements AutoCloseable {
     public final String resultsTopic;
     public final String usageTopic;
     public final String dlqTopic;
+    public final String group;
     public final int httpPort;
     private final CaravanApp app;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -36,17 +37,28 @@ public final class Caravan implements AutoCloseable {
         this.resultsTopic = prefix + ".results";
         this.usageTopic = prefix + ".usage";
         this.dlqTopic = prefix + ".dlq";
+        this.group = prefix + "-group";
         this.httpPort = httpPort;
     }
 
     /** Starts Caravan with this catalog (YAML text) and these extra settings. */
     public static Caravan start(String catalogYaml, Map<String, String> env, Map<String, String> extra)
             throws Exception {
+        return start(catalogYaml, env, extra, newPrefix());
+    }
+
+    /** A fresh prefix for topics and the consumer group; two Caravans started with the same one share them. */
+    public static String newPrefix() {
+        return "t" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    /** Starts Caravan on the topics and consumer group of this prefix. */
+    public static Caravan start(String catalogYaml, Map<String, String> env, Map<String, String> extra, String prefix)
+            throws Exception {
         Path dir = Files.createTempDirectory("caravan-test");
         Path catalogFile = dir.resolve("catalog.yaml");
         Files.writeString(catalogFile, catalogYaml);
         Catalog catalog = CatalogLoader.load(catalogFile, env);
-        String prefix = "t" + UUID.randomUUID().toString().substring(0, 8);
         int port = freePort();
         Settings settings = Settings.load()
                 .with("caravan.catalog", catalogFile.toString())
@@ -87,7 +99,7 @@ public final class Caravan implements AutoCloseable {
         return http.send(request, HttpResponse.BodyHandlers.ofString());
     }
 
-    static int freePort() throws IOException {
+    public static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         }

@@ -112,4 +112,46 @@ public final class TestKafka {
         }
         return records;
     }
+
+    /** Sends these values to one partition of a topic (keys null), in order, and waits for the broker. */
+    public static void sendToPartition(String topic, int partition, List<byte[]> values) {
+        try (KafkaProducer<String, byte[]> producer = producer()) {
+            List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+            for (byte[] value : values) {
+                sent.add(producer.send(new ProducerRecord<>(topic, partition, null, value)));
+            }
+            for (var f : sent) {
+                f.get();
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Creates a topic with this many partitions. */
+    public static void createTopic(String topic, int partitions) {
+        try (org.apache.kafka.clients.admin.Admin admin = admin()) {
+            admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(topic, partitions, (short) 1)))
+                    .all().get();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The group's committed offset of one partition, or -1 when none. */
+    public static long committed(String group, String topic, int partition) {
+        try (org.apache.kafka.clients.admin.Admin admin = admin()) {
+            var offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            var offset = offsets.get(new org.apache.kafka.common.TopicPartition(topic, partition));
+            return offset == null ? -1 : offset.offset();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static org.apache.kafka.clients.admin.Admin admin() {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrapServers());
+        return org.apache.kafka.clients.admin.Admin.create(p);
+    }
 }

@@ -1,0 +1,503 @@
+package io.caravan.bench;
+
+import com.sun.net.httpserver.HttpServer;
+import io.caravan.support.Caravan;
+import io.caravan.support.CaravanProcess;
+import io.caravan.support.TestKafka;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+
+/**
+ * Caravan's benchmark (run on demand with {@code bench/run.sh}, never in CI). This JVM hosts the Kafka broker, a
+ * fast mock upstream (a fixed chat.completion, delayed by the {@code x-mock-delay-ms} request header that the
+ * catalog sets) and the load generators; Caravan runs in a JVM of its own, whose RSS and CPU are sampled.
+ *
+ * <p>Legs: (1) Kafka tasks/s from producing N tasks to reading N results, at upstream latency 0, 200 ms and 1 s and
+ * several {@code caravan.max-in-flight}; (2) HTTP {@code POST /v1/tasks} requests/s at 16 and 64 connections
+ * (wrk), against the mock directly for scale; (3) the latency a single sequential client adds over calling the
+ * mock directly (p50, p99), rounds alternating between the two.
+ */
+public final class Bench {
+
+    static final String COMPLETION = """
+            {"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"bench-model",
+             "choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],
+             "usage":{"prompt_tokens":12,"completion_tokens":2,"total_tokens":14}}""".replace("\n", "");
+
+    final StringBuilder report = new StringBuilder();
+    final String javaBin;
+    final List<String> jvmOptions;
+    int mockPort;
+    int lastFailed;
+
+    Bench(String javaBin, List<String> jvmOptions) {
+        this.javaBin = javaBin;
+        this.jvmOptions = jvmOptions;
+    }
+
+    public static void main(String[] args) throws Exception {
+        String javaBin = System.getProperty("bench.java", ProcessHandle.current().info().command().orElse("java"));
+        List<String> jvm = new ArrayList<>(List.of("-Xmx256m", "-XX:+UseSerialGC"));
+        String extra = System.getProperty("bench.jvm-options", "");
+        if (!extra.isBlank()) {
+            jvm.addAll(Arrays.asList(extra.trim().split("\\s+")));
+        }
+        Bench bench = new Bench(javaBin, jvm);
+        String legs = System.getProperty("bench.legs", "kafka,http,latency");
+        bench.line("# Caravan benchmark " + LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME));
+        bench.line("caravan JVM: " + javaBin + " " + String.join(" ", jvm) + "; "
+                + Runtime.getRuntime().availableProcessors() + " cores; load generator, broker and mock on the same box");
+        HttpServer mock = bench.startMock();
+        TestKafka.bootstrapServers();
+        try {
+            if (legs.contains("kafka")) {
+                bench.kafkaLegs();
+            }
+            if (legs.contains("http")) {
+                bench.httpLegs();
+            }
+            if (legs.contains("latency")) {
+                bench.latencyLeg();
+            }
+        } catch (Throwable e) {
+            e.printStackTrace();
+            bench.line("benchmark failed: " + e);
+            System.exit(1);
+        } finally {
+            mock.stop(0);
+        }
+        Path dir = Path.of("bench/results");
+        Files.createDirectories(dir);
+        Path out = dir.resolve("bench-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))
+                + ".txt");
+        Files.writeString(out, bench.report.toString());
+        System.out.println("written to " + out);
+        System.exit(0);
+    }
+
+    void line(String text) {
+        System.out.println(text);
+        report.append(text).append('\n');
+    }
+
+    /** A fixed chat.completion, answered after x-mock-delay-ms without holding a thread. */
+    HttpServer startMock() throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 4096);
+        ScheduledExecutorService timer = Executors.newScheduledThreadPool(2);
+        byte[] body = COMPLETION.getBytes(StandardCharsets.UTF_8);
+        // the delay comes in the path: base_url http://127.0.0.1:PORT/d200/v1 waits 200 ms before answering
+        server.createContext("/", exchange -> {
+            try (InputStream in = exchange.getRequestBody()) {
+                in.readAllBytes();
+            }
+            String path = exchange.getRequestURI().getPath();
+            long ms = path.startsWith("/d") ? Long.parseLong(path.substring(2, path.indexOf('/', 2))) : 0;
+            Runnable answer = () -> {
+                try {
+                    exchange.getResponseHeaders().set("Content-Type", "application/json");
+                    exchange.sendResponseHeaders(200, body.length);
+                    exchange.getResponseBody().write(body);
+                    exchange.close();
+                } catch (IOException e) {
+                    exchange.close();
+                }
+            };
+            if (ms > 0) {
+                timer.schedule(answer, ms, TimeUnit.MILLISECONDS);
+            } else {
+                answer.run();
+            }
+        });
+        server.setExecutor(Executors.newFixedThreadPool(4));
+        server.start();
+        mockPort = server.getAddress().getPort();
+        return server;
+    }
+
+    String catalog(long delayMs) {
+        return """
+                providers:
+                  mock:
+                    api: openai
+                    base_url: http://127.0.0.1:%d/d%d/v1
+                    api_keys: ["sk-bench"]
+                    retries: 0
+                    timeout: 30s
+                models:
+                  - name: m
+                    provider: mock
+                    model: bench-model
+                    price: {input: 0.10, output: 0.20}
+                tiers:
+                  fast: {model: m}
+                default_tier: fast
+                """.formatted(mockPort, delayMs);
+    }
+
+    // ---- Kafka ----
+
+    void kafkaLegs() throws Exception {
+        line("");
+        line("## Kafka: tasks/s from producing N tasks to reading N results (4 partitions)");
+        line(String.format(Locale.ROOT, "%-10s %-14s %8s %10s %10s %9s %9s", "upstream", "max-in-flight", "tasks",
+                "seconds", "tasks/s", "RSS MB", "CPU cores"));
+        long[] latencies = longs(System.getProperty("bench.kafka.latencies", "0,200,1000"));
+        long[] limits = longs(System.getProperty("bench.kafka.in-flight", "256,1024,2048"));
+        int rounds = Integer.getInteger("bench.rounds", 1);
+        for (int round = 0; round < rounds; round++) {
+            for (long latency : latencies) {
+                for (long limit : limits) {
+                    int n = Integer.getInteger("bench.kafka.tasks",
+                            (int) Math.min(20000, Math.max(4000, limit * 1000 / Math.max(latency, 100) * 4)));
+                    kafkaLeg(latency, (int) limit, n);
+                }
+            }
+        }
+    }
+
+    void kafkaLeg(long latencyMs, int maxInFlight, int n) throws Exception {
+        String prefix = Caravan.newPrefix();
+        TestKafka.createTopic(prefix + ".tasks", 4);
+        TestKafka.createTopic(prefix + ".results", 4);
+        Map<String, String> settings = new java.util.HashMap<>(extraSettings());
+        settings.put("caravan.max-in-flight", String.valueOf(maxInFlight));
+        try (CaravanProcess caravan = CaravanProcess.start(catalog(latencyMs), prefix, settings, javaBin, jvmOptions)) {
+            CaravanProcess.awaitGroupMembers(prefix + "-group", 1, Duration.ofSeconds(60));
+            // warm up: a few hundred tasks not measured
+            runTasks(prefix, Math.min(2000, n / 4), "warm-");
+            Sampler sampler = new Sampler(caravan.process.pid());
+            long start = System.nanoTime();
+            int got = runTasks(prefix, n, "b-");
+            double seconds = (System.nanoTime() - start) / 1e9;
+            Sampler.Sample sample = sampler.stop();
+            line(String.format(Locale.ROOT, "%-10s %-14d %8d %10.2f %10.0f %9.0f %9.2f",
+                    latencyMs + "ms", maxInFlight, got, seconds, got / seconds, sample.maxRssMb(), sample.cores()));
+            if (got < n) {
+                line("  (only " + got + " of " + n + " results within the time limit)");
+            }
+            if (lastFailed > 0) {
+                line("  (" + lastFailed + " of them error results: the figure is not valid)");
+            }
+        }
+    }
+
+    /** Caravan settings for every leg, from -Dbench.settings=name=value,name=value. */
+    static Map<String, String> extraSettings() {
+        Map<String, String> settings = new java.util.HashMap<>();
+        for (String pair : System.getProperty("bench.settings", "").split(",")) {
+            int eq = pair.indexOf('=');
+            if (eq > 0) {
+                settings.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+            }
+        }
+        return settings;
+    }
+
+    /** Produces n tasks and reads until n distinct results came back; returns how many did. */
+    int runTasks(String prefix, int n, String idPrefix) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TestKafka.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-" + UUID.randomUUID());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        Set<String> seen = new HashSet<>();
+        Set<String> failed = new HashSet<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p);
+                KafkaProducer<String, byte[]> producer = TestKafka.producer()) {
+            consumer.subscribe(List.of(prefix + ".results"));
+            while (consumer.assignment().isEmpty()) {
+                consumer.poll(Duration.ofMillis(100));
+            }
+            consumer.seekToEnd(consumer.assignment());
+            consumer.assignment().forEach(consumer::position);
+            Thread sender = new Thread(() -> {
+                for (int i = 0; i < n; i++) {
+                    String id = idPrefix + i;
+                    producer.send(new ProducerRecord<>(prefix + ".tasks", id,
+                            ("{\"id\":\"" + id + "\",\"prompt\":\"Say ok " + i + "\",\"params\":{\"max_tokens\":8}}")
+                                    .getBytes(StandardCharsets.UTF_8)));
+                }
+                producer.flush();
+            });
+            sender.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            while (seen.size() < n && System.nanoTime() < deadline) {
+                consumer.poll(Duration.ofMillis(100)).forEach(r -> {
+                    if (r.key() != null && r.key().startsWith(idPrefix)) {
+                        seen.add(r.key());
+                        if (!new String(r.value(), StandardCharsets.UTF_8).contains("\"status\":\"ok\"")) {
+                            failed.add(r.key());
+                        }
+                    }
+                });
+            }
+            sender.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        lastFailed = failed.size();
+        return seen.size();
+    }
+
+    // ---- HTTP ----
+
+    void httpLegs() throws Exception {
+        line("");
+        line("## HTTP POST /v1/tasks: requests/s (wrk, 10 s, upstream latency 0)");
+        if (!hasWrk()) {
+            line("wrk not installed: skipped (apt-get install -y wrk)");
+            return;
+        }
+        Path script = Files.createTempFile("bench", ".lua");
+        Files.writeString(script, """
+                wrk.method = "POST"
+                wrk.headers["Content-Type"] = "application/json"
+                wrk.body = '{"prompt":"Say ok","params":{"max_tokens":8}}'
+                """);
+        Path mockScript = Files.createTempFile("bench-mock", ".lua");
+        Files.writeString(mockScript, """
+                wrk.method = "POST"
+                wrk.headers["Content-Type"] = "application/json"
+                wrk.body = '{"model":"bench-model","messages":[{"role":"user","content":"Say ok"}],"max_tokens":8}'
+                """);
+        line(String.format(Locale.ROOT, "%-22s %-12s %10s %10s %10s %9s %9s", "target", "connections", "req/s",
+                "p50 ms", "p99 ms", "RSS MB", "CPU cores"));
+        String prefix = Caravan.newPrefix();
+        int port = Caravan.freePort();
+        try (CaravanProcess caravan = CaravanProcess.startHttp(catalog(0), prefix, port, javaBin, jvmOptions)) {
+            waitForHttp(port);
+            wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, 5, null); // warm-up
+            int rounds = Integer.getInteger("bench.rounds", 1);
+            for (int round = 0; round < rounds; round++) {
+                for (int connections : new int[] {16, 64}) {
+                    Sampler sampler = new Sampler(caravan.process.pid());
+                    String[] r = wrk("http://127.0.0.1:" + port + "/v1/tasks", script, connections, 10, null);
+                    Sampler.Sample s = sampler.stop();
+                    line(String.format(Locale.ROOT, "%-22s %-12d %10s %10s %10s %9.0f %9.2f", "caravan /v1/tasks",
+                            connections, r[0], r[1], r[2], s.maxRssMb(), s.cores()));
+                    String[] m = wrk("http://127.0.0.1:" + mockPort + "/v1/chat/completions", mockScript, connections,
+                            10, null);
+                    line(String.format(Locale.ROOT, "%-22s %-12d %10s %10s %10s %9s %9s", "mock directly",
+                            connections, m[0], m[1], m[2], "-", "-"));
+                }
+            }
+        }
+    }
+
+    static boolean hasWrk() {
+        try {
+            return new ProcessBuilder("wrk", "--version").redirectErrorStream(true).start().waitFor() >= 0;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    /** Runs wrk; returns requests/s, p50 and p99 in ms. */
+    static String[] wrk(String url, Path script, int connections, int seconds, String unused) throws Exception {
+        Process p = new ProcessBuilder("wrk", "-t2", "-c" + connections, "-d" + seconds + "s", "--latency", "-s",
+                script.toString(), url).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        String rps = "?";
+        String p50 = "?";
+        String p99 = "?";
+        for (String l : out.split("\n")) {
+            String t = l.trim();
+            if (t.startsWith("Requests/sec:")) {
+                rps = t.substring("Requests/sec:".length()).trim();
+            } else if (t.startsWith("50%")) {
+                p50 = millis(t.substring(3).trim());
+            } else if (t.startsWith("99%")) {
+                p99 = millis(t.substring(3).trim());
+            } else if (t.startsWith("Non-2xx")) {
+                System.out.println("  wrk: " + t);
+            }
+        }
+        return new String[] {rps, p50, p99};
+    }
+
+    static String millis(String wrkTime) {
+        double value;
+        if (wrkTime.endsWith("us")) {
+            value = Double.parseDouble(wrkTime.substring(0, wrkTime.length() - 2)) / 1000;
+        } else if (wrkTime.endsWith("ms")) {
+            value = Double.parseDouble(wrkTime.substring(0, wrkTime.length() - 2));
+        } else if (wrkTime.endsWith("s")) {
+            value = Double.parseDouble(wrkTime.substring(0, wrkTime.length() - 1)) * 1000;
+        } else {
+            return wrkTime;
+        }
+        return String.format(Locale.ROOT, "%.2f", value);
+    }
+
+    static void waitForHttp(int port) throws Exception {
+        HttpClient client = HttpClient.newHttpClient();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < end) {
+            try {
+                if (client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/tasks"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"hi\"}")).build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+                Thread.sleep(200);
+            } catch (IOException e) {
+                Thread.sleep(200);
+            }
+        }
+        throw new IllegalStateException("Caravan's HTTP port never opened");
+    }
+
+    // ---- sequential latency ----
+
+    void latencyLeg() throws Exception {
+        line("");
+        line("## Sequential client: latency added by Caravan over calling the mock directly (upstream latency 0)");
+        String prefix = Caravan.newPrefix();
+        int port = Caravan.freePort();
+        int perRound = Integer.getInteger("bench.latency.requests", 2000);
+        int rounds = Integer.getInteger("bench.latency.rounds", 4);
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        HttpRequest direct = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + mockPort + "/v1/chat/completions"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}]}"))
+                .build();
+        HttpRequest via = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/tasks"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"Say ok\",\"params\":{\"max_tokens\":8}}"))
+                .build();
+        try (CaravanProcess caravan = CaravanProcess.startHttp(catalog(0), prefix, port, javaBin, jvmOptions)) {
+            waitForHttp(port);
+            time(client, via, 3000); // warm-up
+            time(client, direct, 3000);
+            List<Long> directTimes = new ArrayList<>();
+            List<Long> viaTimes = new ArrayList<>();
+            for (int round = 0; round < rounds; round++) {
+                directTimes.addAll(time(client, direct, perRound));
+                viaTimes.addAll(time(client, via, perRound));
+            }
+            double d50 = percentile(directTimes, 50);
+            double d99 = percentile(directTimes, 99);
+            double v50 = percentile(viaTimes, 50);
+            double v99 = percentile(viaTimes, 99);
+            line(String.format(Locale.ROOT, "%-28s %10s %10s", "", "p50 ms", "p99 ms"));
+            line(String.format(Locale.ROOT, "%-28s %10.3f %10.3f", "mock directly", d50, d99));
+            line(String.format(Locale.ROOT, "%-28s %10.3f %10.3f", "via Caravan /v1/tasks", v50, v99));
+            line(String.format(Locale.ROOT, "%-28s %10.3f %10.3f", "added by Caravan", v50 - d50, v99 - d99));
+            line("(" + rounds + " alternating rounds of " + perRound + " requests each)");
+        }
+    }
+
+    static List<Long> time(HttpClient client, HttpRequest request, int count) throws Exception {
+        List<Long> times = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            long t = System.nanoTime();
+            HttpResponse<byte[]> r = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            times.add(System.nanoTime() - t);
+            if (r.statusCode() != 200) {
+                throw new IllegalStateException("status " + r.statusCode() + ": " + new String(r.body()));
+            }
+        }
+        return times;
+    }
+
+    static double percentile(List<Long> nanos, int pct) {
+        List<Long> sorted = new ArrayList<>(nanos);
+        sorted.sort(null);
+        int index = (int) Math.ceil(pct / 100.0 * sorted.size()) - 1;
+        return sorted.get(Math.max(0, index)) / 1e6;
+    }
+
+    static long[] longs(String csv) {
+        return Arrays.stream(csv.split(",")).map(String::trim).mapToLong(Long::parseLong).toArray();
+    }
+
+    /** RSS (max) and CPU (mean cores) of a process, from /proc, sampled every 200 ms. */
+    static final class Sampler {
+        record Sample(double maxRssMb, double cores) {}
+
+        private final long pid;
+        private final long startCpu;
+        private final long startNanos = System.nanoTime();
+        private volatile double maxRss;
+        private final Thread thread;
+
+        Sampler(long pid) {
+            this.pid = pid;
+            this.startCpu = cpuTicks();
+            this.thread = new Thread(() -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                    maxRss = Math.max(maxRss, rssMb());
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        Sample stop() {
+            thread.interrupt();
+            double seconds = (System.nanoTime() - startNanos) / 1e9;
+            double cpuSeconds = (cpuTicks() - startCpu) / 100.0; // USER_HZ
+            return new Sample(Math.max(maxRss, rssMb()), cpuSeconds / seconds);
+        }
+
+        double rssMb() {
+            try {
+                for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                    if (l.startsWith("VmRSS:")) {
+                        return Long.parseLong(l.replaceAll("[^0-9]", "")) / 1024.0;
+                    }
+                }
+            } catch (IOException e) {
+                // gone
+            }
+            return 0;
+        }
+
+        long cpuTicks() {
+            try {
+                String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+            } catch (IOException e) {
+                return 0;
+            }
+        }
+    }
+}
