@@ -114,8 +114,8 @@ public final class BatchCommand {
     public Summary process(Catalog catalog, Path in, Path out, int concurrency) throws Exception {
         Settings batchSettings = settings
                 .with("camel.server.enabled", "false")
-                // only the task pipeline: neither intake starts
-                .with("camel.main.auto-startup-exclude-pattern", "intake-*,kafka-task-worker"
+                // only the task pipeline: no intake and no HTTP endpoint starts
+                .with("camel.main.auto-startup-exclude-pattern", "intake-*,ops-*,admin-*,kafka-task-worker"
                         + (settings.get("kafka.bootstrap-servers") == null ? ",emit-usage,kafka-outlets" : ""));
         CaravanApp app = new CaravanApp(batchSettings, catalog, settings.get("kafka.bootstrap-servers")).start();
         try {
