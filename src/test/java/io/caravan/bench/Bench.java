@@ -273,7 +273,7 @@ public final class Bench {
 
     void httpLegs() throws Exception {
         line("");
-        line("## HTTP POST /v1/tasks: requests/s (wrk, 10 s, upstream latency 0)");
+        line("## HTTP POST /v1/tasks and /v1/chat/completions: requests/s (wrk, 10 s, upstream latency 0)");
         if (!hasWrk()) {
             line("wrk not installed: skipped (apt-get install -y wrk)");
             return;
@@ -290,13 +290,21 @@ public final class Bench {
                 wrk.headers["Content-Type"] = "application/json"
                 wrk.body = '{"model":"bench-model","messages":[{"role":"user","content":"Say ok"}],"max_tokens":8}'
                 """);
+        Path chatScript = Files.createTempFile("bench-chat", ".lua");
+        Files.writeString(chatScript, """
+                wrk.method = "POST"
+                wrk.headers["Content-Type"] = "application/json"
+                wrk.body = '{"model":"auto","messages":[{"role":"user","content":"Say ok"}],"max_tokens":8}'
+                """);
         line(String.format(Locale.ROOT, "%-22s %-12s %10s %10s %10s %9s %9s", "target", "connections", "req/s",
                 "p50 ms", "p99 ms", "RSS MB", "CPU cores"));
         String prefix = Caravan.newPrefix();
         int port = Caravan.freePort();
         try (CaravanProcess caravan = CaravanProcess.startHttp(catalog(0), prefix, port, javaBin, jvmOptions)) {
             waitForHttp(port);
-            wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, 5, null); // warm-up
+            // warm-up: the JIT needs well over 5 s on two cores before the figures settle
+            wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, 20, null);
+            wrk("http://127.0.0.1:" + port + "/v1/chat/completions", chatScript, 16, 10, null);
             int rounds = Integer.getInteger("bench.rounds", 1);
             for (int round = 0; round < rounds; round++) {
                 for (int connections : new int[] {16, 64}) {
@@ -305,6 +313,11 @@ public final class Bench {
                     Sampler.Sample s = sampler.stop();
                     line(String.format(Locale.ROOT, "%-22s %-12d %10s %10s %10s %9.0f %9.2f", "caravan /v1/tasks",
                             connections, r[0], r[1], r[2], s.maxRssMb(), s.cores()));
+                    Sampler chatSampler = new Sampler(caravan.process.pid());
+                    String[] c = wrk("http://127.0.0.1:" + port + "/v1/chat/completions", chatScript, connections, 10, null);
+                    Sampler.Sample cs = chatSampler.stop();
+                    line(String.format(Locale.ROOT, "%-22s %-12d %10s %10s %10s %9.0f %9.2f", "caravan /v1/chat",
+                            connections, c[0], c[1], c[2], cs.maxRssMb(), cs.cores()));
                     String[] m = wrk("http://127.0.0.1:" + mockPort + "/v1/chat/completions", mockScript, connections,
                             10, null);
                     line(String.format(Locale.ROOT, "%-22s %-12d %10s %10s %10s %9s %9s", "mock directly",
