@@ -1,5 +1,9 @@
 package io.caravan.provider;
 
+import java.util.List;
+
+import java.time.Duration;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.ProviderSpec;
@@ -159,5 +163,20 @@ public final class AdapterSupport {
             }
         }
         return null;
+    }
+
+    /**
+     * The classified error of a provider's answer: the class by the adapter's rules, a key-free one-line message
+     * ({@code API STATUS CODE: text}), and a wait only for classes worth waiting for: the server's own
+     * ({@code serverWait}, e.g. Gemini's RetryInfo) or else its Retry-After headers.
+     */
+    public static ProviderError classified(String api, List<ErrorRule> rules, int status, Collection<String> codes,
+            String shownCode, String text, byte[] body, Duration serverWait, Map<String, Object> headers) {
+        String detail = text != null ? text : snippet(body);
+        ErrorClass cls = ErrorRule.classify(rules, status, codes, detail);
+        String message = api + " " + status + (shownCode == null ? "" : " " + safe(shownCode)) + ": " + safe(detail);
+        boolean waits = cls == ErrorClass.RATE_LIMITED || cls == ErrorClass.SERVER_ERROR || cls == ErrorClass.TIMEOUT;
+        Duration wait = !waits ? null : serverWait != null ? serverWait : RetryAfter.parse(headers);
+        return new ProviderError(cls, status, message, wait);
     }
 }

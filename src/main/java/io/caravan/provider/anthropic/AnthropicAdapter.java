@@ -22,7 +22,6 @@ import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
-import io.caravan.provider.RetryAfter;
 import io.caravan.provider.TokenUsage;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
@@ -442,16 +441,9 @@ public class AnthropicAdapter implements ProviderAdapter {
         JsonNode err = root == null ? null : root.get("error");
         String type = err == null ? null : Json.textOrNull(err, "type");
         String text = err == null ? null : Json.textOrNull(err, "message");
-        if (text == null) {
-            text = AdapterSupport.snippet(body);
-        }
         List<String> codes = new ArrayList<>();
         codes.add(type);
-        ErrorClass cls = ErrorRule.classify(RULES, status, codes, text);
-        String message = API + " " + status + (type == null ? "" : " " + AdapterSupport.safe(type)) + ": "
-                + AdapterSupport.safe(text);
-        boolean waits = cls == RATE_LIMITED || cls == SERVER_ERROR || cls == TIMEOUT;
-        return new ProviderError(cls, status, message, waits ? RetryAfter.parse(headers) : null);
+        return AdapterSupport.classified(API, RULES, status, codes, type, text, body, null, headers);
     }
 
     @Override

@@ -22,7 +22,6 @@ import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
-import io.caravan.provider.RetryAfter;
 import io.caravan.provider.TokenUsage;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
@@ -568,18 +567,8 @@ public class GeminiAdapter implements ProviderAdapter {
         } else if (err != null && err.isTextual()) {
             text = err.asText();
         }
-        if (text == null) {
-            text = AdapterSupport.snippet(body);
-        }
-        ErrorClass cls = ErrorRule.classify(RULES, status, codes, text);
         String grpc = codes.isEmpty() ? null : codes.get(0);
-        String message = API + " " + status + (grpc == null ? "" : " " + AdapterSupport.safe(grpc)) + ": "
-                + AdapterSupport.safe(text);
-        boolean waits = cls == RATE_LIMITED || cls == SERVER_ERROR || cls == TIMEOUT;
-        if (waits && wait == null) {
-            wait = RetryAfter.parse(headers);
-        }
-        return new ProviderError(cls, status, message, waits ? wait : null);
+        return AdapterSupport.classified(API, RULES, status, codes, grpc, text, body, wait, headers);
     }
 
     /** A protobuf JSON duration such as {@code "32s"} or {@code "1.5s"}, or null. */

@@ -20,7 +20,6 @@ import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
-import io.caravan.provider.RetryAfter;
 import io.caravan.provider.TokenUsage;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
@@ -243,15 +242,8 @@ public class OpenAiAdapter implements ProviderAdapter {
                 }
             }
         }
-        if (text == null) {
-            text = AdapterSupport.snippet(body);
-        }
-        ErrorClass cls = ErrorRule.classify(RULES, status, codes, text);
         String code = codes.stream().filter(c -> c != null && !c.isBlank()).findFirst().orElse(null);
-        String message = API + " " + status + (code == null ? "" : " " + AdapterSupport.safe(code)) + ": "
-                + AdapterSupport.safe(text);
-        boolean waits = cls == RATE_LIMITED || cls == SERVER_ERROR || cls == TIMEOUT;
-        return new ProviderError(cls, status, message, waits ? RetryAfter.parse(headers) : null);
+        return AdapterSupport.classified(API, RULES, status, codes, code, text, body, null, headers);
     }
 
     @Override
