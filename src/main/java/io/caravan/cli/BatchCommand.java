@@ -1,5 +1,8 @@
 package io.caravan.cli;
 
+import io.caravan.intake.ChatCompletionsIntake;
+import io.caravan.intake.HttpIntake;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.CaravanApp;
@@ -9,7 +12,6 @@ import io.caravan.catalog.CatalogException;
 import io.caravan.catalog.CatalogLoader;
 import io.caravan.intake.TaskIntake;
 import io.caravan.outlet.HttpStatuses;
-import io.caravan.outlet.ResultJson;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.Task;
 import io.caravan.task.TaskContext;
@@ -49,8 +51,6 @@ import org.apache.camel.support.DefaultExchange;
 public final class BatchCommand {
 
     private static final String URL = "/v1/chat/completions";
-    private static final Set<String> PARAMS = Set.of("max_tokens", "max_completion_tokens", "temperature", "top_p",
-            "stop", "response_format", "tools", "tool_choice", "seed", "presence_penalty", "frequency_penalty", "n");
 
     private final Settings settings;
     private final PrintStream err;
@@ -267,74 +267,34 @@ public final class BatchCommand {
         Exchange exchange = new DefaultExchange(template.getCamelContext());
         TaskContext ctx;
         try {
-            Task task = intake.parser().fromJson(toTask(body), validId(customId) ? customId : null);
+            Task task = intake.parser().fromJson(ChatCompletionsIntake.toTask(body), validId(customId) ? customId : null);
             ctx = intake.open(exchange, task, TaskContext.Source.BATCH);
         } catch (InvalidTaskException e) {
             failed.incrementAndGet();
             return responseLine(customId, UUID.randomUUID().toString(), 400,
-                    openAiError(e.getMessage(), "invalid_request_error", "invalid_task"));
+                    HttpIntake.openAiError(e.getMessage(), "invalid_request_error", "invalid_task"));
         }
         template.send("direct:task", exchange);
-        ObjectNode result = ResultJson.result(ctx);
-        cost.add(result.path("usage").path("cost_usd").asDouble());
+        cost.add(ctx.totalCost());
         if (ctx.error() == null && ctx.reply() != null) {
             ok.incrementAndGet();
-            return responseLine(customId, ctx.task().id(), 200, chatCompletion(ctx.task().id(), result));
+            return responseLine(customId, ctx.task().id(), 200, batchCompletion(ctx));
         }
         failed.incrementAndGet();
         if (exchange.getException() != null && ctx.error() == null) {
             return responseLine(customId, ctx.task().id(), 500,
-                    openAiError(exchange.getException().getMessage(), "server_error", "internal"));
+                    HttpIntake.openAiError(exchange.getException().getMessage(), "server_error", "internal"));
         }
         var error = ctx.error();
         return responseLine(customId, ctx.task().id(), HttpStatuses.of(error.type()),
-                openAiError(error.message(), error.type().wireName(), error.type().wireName()));
+                HttpIntake.openAiError(error.message(), error.type().wireName(), error.type().wireName()));
     }
 
-    /** An OpenAI chat request body as a Caravan task: messages, model, and the OpenAI params it names. */
-    static ObjectNode toTask(ObjectNode body) {
-        ObjectNode task = Json.object();
-        if (body.has("messages")) {
-            task.set("messages", body.get("messages"));
-        }
-        if (body.hasNonNull("model")) {
-            task.set("model", body.get("model"));
-        }
-        ObjectNode params = Json.object();
-        body.fields().forEachRemaining(f -> {
-            if (PARAMS.contains(f.getKey())) {
-                params.set(f.getKey(), f.getValue());
-            }
-        });
-        if (!params.isEmpty()) {
-            task.set("params", params);
-        }
-        if (body.path("metadata").isObject()) {
-            task.set("metadata", body.get("metadata"));
-        }
-        return task;
-    }
-
-    static ObjectNode chatCompletion(String id, ObjectNode result) {
-        ObjectNode body = Json.object();
-        body.put("id", "chatcmpl-" + id);
-        body.put("object", "chat.completion");
-        body.put("created", System.currentTimeMillis() / 1000);
-        body.put("model", result.path("provider_model").asText(result.path("model").asText()));
-        ObjectNode choice = body.putArray("choices").addObject();
-        choice.put("index", 0);
-        choice.set("message", result.get("output"));
-        choice.set("finish_reason", result.get("finish_reason"));
-        ObjectNode usage = body.putObject("usage");
-        long prompt = result.path("usage").path("input_tokens").asLong();
-        long completion = result.path("usage").path("output_tokens").asLong();
-        usage.put("prompt_tokens", prompt);
-        usage.put("completion_tokens", completion);
-        usage.put("total_tokens", prompt + completion);
-        usage.putObject("prompt_tokens_details").put("cached_tokens",
-                result.path("usage").path("cached_input_tokens").asLong());
-        body.put("x_caravan_cost_usd", result.path("usage").path("cost_usd").asDouble());
-        body.put("x_caravan_tier", result.path("tier").asText(null));
+    /** The same {@code chat.completion} as the HTTP API, with the cost and tier its headers would carry. */
+    static ObjectNode batchCompletion(TaskContext ctx) {
+        ObjectNode body = ChatCompletionsIntake.completion(ctx);
+        body.put("x_caravan_cost_usd", ctx.totalCost());
+        body.put("x_caravan_tier", ctx.tier());
         return body;
     }
 
@@ -360,15 +320,6 @@ public final class BatchCommand {
         error.put("message", "line " + lineNo + ": " + message);
         error.put("line", lineNo);
         return line;
-    }
-
-    static ObjectNode openAiError(String message, String type, String code) {
-        ObjectNode root = Json.object();
-        ObjectNode error = root.putObject("error");
-        error.put("message", message);
-        error.put("type", type);
-        error.put("code", code);
-        return root;
     }
 
     /** custom_ids (and line numbers of malformed lines, as {@code line:N}) already written to OUT. */

@@ -101,7 +101,7 @@ public final class ChatCompletionsIntake {
     }
 
     /** The OpenAI request as a task: messages and model as they are, params, metadata and {@code user}. */
-    static ObjectNode toTask(ObjectNode request) {
+    public static ObjectNode toTask(ObjectNode request) {
         ObjectNode task = Json.object();
         if (request.has("messages")) {
             task.set("messages", request.get("messages"));
@@ -208,7 +208,7 @@ public final class ChatCompletionsIntake {
     }
 
     /** The {@code chat.completion} of an answered task. */
-    static ObjectNode completion(TaskContext ctx) {
+    public static ObjectNode completion(TaskContext ctx) {
         ProviderReply reply = ctx.reply();
         ObjectNode body = Json.object();
         body.put("id", completionId(ctx));
