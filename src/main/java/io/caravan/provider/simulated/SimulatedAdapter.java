@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.ChatRequest;
+import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
@@ -60,24 +61,13 @@ public final class SimulatedAdapter implements ProviderAdapter {
             throw new ProviderError(ErrorClass.SERVER_ERROR, status, "malformed simulated response");
         }
         if (status != 200) {
-            throw new ProviderError(classOf(status), status, "simulated " + status + ": " + root.path("error").asText());
+            throw new ProviderError(ErrorRule.byStatus(status), status, "simulated " + status + ": " + root.path("error").asText());
         }
         ObjectNode message = Json.object().put("role", "assistant").put("content", root.path("text").asText());
         TokenUsage usage = new TokenUsage(root.path("input_tokens").asLong(), 0, root.path("output_tokens").asLong());
         return new ProviderReply(message, "stop", usage);
     }
 
-    static ErrorClass classOf(int status) {
-        return switch (status) {
-            case 400, 422 -> ErrorClass.BAD_REQUEST;
-            case 401, 403 -> ErrorClass.AUTH;
-            case 402 -> ErrorClass.QUOTA_EXHAUSTED;
-            case 404 -> ErrorClass.MODEL_NOT_FOUND;
-            case 408 -> ErrorClass.TIMEOUT;
-            case 429 -> ErrorClass.RATE_LIMITED;
-            default -> ErrorClass.SERVER_ERROR;
-        };
-    }
 
     @Override
     public boolean streams() {
