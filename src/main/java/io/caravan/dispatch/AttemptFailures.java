@@ -9,11 +9,9 @@ import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
-import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import java.time.Duration;
-import java.time.Instant;
 import org.apache.camel.Exchange;
 import org.apache.camel.Processor;
 import org.slf4j.Logger;
@@ -72,9 +70,7 @@ public final class AttemptFailures implements Processor {
         }
         String message = ErrorClassifier.describe(failure);
         ctx.lastFailureMessage(message);
-        ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), candidate.group(), deployment.id(),
-                provider.name(), deployment.model(), errorClass.wireName(), status, latency, TokenUsage.NONE, 0.0,
-                !ctx.onFirstCandidate()));
+        ctx.record(candidate, errorClass.wireName(), status, latency, TokenUsage.NONE, !ctx.onFirstCandidate());
         LOG.debug("attempt failed task={} deployment={} key={} error={} status={} detail={}",
                 ctx.task().id(), deployment.id(), key, errorClass, status, message);
     }

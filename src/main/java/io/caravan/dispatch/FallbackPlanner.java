@@ -8,7 +8,6 @@ import io.caravan.resilience.RateLimits;
 import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.provider.TokenUsage;
-import java.time.Instant;
 import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
@@ -125,9 +124,7 @@ public final class FallbackPlanner {
                 ctx.waitForCooldown(ms);
                 if (wait.forCapacity()) {
                     Candidate at = wait.candidate();
-                    ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), at.group(),
-                            at.deployment().id(), at.deployment().provider(), at.deployment().model(), WAITED, null,
-                            ms, TokenUsage.NONE, 0.0, at.fallback()));
+                    ctx.record(at, WAITED, null, ms, TokenUsage.NONE, at.fallback());
                 }
                 plan(ctx);
                 return COOLDOWN_WAIT;

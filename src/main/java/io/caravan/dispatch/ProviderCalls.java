@@ -15,7 +15,6 @@ import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.camel.Exchange;
@@ -133,10 +132,7 @@ public final class ProviderCalls {
         if (estimate != null) {
             limits.correct(provider, keyIndex, estimate, usage.input() + usage.output());
         }
-        double cost = deployment.price().cost(usage.input(), usage.cachedInput(), usage.output());
-        ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), candidate.group(), deployment.id(),
-                provider.name(), deployment.model(), "ok", status == null ? 200 : status, latency, usage, cost,
-                !ctx.onFirstCandidate()));
+        ctx.record(candidate, "ok", status == null ? 200 : status, latency, usage, !ctx.onFirstCandidate());
         if (ctx.attempts().size() > 1 && !isFailure(ctx.attempts().get(ctx.attempts().size() - 2).outcome())) {
             // the previous attempt was a wait or an escalation, not a failure: nothing was recovered
         } else if (ctx.attempts().size() > 1) {

@@ -10,7 +10,6 @@ import io.caravan.resilience.Breakers;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.ProviderError;
-import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;
@@ -19,7 +18,6 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -249,14 +247,11 @@ public final class ChatStreamWriter {
         DeploymentSpec deployment = by.deployment();
         long latency = ctx.endCall();
         TokenUsage used = usage == null ? TokenUsage.NONE : usage;
-        double cost = deployment.price().cost(used.input(), used.cachedInput(), used.output());
         Integer status = failure == null ? 200 : cause instanceof ProviderError pe && pe.status() != null ? pe.status() : 200;
-        ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), by.group(), deployment.id(),
-                deployment.provider(), deployment.model(), failure == null ? "ok" : failure.wireName(), status,
-                latency, used, cost, !ctx.onFirstCandidate()));
+        ctx.record(by, failure == null ? "ok" : failure.wireName(), status, latency, used, !ctx.onFirstCandidate());
         if (failure != null) {
             ctx.fail(new TaskError(failure, message));
-            if (cause != null && countsAgainstBreaker(failure)) {
+            if (cause != null && Breakers.isDeploymentFault(failure)) {
                 CircuitBreaker breaker = breakers.find(deployment.id());
                 if (breaker != null) {
                     breaker.onError(TimeUnit.MILLISECONDS.toNanos(latency), TimeUnit.NANOSECONDS, cause);
@@ -265,10 +260,6 @@ public final class ChatStreamWriter {
         }
     }
 
-    private static boolean countsAgainstBreaker(ErrorClass cls) {
-        return cls == ErrorClass.SERVER_ERROR || cls == ErrorClass.TIMEOUT || cls == ErrorClass.CONNECTION
-                || cls == ErrorClass.RATE_LIMITED;
-    }
 
     /** The caller's connection is closed or stopped reading. */
     private static final class CallerGone extends Exception {

@@ -83,11 +83,16 @@ public final class Breakers {
                 && pe.errorClass() == ErrorClass.RATE_LIMITED;
     }
 
+    /** Whether a failure of this class says something about the deployment (and so counts in its breaker). */
+    public static boolean isDeploymentFault(ErrorClass errorClass) {
+        return DEPLOYMENT_FAULTS.contains(errorClass);
+    }
+
     static boolean countsAgainstDeployment(Throwable failure) {
         ErrorClass errorClass = ErrorClassifier.classify(failure);
         if (failure instanceof ProviderError pe && pe.status() == null && errorClass == ErrorClass.RATE_LIMITED) {
             return false; // no call was made: every key was cooling down
         }
-        return DEPLOYMENT_FAULTS.contains(errorClass);
+        return isDeploymentFault(errorClass);
     }
 }

@@ -8,7 +8,6 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.caravan.catalog.ShapingSpec;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
-import io.caravan.task.Attempt;
 import io.caravan.task.Task;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
@@ -16,7 +15,6 @@ import io.caravan.util.Json;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Instant;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.TreeMap;
@@ -63,9 +61,7 @@ public final class ResponseCache {
         }
         hits.incrementAndGet();
         Candidate by = new Candidate(hit.by().deployment(), hit.by().group(), false);
-        ctx.addAttempt(new Attempt(ctx.nextAttemptNumber(), Instant.now(), by.group(), by.deployment().id(),
-                by.deployment().provider(), by.deployment().model(), CACHE_HIT, null, 0, TokenUsage.NONE, 0.0,
-                false));
+        ctx.record(by, CACHE_HIT, null, 0, TokenUsage.NONE, false);
         ProviderReply reply = hit.reply();
         ctx.succeed(new ProviderReply(reply.message().deepCopy(), reply.finishReason(), reply.usage()), by);
         LOG.debug("cache hit task={} group={}", ctx.task().id(), ctx.group());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.provider.ProviderReply;
+import io.caravan.provider.TokenUsage;
 import io.caravan.provider.ProviderStream;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -168,6 +169,20 @@ public final class TaskContext {
 
     public void addAttempt(Attempt attempt) {
         attempts.add(attempt);
+    }
+
+    /**
+     * Records an attempt on this candidate, numbered and time-stamped now, its cost priced from the deployment's
+     * price ({@code usage} NONE for attempts that used no tokens).
+     */
+    public Attempt record(Candidate at, String outcome, Integer status, long latencyMs, TokenUsage usage,
+            boolean fallback) {
+        DeploymentSpec d = at.deployment();
+        double cost = d.price().cost(usage.input(), usage.cachedInput(), usage.output());
+        Attempt attempt = new Attempt(nextAttemptNumber(), java.time.Instant.now(), at.group(), d.id(), d.provider(),
+                d.model(), outcome, status, latencyMs, usage, cost, fallback);
+        attempts.add(attempt);
+        return attempt;
     }
 
     public ProviderReply reply() { return reply; }
