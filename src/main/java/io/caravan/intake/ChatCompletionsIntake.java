@@ -61,10 +61,7 @@ public final class ChatCompletionsIntake {
     /** Size first, then JSON, then the task: throws {@link InvalidTaskException} (400, or 413 when too large). */
     public void accept(Exchange exchange) {
         Message in = exchange.getMessage();
-        Long length = in.getHeader("Content-Length", Long.class);
-        if (length != null && length > maxTaskBytes) {
-            throw new InvalidTaskException("body is " + length + " bytes, over the limit of " + maxTaskBytes, null, true);
-        }
+        HttpIntake.refuseDeclaredOversize(in, maxTaskBytes);
         Object response = ChatStreamWriter.responseOf(in);
         byte[] body = in.getBody(byte[].class);
         if (body == null || body.length == 0) {

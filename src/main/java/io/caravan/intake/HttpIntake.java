@@ -24,10 +24,7 @@ public final class HttpIntake {
     /** Checks the size before parsing, then opens the task; throws {@link InvalidTaskException}. */
     public void accept(Exchange exchange) {
         Message in = exchange.getMessage();
-        Long length = in.getHeader("Content-Length", Long.class);
-        if (length != null && length > maxTaskBytes) {
-            throw new InvalidTaskException("body is " + length + " bytes, over the limit of " + maxTaskBytes, null, true);
-        }
+        refuseDeclaredOversize(in, maxTaskBytes);
         byte[] body = in.getBody(byte[].class);
         String type = in.getHeader(Exchange.CONTENT_TYPE, String.class);
         if ((body == null || body.length == 0) && type != null && type.startsWith("application/x-www-form-urlencoded")) {
@@ -35,6 +32,14 @@ public final class HttpIntake {
                     + "Content-Type: application/json", null);
         }
         intake.open(exchange, body, null, TaskContext.Source.HTTP);
+    }
+
+    /** 413 on the declared Content-Length alone, before the body is read or parsed. */
+    static void refuseDeclaredOversize(Message in, int maxTaskBytes) {
+        Long length = in.getHeader("Content-Length", Long.class);
+        if (length != null && length > maxTaskBytes) {
+            throw new InvalidTaskException("body is " + length + " bytes, over the limit of " + maxTaskBytes, null, true);
+        }
     }
 
     public void respond(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
