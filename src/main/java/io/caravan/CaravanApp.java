@@ -157,22 +157,24 @@ public final class CaravanApp implements AutoCloseable {
     public CaravanApp start() throws Exception {
         operations.start();
         main.start();
-        if (reloader != null) {
-            reloader.watch(Durations.parse(settings.get("caravan.catalog.watch-interval", "2s")));
-        }
+        watchCatalog();
         return this;
     }
 
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
         operations.start();
-        if (reloader != null) {
-            reloader.watch(Durations.parse(settings.get("caravan.catalog.watch-interval", "2s")));
-        }
+        watchCatalog();
         try {
             main.run();
         } finally {
             operations.close();
+        }
+    }
+
+    private void watchCatalog() {
+        if (reloader != null) {
+            reloader.watch(Durations.parse(settings.get("caravan.catalog.watch-interval", "2s")));
         }
     }
 
