@@ -248,7 +248,8 @@ public final class SpendLedger implements AutoCloseable {
         return added;
     }
 
-    private static boolean caughtUp(KafkaConsumer<byte[], byte[]> c, Map<TopicPartition, Long> ends) {
+    /** Whether the consumer has read every partition up to these end offsets (false while they are unknown). */
+    static boolean caughtUp(KafkaConsumer<byte[], byte[]> c, Map<TopicPartition, Long> ends) {
         if (ends == null) {
             return false;
         }

@@ -63,7 +63,7 @@ public final class UsageTopicReader {
                     c.seek(tp, at != null ? at.offset() : ends.get(tp));
                 }
             }
-            while (!caughtUp(c, ends)) {
+            while (!SpendLedger.caughtUp(c, ends)) {
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
                     if (r.offset() >= ends.get(new TopicPartition(r.topic(), r.partition()))) {
                         continue;
@@ -79,12 +79,4 @@ public final class UsageTopicReader {
         return count;
     }
 
-    private static boolean caughtUp(KafkaConsumer<byte[], byte[]> c, Map<TopicPartition, Long> ends) {
-        for (Map.Entry<TopicPartition, Long> e : ends.entrySet()) {
-            if (c.position(e.getKey()) < e.getValue()) {
-                return false;
-            }
-        }
-        return true;
-    }
 }
