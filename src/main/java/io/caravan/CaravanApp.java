@@ -4,6 +4,7 @@ import io.caravan.accounting.Operations;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.dispatch.AttemptFailures;
+import io.caravan.dispatch.CallCancellation;
 import io.caravan.dispatch.DeploymentRouteTemplate;
 import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.dispatch.FallbackPlanner;
@@ -82,6 +83,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats)));
         main.bind("providerCalls", new ProviderCalls(keys, limits, stats));
         main.bind("streamCalls", new StreamCalls());
+        main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
                 new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats));
@@ -114,6 +116,11 @@ public final class CaravanApp implements AutoCloseable {
         // retries are Caravan's (RetryPolicy, one attempt per call): the HTTP client must not re-send 429/503 itself
         main.addOverrideProperty("camel.component.http.automatic-retries-disabled", "true");
         main.addOverrideProperty("camel.component.https.automatic-retries-disabled", "true");
+        // a caller who goes away aborts the provider call in flight
+        for (String component : new String[] {"http", "https"}) {
+            main.addOverrideProperty("camel.component." + component + ".http-client-configurer", "#callCancellation");
+            main.addOverrideProperty("camel.component." + component + ".http-activity-listener", "#callCancellation");
+        }
         main.configure().addRoutesBuilder(new DeploymentRouteTemplate());
         DeploymentRoutes deploymentRoutes = new DeploymentRoutes(breakers);
         main.addMainListener(new MainListenerSupport() {

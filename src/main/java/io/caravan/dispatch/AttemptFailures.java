@@ -53,7 +53,8 @@ public final class AttemptFailures implements Processor {
         }
         // the failed call's request headers (the key among them) must not travel on with the exchange
         exchange.getMessage().getHeaders().clear();
-        ErrorClass errorClass = ErrorClassifier.classify(failure);
+        // an aborted call fails like a broken connection; it is the caller who left
+        ErrorClass errorClass = ctx.callerGone() ? ErrorClass.CANCELLED : ErrorClassifier.classify(failure);
         Integer status = failure instanceof ProviderError pe ? pe.status() : null;
         DeploymentSpec deployment = candidate.deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);

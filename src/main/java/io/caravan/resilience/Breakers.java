@@ -38,9 +38,10 @@ public final class Breakers {
                 .permittedNumberOfCallsInHalfOpenState(spec.halfOpenCalls())
                 .automaticTransitionFromOpenToHalfOpenEnabled(false)
                 .recordException(Breakers::countsAgainstDeployment)
-                // a deployment skipped without a call (every key cooling or at its rpm/tpm limit) is neither a
-                // failure nor a success of the deployment, and must not use up a half-open probe
-                .ignoreException(Breakers::noCallMade)
+                // a deployment skipped without a call (every key cooling or at its rpm/tpm limit), or a call
+                // the caller abandoned, is neither a failure nor a success of the deployment, and must not use
+                // up a half-open probe
+                .ignoreException(Breakers::saysNothingOfDeployment)
                 .writableStackTraceEnabled(false)
                 .build();
         boolean isNew = registry.find(deployment.id()).isEmpty();
@@ -78,9 +79,9 @@ public final class Breakers {
         return registry.find(deploymentId).orElse(null);
     }
 
-    static boolean noCallMade(Throwable failure) {
+    static boolean saysNothingOfDeployment(Throwable failure) {
         return failure instanceof ProviderError pe && pe.status() == null
-                && pe.errorClass() == ErrorClass.RATE_LIMITED;
+                && (pe.errorClass() == ErrorClass.RATE_LIMITED || pe.errorClass() == ErrorClass.CANCELLED);
     }
 
     /** Whether a failure of this class says something about the deployment (and so counts in its breaker). */

@@ -40,6 +40,7 @@ public final class TaskContext {
     private TaskError error;
     private volatile ProviderStream stream;
     private volatile boolean callerGone;
+    private volatile Runnable callAbort;
 
     // the call in progress on the current candidate
     private int callKey = -1;
@@ -144,6 +145,7 @@ public final class TaskContext {
 
     /** Milliseconds since the call began, or 0 when no call began (a deployment skipped without a call). */
     public long endCall() {
+        callAbort = null;
         long latency = callStartNanos == 0 ? 0 : (System.nanoTime() - callStartNanos) / 1_000_000L;
         callStartNanos = 0;
         return latency;
@@ -207,9 +209,24 @@ public final class TaskContext {
         this.error = null;
     }
 
-    /** The HTTP caller went away: no further deployment is tried (the call in flight runs to its end). */
+    /** The HTTP caller went away: the call in flight is aborted and no further deployment is tried. */
     public boolean callerGone() { return callerGone; }
-    public void markCallerGone() { this.callerGone = true; }
+
+    public void markCallerGone() {
+        this.callerGone = true;
+        Runnable abort = callAbort;
+        if (abort != null) {
+            abort.run();
+        }
+    }
+
+    /** How to abort the upstream call in flight; run at once if the caller has already gone. */
+    public void abortCallWith(Runnable abort) {
+        this.callAbort = abort;
+        if (callerGone) {
+            abort.run();
+        }
+    }
 
     /** Takes back an answer so the task is dispatched again (progressive escalation to a higher tier). */
     public void reopen() {

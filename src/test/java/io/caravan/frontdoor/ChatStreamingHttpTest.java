@@ -334,6 +334,21 @@ class ChatStreamingHttpTest {
     }
 
     @Test
+    void aCallerThatLeavesBeforeAPlainAnswerAbortsTheUpstreamCall() throws Exception {
+        String body = "{\"model\":\"hanging\",\"messages\":[{\"role\":\"user\",\"content\":\"SILENT\"}]}";
+        try (java.net.Socket socket = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), caravan.httpPort)) {
+            socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                    .getBytes(StandardCharsets.UTF_8));
+            socket.getOutputStream().flush();
+            assertThat(raw.silentReceived.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        }
+        // the provider's timeout is 60 s: only an abort closes the upstream connection this soon
+        assertThat(raw.silentDropped.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(lastUsageEventOf("hanging#0").path("outcome").asText()).isEqualTo("cancelled");
+    }
+
+    @Test
     void aSimulatedDeploymentStreamsItsTextInAFewChunks() throws Exception {
         HttpResponse<String> response = stream("sim", "");
         assertThat(response.statusCode()).isEqualTo(200);
@@ -341,6 +356,24 @@ class ChatStreamingHttpTest {
         assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
         assertThat(events.size()).isGreaterThanOrEqualTo(5);
         assertThat(text(events)).startsWith("[simulated sim-1] You asked (2 words): hi there");
+    }
+
+    /** The latest usage event (one per attempt) of this deployment. */
+    static JsonNode lastUsageEventOf(String deployment) throws Exception {
+        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < end) {
+            JsonNode found = null;
+            for (ConsumerRecord<String, byte[]> r : TestKafka.read(caravan.usageTopic, Integer.MAX_VALUE, Duration.ofSeconds(2))) {
+                JsonNode event = Json.MAPPER.readTree(new String(r.value(), StandardCharsets.UTF_8));
+                if (deployment.equals(event.path("deployment").asText())) {
+                    found = event;
+                }
+            }
+            if (found != null) {
+                return found;
+            }
+        }
+        throw new AssertionError("no usage event for deployment " + deployment);
     }
 
     static JsonNode usageEvent(String taskId) throws Exception {

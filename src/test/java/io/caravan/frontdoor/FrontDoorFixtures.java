@@ -9,7 +9,11 @@ final class FrontDoorFixtures {
 
     private FrontDoorFixtures() {}
 
-    /** Groups: gpt (ok), flaky (429, falls back to gpt), claude (Anthropic), gem (Gemini), bad (400), limited (429), slow (500 after a delay). */
+    /**
+     * Groups: gpt (ok), flaky (429, falls back to gpt), claude (Anthropic), gem (Gemini), bad (400), limited (429),
+     * slow (500 after a delay), broken and hanging (a bare server that breaks, stalls or never answers; 1 s and 60 s
+     * timeouts).
+     */
     static String catalog(WireMockServer upstream) {
         return """
                 providers:
@@ -40,6 +44,12 @@ final class FrontDoorFixtures {
                     api_keys: ["sk-broken-test"]
                     retries: 0
                     timeout: 1s
+                  hanging:
+                    api: openai
+                    base_url: http://127.0.0.1:%1$d/broken/v1
+                    api_keys: ["sk-hanging-test"]
+                    retries: 0
+                    timeout: 60s
                   anthropic:
                     api: anthropic
                     base_url: http://127.0.0.1:%1$d/anthropic
@@ -62,6 +72,7 @@ final class FrontDoorFixtures {
                   - {name: slow, provider: slow, model: gpt-4o, price: {input: 2.5, output: 10}}
                   - {name: slowfb, provider: slow, model: gpt-4o, price: {input: 2.5, output: 10}}
                   - {name: broken, provider: broken, model: gpt-4o-mini, price: {input: 0.15, output: 0.60}}
+                  - {name: hanging, provider: hanging, model: gpt-4o-mini, price: {input: 0.15, output: 0.60}}
                   - {name: claude, provider: anthropic, model: claude-sonnet-4-5, max_output_tokens: 1024,
                      price: {input: 3.0, cached_input: 0.30, output: 15.0}}
                   - {name: claudefb, provider: anthropic, model: claude-sonnet-4-5, max_output_tokens: 1024,

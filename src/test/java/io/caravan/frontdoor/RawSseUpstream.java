@@ -14,13 +14,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * A bare HTTP/1.1 upstream for the faults WireMock cannot make mid-body: it answers 200 with the first events of an
  * OpenAI stream, then, by the request's text, closes the body early ({@code TRUNCATE}), stalls ({@code STALL}), or
- * waits for the caller to drop the connection ({@code HANG}, recorded in {@link #droppedByCaravan}).
+ * waits for the caller to drop the connection ({@code HANG}, recorded in {@link #droppedByCaravan}); a request
+ * with {@code SILENT} gets no answer at all, and its dropped connection is recorded in {@link #silentDropped}.
  */
 final class RawSseUpstream implements AutoCloseable {
 
     private final ServerSocket server;
     private final Thread acceptor;
     final CountDownLatch droppedByCaravan = new CountDownLatch(1);
+    final CountDownLatch silentReceived = new CountDownLatch(1);
+    final CountDownLatch silentDropped = new CountDownLatch(1);
     private final AtomicBoolean closed = new AtomicBoolean();
 
     RawSseUpstream() throws IOException {
@@ -50,6 +53,13 @@ final class RawSseUpstream implements AutoCloseable {
     private void serve(Socket socket) {
         try (socket) {
             String request = readRequest(socket.getInputStream());
+            if (request.contains("SILENT")) {
+                silentReceived.countDown();
+                if (droppedWithin(socket, 30_000)) {
+                    silentDropped.countDown();
+                }
+                return;
+            }
             OutputStream out = socket.getOutputStream();
             out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
                     + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
@@ -59,12 +69,7 @@ final class RawSseUpstream implements AutoCloseable {
             if (request.contains("STALL")) {
                 Thread.sleep(5_000);
             } else if (request.contains("HANG")) {
-                socket.setSoTimeout(15_000);
-                try {
-                    if (socket.getInputStream().read() < 0) {
-                        droppedByCaravan.countDown();
-                    }
-                } catch (IOException e) {
+                if (droppedWithin(socket, 15_000)) {
                     droppedByCaravan.countDown();
                 }
                 return;
@@ -73,6 +78,18 @@ final class RawSseUpstream implements AutoCloseable {
             out.flush();
         } catch (IOException | InterruptedException ignored) {
             // the caller went away
+        }
+    }
+
+    /** Waits for the other end to close the connection; false when it is still open after the time. */
+    private static boolean droppedWithin(Socket socket, int millis) {
+        try {
+            socket.setSoTimeout(millis);
+            return socket.getInputStream().read() < 0;
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
+        } catch (IOException e) {
+            return true;
         }
     }
 
