@@ -6,6 +6,7 @@ import io.caravan.resilience.Breakers;
 import io.caravan.util.Durations;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.camel.component.micrometer.MicrometerConstants;
+import org.apache.camel.component.micrometer.routepolicy.MicrometerRoutePolicyConfiguration;
 import org.apache.camel.component.micrometer.routepolicy.MicrometerRoutePolicyFactory;
 import org.apache.camel.main.Main;
 
@@ -37,6 +38,12 @@ public final class Operations implements AutoCloseable {
         main.bind(MicrometerConstants.METRICS_REGISTRY_NAME, registry);
         MicrometerRoutePolicyFactory routeMetrics = new MicrometerRoutePolicyFactory();
         routeMetrics.setMeterRegistry(registry);
+        // Camel times a task where it enters and as a whole; its inner steps (tier router, dispatch, the
+        // deployments' routes, usage emission) run for every task and are covered by Caravan's own metrics per
+        // deployment and outcome, so timing each of them again would only cost CPU on the hot path
+        MicrometerRoutePolicyConfiguration scope = new MicrometerRoutePolicyConfiguration();
+        scope.setExcludePattern("deployment-*,attempt-*,tier-router,dispatch,cooldown-wait,emit-usage,kafka-outlets");
+        routeMetrics.setPolicyConfiguration(scope);
         main.bind("caravanRouteMetrics", routeMetrics);
         main.bind("taskMetrics", metrics);
         main.bind("budgetGuard", guard);
