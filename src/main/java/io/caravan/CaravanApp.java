@@ -11,6 +11,7 @@ import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
 import io.caravan.dispatch.RetryPolicy;
 import io.caravan.dispatch.StreamCalls;
+import io.caravan.dispatch.UpstreamEndpoints;
 import io.caravan.intake.ApiKeyAuth;
 import io.caravan.intake.ChatCompletionsIntake;
 import io.caravan.intake.ChatStreamWriter;
@@ -81,8 +82,9 @@ public final class CaravanApp implements AutoCloseable {
                 new ChatStreamWriter(breakers)));
         main.bind("tierRouter", new TierRouter());
         main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats)));
-        main.bind("providerCalls", new ProviderCalls(keys, limits, stats));
-        main.bind("streamCalls", new StreamCalls());
+        UpstreamEndpoints upstreams = new UpstreamEndpoints();
+        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams));
+        main.bind("streamCalls", new StreamCalls(upstreams));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",

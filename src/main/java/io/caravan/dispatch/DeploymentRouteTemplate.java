@@ -47,16 +47,18 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                             .throwExceptionWhenHalfOpenOrOpenState(true)
                         .end()
                         .bean("providerCalls", "prepare")
-                        // the task's own catalog decides the endpoint (set by prepare), so a catalog reload
-                        // never needs to replace a route that tasks of the old catalog may still be using
+                        // a streaming chat request asks for a stream; its first delta is read inside the attempt
+                        .filter(method("streamCalls", "wanted"))
+                            .bean("streamCalls", "prepare")
+                        .end()
+                        // the task's own catalog decides the endpoint (resolved once per URI by prepare), so a
+                        // catalog reload never needs to replace a route that tasks of the old catalog may still use
+                        .toD().uri("${exchangeProperty." + ProviderCalls.UPSTREAM + "}")
+                            .allowOptimisedComponents(false)
                         .choice()
-                            // a streaming chat request: the stream's first delta is read inside the attempt
                             .when(method("streamCalls", "wanted"))
-                                .bean("streamCalls", "prepare")
-                                .toD("${exchangeProperty." + ProviderCalls.UPSTREAM + "}")
                                 .bean("streamCalls", "open")
                             .otherwise()
-                                .toD("${exchangeProperty." + ProviderCalls.UPSTREAM + "}")
                                 .bean("providerCalls", "complete")
                         .end()
                     .end();

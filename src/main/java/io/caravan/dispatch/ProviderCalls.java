@@ -33,21 +33,19 @@ public final class ProviderCalls {
 
     /** The exchange property holding the token estimate the call took from its key's tpm bucket. */
     static final String TOKEN_ESTIMATE = "caravanTokenEstimate";
-    /** The exchange property holding the upstream endpoint of the call, from the task's own catalog. */
+    /** The exchange property holding the upstream endpoint of the call (an Endpoint), from the task's own catalog. */
     static final String UPSTREAM = "caravanUpstream";
 
     private final KeyPool keys;
     private final RateLimits limits;
     private final DeploymentStats stats;
+    private final UpstreamEndpoints endpoints;
 
-    public ProviderCalls(KeyPool keys) {
-        this(keys, new RateLimits(), new DeploymentStats());
-    }
-
-    public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats) {
+    public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats, UpstreamEndpoints endpoints) {
         this.keys = keys;
         this.limits = limits;
         this.stats = stats;
+        this.endpoints = endpoints;
     }
 
     /** Tokens a call of this task is counted for before the answer: prompt estimate plus requested output. */
@@ -101,7 +99,8 @@ public final class ProviderCalls {
             key = keys.key(provider.name(), keyIndex);
         }
         exchange.setProperty(TOKEN_ESTIMATE, estimate);
-        exchange.setProperty(UPSTREAM, DeploymentRoutes.upstreamUri(provider, deployment));
+        exchange.setProperty(UPSTREAM,
+                endpoints.resolve(exchange.getContext(), DeploymentRoutes.upstreamUri(provider, deployment)));
         Message message = exchange.getMessage();
         message.getHeaders().clear();
         adapter.requestHeaders(provider, key).forEach(message::setHeader);

@@ -35,6 +35,12 @@ public final class StreamCalls {
     /** Exchange property set by an intake that wants the answer streamed. */
     public static final String WANTED = "caravanStream";
 
+    private final UpstreamEndpoints endpoints;
+
+    public StreamCalls(UpstreamEndpoints endpoints) {
+        this.endpoints = endpoints;
+    }
+
     /** Whether this attempt streams: the caller asked for it and the deployment's adapter can. */
     public boolean wanted(Exchange exchange) {
         if (exchange.getProperty(WANTED) == null) {
@@ -49,7 +55,8 @@ public final class StreamCalls {
         TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
         DeploymentSpec deployment = ctx.current().deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);
-        exchange.setProperty(ProviderCalls.UPSTREAM, DeploymentRoutes.streamUpstreamUri(provider, deployment));
+        exchange.setProperty(ProviderCalls.UPSTREAM,
+                endpoints.resolve(exchange.getContext(), DeploymentRoutes.streamUpstreamUri(provider, deployment)));
         exchange.getMessage().setHeader("Accept", "text/event-stream");
         exchange.getMessage().setBody(adapter(ctx).streamRequestBody(
                 new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
