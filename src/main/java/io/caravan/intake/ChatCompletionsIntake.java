@@ -270,7 +270,7 @@ public final class ChatCompletionsIntake {
         }
         out.setHeader("x-caravan-fallback", String.valueOf(by != null && by.fallback()));
         if (withCost) {
-            out.setHeader("x-caravan-cost-usd", String.format(Locale.ROOT, "%.8f", ctx.totalCost()));
+            out.setHeader("x-caravan-cost-usd", new java.math.BigDecimal(ctx.totalCost()).setScale(8, java.math.RoundingMode.HALF_UP).toPlainString());
         }
         out.setHeader("x-caravan-task-id", ctx.task().id());
     }

@@ -84,18 +84,22 @@ public final class TierRouter {
         String detail;
         if (agent == null) {
             score = task;
-            detail = String.format(Locale.ROOT, "task %.1f", task);
+            detail = "task " + oneDecimal(task);
         } else {
             double weights = routing.agentWeight() + routing.taskWeight();
             score = (routing.agentWeight() * agent + routing.taskWeight() * task) / weights;
-            detail = String.format(Locale.ROOT, "agent %.1f, task %.1f", agent, task);
+            detail = "agent " + oneDecimal(agent) + ", task " + oneDecimal(task);
         }
         if (Double.isNaN(score) || Double.isInfinite(score)) {
             throw new IllegalStateException("complexity score is not a number");
         }
         TierSpec tier = tierForScore(catalog.tierList(), score);
-        ctx.route(tier.name(), tier.group(),
-                String.format(Locale.ROOT, "score %.1f (%s) -> %s", score, detail, tier.name()));
+        ctx.route(tier.name(), tier.group(), "score " + oneDecimal(score) + " (" + detail + ") -> " + tier.name());
+    }
+
+    /** A score as the reason shows it, e.g. 2.5 (every task has one: no Formatter on this path). */
+    static String oneDecimal(double value) {
+        return java.math.BigDecimal.valueOf(value).setScale(1, java.math.RoundingMode.HALF_UP).toPlainString();
     }
 
     /** When scoring cannot decide, the catalog's default tier. */
