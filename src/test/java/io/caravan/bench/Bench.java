@@ -38,13 +38,14 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * Caravan's benchmark (run on demand with {@code bench/run.sh}, never in CI). This JVM hosts the Kafka broker, a
- * fast mock upstream (a fixed chat.completion, delayed by the {@code x-mock-delay-ms} request header that the
- * catalog sets) and the load generators; Caravan runs in a JVM of its own, whose RSS and CPU are sampled.
+ * fast mock upstream (a fixed chat.completion, delayed by the catalog's base_url path: {@code /d200/v1} answers
+ * after 200 ms) and the load generators; Caravan runs in a JVM of its own, whose RSS and CPU are sampled.
  *
- * <p>Legs: (1) Kafka tasks/s from producing N tasks to reading N results, at upstream latency 0, 200 ms and 1 s and
- * several {@code caravan.max-in-flight}; (2) HTTP {@code POST /v1/tasks} requests/s at 16 and 64 connections
- * (wrk), against the mock directly for scale; (3) the latency a single sequential client adds over calling the
- * mock directly (p50, p99), rounds alternating between the two.
+ * <p>Legs, each repeated over {@code bench.rounds} rounds (default 2) so the legs alternate: (1) Kafka tasks/s from
+ * producing N tasks to reading N results, at upstream latency 0, 200 ms and 1 s and several
+ * {@code caravan.max-in-flight}; (2) HTTP {@code POST /v1/chat/completions} and {@code /v1/tasks} requests/s at 16
+ * and 64 connections (wrk), against the mock directly for scale; (3) the latency a single sequential client adds
+ * over calling the mock directly (p50, p99), rounds alternating between the mock and the two endpoints.
  */
 public final class Bench {
 
@@ -172,7 +173,7 @@ public final class Bench {
                 "seconds", "tasks/s", "RSS MB", "CPU cores"));
         long[] latencies = longs(System.getProperty("bench.kafka.latencies", "0,200,1000"));
         long[] limits = longs(System.getProperty("bench.kafka.in-flight", "256,1024,2048"));
-        int rounds = Integer.getInteger("bench.rounds", 1);
+        int rounds = Integer.getInteger("bench.rounds", 2);
         for (int round = 0; round < rounds; round++) {
             for (long latency : latencies) {
                 for (long limit : limits) {
@@ -305,7 +306,7 @@ public final class Bench {
             // warm-up: the JIT needs well over 5 s on two cores before the figures settle
             wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, 20, null);
             wrk("http://127.0.0.1:" + port + "/v1/chat/completions", chatScript, 16, 10, null);
-            int rounds = Integer.getInteger("bench.rounds", 1);
+            int rounds = Integer.getInteger("bench.rounds", 2);
             for (int round = 0; round < rounds; round++) {
                 for (int connections : new int[] {16, 64}) {
                     Sampler sampler = new Sampler(caravan.process.pid());
@@ -406,28 +407,40 @@ public final class Bench {
                 .POST(HttpRequest.BodyPublishers.ofString(
                         "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}]}"))
                 .build();
-        HttpRequest via = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/tasks"))
+        HttpRequest chat = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}],\"max_tokens\":8}"))
+                .build();
+        HttpRequest tasks = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/tasks"))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"Say ok\",\"params\":{\"max_tokens\":8}}"))
                 .build();
         try (CaravanProcess caravan = CaravanProcess.startHttp(catalog(0), prefix, port, javaBin, jvmOptions)) {
             waitForHttp(port);
-            time(client, via, 3000); // warm-up
+            // warm-up: the JIT needs many thousand calls on two cores before the figures settle
+            time(client, chat, 10000);
+            time(client, tasks, 5000);
             time(client, direct, 3000);
             List<Long> directTimes = new ArrayList<>();
-            List<Long> viaTimes = new ArrayList<>();
+            List<Long> chatTimes = new ArrayList<>();
+            List<Long> taskTimes = new ArrayList<>();
             for (int round = 0; round < rounds; round++) {
                 directTimes.addAll(time(client, direct, perRound));
-                viaTimes.addAll(time(client, via, perRound));
+                chatTimes.addAll(time(client, chat, perRound));
+                taskTimes.addAll(time(client, tasks, perRound));
             }
             double d50 = percentile(directTimes, 50);
             double d99 = percentile(directTimes, 99);
-            double v50 = percentile(viaTimes, 50);
-            double v99 = percentile(viaTimes, 99);
-            line(String.format(Locale.ROOT, "%-28s %10s %10s", "", "p50 ms", "p99 ms"));
-            line(String.format(Locale.ROOT, "%-28s %10.3f %10.3f", "mock directly", d50, d99));
-            line(String.format(Locale.ROOT, "%-28s %10.3f %10.3f", "via Caravan /v1/tasks", v50, v99));
-            line(String.format(Locale.ROOT, "%-28s %10.3f %10.3f", "added by Caravan", v50 - d50, v99 - d99));
+            line(String.format(Locale.ROOT, "%-32s %10s %10s", "", "p50 ms", "p99 ms"));
+            line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "mock directly", d50, d99));
+            for (Map.Entry<String, List<Long>> leg : Map.of("/v1/chat/completions", chatTimes, "/v1/tasks", taskTimes)
+                    .entrySet().stream().sorted(Map.Entry.comparingByKey()).toList()) {
+                double v50 = percentile(leg.getValue(), 50);
+                double v99 = percentile(leg.getValue(), 99);
+                line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "via Caravan " + leg.getKey(), v50, v99));
+                line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "  added by Caravan", v50 - d50, v99 - d99));
+            }
             line("(" + rounds + " alternating rounds of " + perRound + " requests each)");
         }
     }
