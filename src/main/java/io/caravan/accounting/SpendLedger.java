@@ -65,6 +65,9 @@ public final class SpendLedger implements AutoCloseable {
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
+        // spend may lag a quarter second; under load the reader then takes events in batches, not one fetch each
+        p.put(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, "65536");
+        p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "250");
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "caravan-spend-ledger");
         this.consumerProps = p;
     }
