@@ -15,6 +15,8 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +37,9 @@ public final class TaskMetrics {
 
     private final PrometheusMeterRegistry registry;
     private final StatusBoard board;
+    /** Meters by name and label values: building and registering a meter id for every task costs more than counting. */
+    private final Map<List<String>, Counter> counters = new ConcurrentHashMap<>();
+    private final Map<List<String>, Timer> timers = new ConcurrentHashMap<>();
 
     public TaskMetrics(PrometheusMeterRegistry registry, StatusBoard board) {
         this.registry = registry;
@@ -109,31 +114,26 @@ public final class TaskMetrics {
         String model = label(by == null ? ctx.group() : by.group());
         String provider = label(by == null ? null : by.deployment().provider());
         String outcome = ok ? "ok" : ctx.error() == null ? "unknown" : ctx.error().type().wireName();
-        Counter.builder("caravan.requests").description("Finished tasks")
-                .tags("tier", tier, "model", model, "provider", provider, "outcome", outcome)
-                .register(registry).increment();
+        counter("caravan.requests", "Finished tasks",
+                "tier", tier, "model", model, "provider", provider, "outcome", outcome).increment();
 
         int fallbacks = 0;
         Attempt previous = null;
         for (Attempt a : attempts) {
-            Timer.builder("caravan.attempt").description("Provider attempts")
-                    .tags("provider", label(a.provider()), "deployment", label(a.deployment()), "outcome", a.outcome())
-                    .serviceLevelObjectives(BUCKETS)
-                    .register(registry).record(Duration.ofMillis(a.latencyMs()));
+            attemptTimer(label(a.provider()), label(a.deployment()), a.outcome())
+                    .record(a.latencyMs(), java.util.concurrent.TimeUnit.MILLISECONDS);
             tokens(a, "input", a.usage().input());
             tokens(a, "cached_input", a.usage().cachedInput());
             tokens(a, "output", a.usage().output());
             if (a.costUsd() != 0) {
-                Counter.builder("caravan.cost.usd").description("Spend, USD")
-                        .tags("tier", tier, "model", label(a.group()), "provider", label(a.provider()))
-                        .register(registry).increment(a.costUsd());
+                counter("caravan.cost.usd", "Spend, USD",
+                        "tier", tier, "model", label(a.group()), "provider", label(a.provider())).increment(a.costUsd());
             }
             boolean movedOn = previous != null && !previous.deployment().equals(a.deployment());
             if (movedOn) {
                 fallbacks++;
-                Counter.builder("caravan.fallbacks").description("Moves from one deployment to another")
-                        .tags("from", previous.deployment(), "to", a.deployment())
-                        .register(registry).increment();
+                counter("caravan.fallbacks", "Moves from one deployment to another",
+                        "from", previous.deployment(), "to", a.deployment()).increment();
             }
             board.attempt(a, movedOn, ctx.tier());
             previous = a;
@@ -142,12 +142,36 @@ public final class TaskMetrics {
     }
 
     private void tokens(Attempt a, String kind, long count) {
-        Counter counter = Counter.builder("caravan.tokens").description("Tokens")
-                .tags("provider", label(a.provider()), "model", label(a.group()), "kind", kind)
-                .register(registry);
+        Counter counter = counter("caravan.tokens", "Tokens",
+                "provider", label(a.provider()), "model", label(a.group()), "kind", kind);
         if (count > 0) {
             counter.increment(count);
         }
+    }
+
+    /** The counter of this name and these label pairs (name, value, name, value...), registered on first use. */
+    private Counter counter(String name, String description, String... tags) {
+        List<String> key = key(name, tags);
+        Counter counter = counters.get(key);
+        return counter != null ? counter : counters.computeIfAbsent(key,
+                k -> Counter.builder(name).description(description).tags(tags).register(registry));
+    }
+
+    private Timer attemptTimer(String provider, String deployment, String outcome) {
+        List<String> key = List.of(provider, deployment, outcome);
+        Timer timer = timers.get(key);
+        return timer != null ? timer : timers.computeIfAbsent(key, k -> Timer.builder("caravan.attempt")
+                .description("Provider attempts")
+                .tags("provider", provider, "deployment", deployment, "outcome", outcome)
+                .serviceLevelObjectives(BUCKETS)
+                .register(registry));
+    }
+
+    private static List<String> key(String name, String[] tags) {
+        String[] key = new String[tags.length + 1];
+        key[0] = name;
+        System.arraycopy(tags, 0, key, 1, tags.length);
+        return List.of(key);
     }
 
     private static String label(String value) {
