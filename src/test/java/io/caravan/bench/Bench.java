@@ -304,22 +304,24 @@ public final class Bench {
         try (CaravanProcess caravan = CaravanProcess.startHttp(catalog(0), prefix, port, javaBin, jvmOptions)) {
             waitForHttp(port);
             // warm-up: the JIT needs well over 5 s on two cores before the figures settle
-            wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, 20, null);
+            wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, Integer.getInteger("bench.http.warmup-seconds", 20),
+                    null);
             wrk("http://127.0.0.1:" + port + "/v1/chat/completions", chatScript, 16, 10, null);
             int rounds = Integer.getInteger("bench.rounds", 2);
             for (int round = 0; round < rounds; round++) {
-                for (int connections : new int[] {16, 64}) {
+                for (long connections : longs(System.getProperty("bench.http.connections", "16,64"))) {
                     Sampler sampler = new Sampler(caravan.process.pid());
-                    String[] r = wrk("http://127.0.0.1:" + port + "/v1/tasks", script, connections, 10, null);
+                    String[] r = wrk("http://127.0.0.1:" + port + "/v1/tasks", script, (int) connections, 10, null);
                     Sampler.Sample s = sampler.stop();
                     line(String.format(Locale.ROOT, "%-22s %-12d %10s %10s %10s %9.0f %9.2f", "caravan /v1/tasks",
                             connections, r[0], r[1], r[2], s.maxRssMb(), s.cores()));
                     Sampler chatSampler = new Sampler(caravan.process.pid());
-                    String[] c = wrk("http://127.0.0.1:" + port + "/v1/chat/completions", chatScript, connections, 10, null);
+                    String[] c = wrk("http://127.0.0.1:" + port + "/v1/chat/completions", chatScript, (int) connections, 10,
+                            null);
                     Sampler.Sample cs = chatSampler.stop();
                     line(String.format(Locale.ROOT, "%-22s %-12d %10s %10s %10s %9.0f %9.2f", "caravan /v1/chat",
                             connections, c[0], c[1], c[2], cs.maxRssMb(), cs.cores()));
-                    String[] m = wrk("http://127.0.0.1:" + mockPort + "/v1/chat/completions", mockScript, connections,
+                    String[] m = wrk("http://127.0.0.1:" + mockPort + "/v1/chat/completions", mockScript, (int) connections,
                             10, null);
                     line(String.format(Locale.ROOT, "%-22s %-12d %10s %10s %10s %9s %9s", "mock directly",
                             connections, m[0], m[1], m[2], "-", "-"));

@@ -55,6 +55,12 @@ public final class Caravan implements AutoCloseable {
     /** Starts Caravan on the topics and consumer group of this prefix. */
     public static Caravan start(String catalogYaml, Map<String, String> env, Map<String, String> extra, String prefix)
             throws Exception {
+        return start(catalogYaml, env, extra, prefix, TestKafka.bootstrapServers());
+    }
+
+    /** The same on another broker than the shared test one (one the test may stop and start again). */
+    public static Caravan start(String catalogYaml, Map<String, String> env, Map<String, String> extra, String prefix,
+            String bootstrapServers) throws Exception {
         Path dir = Files.createTempDirectory("caravan-test");
         Path catalogFile = dir.resolve("catalog.yaml");
         Files.writeString(catalogFile, catalogYaml);
@@ -72,7 +78,7 @@ public final class Caravan implements AutoCloseable {
         for (Map.Entry<String, String> e : extra.entrySet()) {
             settings = settings.with(e.getKey(), e.getValue());
         }
-        CaravanApp app = new CaravanApp(settings, catalog, TestKafka.bootstrapServers()).start();
+        CaravanApp app = new CaravanApp(settings, catalog, bootstrapServers).start();
         return new Caravan(app, prefix, port);
     }
 
