@@ -115,11 +115,16 @@ public final class CaravanApp implements AutoCloseable {
         main.addOverrideProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
         // bodies far over the task limit are cut off by the server itself; the rest get Caravan's 413
         main.addOverrideProperty("camel.server.max-body-size", String.valueOf(16L * maxTaskBytes));
-        // retries are Caravan's (RetryPolicy, one attempt per call): the HTTP client must not re-send 429/503 itself
-        main.addOverrideProperty("camel.component.http.automatic-retries-disabled", "true");
-        main.addOverrideProperty("camel.component.https.automatic-retries-disabled", "true");
-        // a caller who goes away aborts the provider call in flight
         for (String component : new String[] {"http", "https"}) {
+            // retries are Caravan's (RetryPolicy, one attempt per call): the client must not re-send 429/503 itself
+            main.addOverrideProperty("camel.component." + component + ".automatic-retries-disabled", "true");
+            // provider APIs answer where they are asked, without cookies or per-connection auth state: the
+            // client's steps for those would only run for nothing on every call
+            main.addOverrideProperty("camel.component." + component + ".cookie-management-disabled", "true");
+            main.addOverrideProperty("camel.component." + component + ".redirect-handling-disabled", "true");
+            main.addOverrideProperty("camel.component." + component + ".auth-caching-disabled", "true");
+            main.addOverrideProperty("camel.component." + component + ".connection-state-disabled", "true");
+            // a caller who goes away aborts the provider call in flight
             main.addOverrideProperty("camel.component." + component + ".http-client-configurer", "#callCancellation");
             main.addOverrideProperty("camel.component." + component + ".http-activity-listener", "#callCancellation");
         }
