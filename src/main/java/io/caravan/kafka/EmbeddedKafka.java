@@ -56,6 +56,10 @@ public final class EmbeddedKafka implements AutoCloseable {
         props.put("transaction.state.log.min.isr", "1");
         props.put("group.initial.rebalance.delay.ms", "0");
         props.put("auto.create.topics.enable", "true");
+        // after a crash the restarted node must wait out its own old registration before it serves again: keep
+        // that wait to a few seconds instead of the default nine (plus backoff)
+        props.put("broker.heartbeat.interval.ms", "1000");
+        props.put("broker.session.timeout.ms", "3000");
         KafkaConfig config = new KafkaConfig(props, false);
         formatIfNeeded(config);
         server = new KafkaRaftServer(config, Time.SYSTEM);
