@@ -48,7 +48,8 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                         .end()
                         .bean("providerCalls", "prepare")
                         // a streaming chat request asks for a stream; its first delta is read inside the attempt
-                        .filter(method("streamCalls", "wanted"))
+                        // a plain Java predicate: a bean predicate would copy the exchange on every call
+                        .filter(StreamCalls::wanted)
                             .bean("streamCalls", "prepare")
                         .end()
                         // the task's own catalog decides the endpoint (resolved once per URI by prepare), so a
@@ -56,7 +57,7 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                         .toD().uri("${exchangeProperty." + ProviderCalls.UPSTREAM + "}")
                             .allowOptimisedComponents(false)
                         .choice()
-                            .when(method("streamCalls", "wanted"))
+                            .when(StreamCalls::wanted)
                                 .bean("streamCalls", "open")
                             .otherwise()
                                 .bean("providerCalls", "complete")

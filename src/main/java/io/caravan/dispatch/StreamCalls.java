@@ -42,7 +42,7 @@ public final class StreamCalls {
     }
 
     /** Whether this attempt streams: the caller asked for it and the deployment's adapter can. */
-    public boolean wanted(Exchange exchange) {
+    public static boolean wanted(Exchange exchange) {
         if (exchange.getProperty(WANTED) == null) {
             return false;
         }

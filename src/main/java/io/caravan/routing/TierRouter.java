@@ -10,14 +10,20 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
 
 /**
- * The rules of the tier router, one method per {@code when} of the content-based router in
+ * The rules of the tier router, one per {@code when} of the content-based router in
  * {@code routes/tier-router.yaml}: a predicate saying whether the rule applies and an action recording the
- * decision ({@code tier}, the group, {@code routing_reason}) on the task.
+ * decision ({@code tier}, the group, {@code routing_reason}) on the task. {@link #classify} asks the predicates in
+ * rule order once and names the first that applies in {@link #RULE}, which the {@code when}s test: a bean
+ * predicate per {@code when} would copy the exchange for each rule of each task.
  */
 public final class TierRouter {
+
+    /** The exchange property naming the rule that routes the task: explicit-tier, tier-alias, group, keyword, score. */
+    public static final String RULE = "caravanRule";
 
     private static final Map<String, Pattern> KEYWORD_PATTERNS = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -25,6 +31,15 @@ public final class TierRouter {
 
     private static Pattern wholeWord(String keyword) {
         return Pattern.compile("\\b" + Pattern.quote(keyword.toLowerCase(Locale.ROOT)) + "\\b");
+    }
+
+    public void classify(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
+        String rule = hasExplicitTier(ctx) ? "explicit-tier"
+                : asksForTierAlias(ctx) ? "tier-alias"
+                : asksForGroup(ctx) ? "group"
+                : matchesKeyword(ctx) ? "keyword"
+                : "score";
+        exchange.setProperty(RULE, rule);
     }
 
     public boolean hasExplicitTier(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
