@@ -67,7 +67,7 @@ public final class Bench {
 
     public static void main(String[] args) throws Exception {
         String javaBin = System.getProperty("bench.java", ProcessHandle.current().info().command().orElse("java"));
-        List<String> jvm = new ArrayList<>(List.of("-Xmx256m", "-XX:+UseSerialGC"));
+        List<String> jvm = new ArrayList<>(List.of("-Xmx128m", "-XX:+UseSerialGC"));
         String extra = System.getProperty("bench.jvm-options", "");
         if (!extra.isBlank()) {
             jvm.addAll(Arrays.asList(extra.trim().split("\\s+")));
@@ -301,7 +301,7 @@ public final class Bench {
                 "p50 ms", "p99 ms", "RSS MB", "CPU cores"));
         String prefix = Caravan.newPrefix();
         int port = Caravan.freePort();
-        try (CaravanProcess caravan = CaravanProcess.startHttp(catalog(0), prefix, port, javaBin, jvmOptions)) {
+        try (CaravanProcess caravan = startHttp(prefix, port)) {
             waitForHttp(port);
             // warm-up: the JIT needs well over 5 s on two cores before the figures settle
             wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, Integer.getInteger("bench.http.warmup-seconds", 20),
@@ -328,6 +328,13 @@ public final class Bench {
                 }
             }
         }
+    }
+
+    /** Caravan serving HTTP on this port, with the -Dbench.settings of every leg. */
+    CaravanProcess startHttp(String prefix, int port) throws IOException {
+        Map<String, String> settings = new java.util.HashMap<>(extraSettings());
+        settings.put("caravan.http.port", String.valueOf(port));
+        return CaravanProcess.start(catalog(0), prefix, settings, javaBin, jvmOptions);
     }
 
     static boolean hasWrk() {
@@ -418,7 +425,7 @@ public final class Bench {
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"Say ok\",\"params\":{\"max_tokens\":8}}"))
                 .build();
-        try (CaravanProcess caravan = CaravanProcess.startHttp(catalog(0), prefix, port, javaBin, jvmOptions)) {
+        try (CaravanProcess caravan = startHttp(prefix, port)) {
             waitForHttp(port);
             // warm-up: the JIT needs many thousand calls on two cores before the figures settle
             time(client, chat, 10000);

@@ -62,12 +62,6 @@ public final class CaravanProcess implements AutoCloseable {
         return new CaravanProcess(process, log);
     }
 
-    /** Caravan serving HTTP on this port (a later -D wins over the free port picked by default). */
-    public static CaravanProcess startHttp(String catalogYaml, String prefix, int port, String javaBin,
-            List<String> jvmOptions) throws IOException {
-        return start(catalogYaml, prefix, Map.of("caravan.http.port", String.valueOf(port)), javaBin, jvmOptions);
-    }
-
     /** Waits until the consumer group has this many members, each with partitions. */
     public static void awaitGroupMembers(String group, int members, Duration within) throws Exception {
         long end = System.nanoTime() + within.toNanos();
