@@ -57,26 +57,38 @@ public final class Bench {
     final StringBuilder report = new StringBuilder();
     final String javaBin;
     final List<String> jvmOptions;
+    final List<String> kafkaJvmOptions;
     int mockPort;
     int lastFailed;
 
-    Bench(String javaBin, List<String> jvmOptions) {
-        this.javaBin = javaBin;
-        this.jvmOptions = jvmOptions;
-    }
-
-    public static void main(String[] args) throws Exception {
-        String javaBin = System.getProperty("bench.java", ProcessHandle.current().info().command().orElse("java"));
-        List<String> jvm = new ArrayList<>(List.of("-Xmx128m", "-XX:+UseSerialGC"));
+    /** The base options of one kind of leg (a property replaces the default), then -Dbench.jvm-options. */
+    static List<String> jvmOptions(String property, String defaults) {
+        List<String> jvm = new ArrayList<>(Arrays.asList(System.getProperty(property, defaults).trim().split("\\s+")));
         String extra = System.getProperty("bench.jvm-options", "");
         if (!extra.isBlank()) {
             jvm.addAll(Arrays.asList(extra.trim().split("\\s+")));
         }
-        Bench bench = new Bench(javaBin, jvm);
+        return jvm;
+    }
+
+    Bench(String javaBin, List<String> jvmOptions, List<String> kafkaJvmOptions) {
+        this.javaBin = javaBin;
+        this.jvmOptions = jvmOptions;
+        this.kafkaJvmOptions = kafkaJvmOptions;
+    }
+
+    public static void main(String[] args) throws Exception {
+        String javaBin = System.getProperty("bench.java", ProcessHandle.current().info().command().orElse("java"));
+        // the heap each kind of leg needs: HTTP runs at most a few hundred calls at once; the Kafka legs hold up
+        // to 2,048 tasks in flight, which in 128 MB spend a fifth of the time in young collections
+        List<String> jvm = jvmOptions("bench.jvm-base", "-Xmx128m -XX:+UseSerialGC");
+        List<String> kafkaJvm = jvmOptions("bench.kafka.jvm-base", "-Xmx256m -XX:+UseSerialGC");
+        Bench bench = new Bench(javaBin, jvm, kafkaJvm);
         String legs = System.getProperty("bench.legs", "kafka,http,latency");
         bench.line("# Caravan benchmark " + LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME));
-        bench.line("caravan JVM: " + javaBin + " " + String.join(" ", jvm) + "; "
-                + Runtime.getRuntime().availableProcessors() + " cores; load generator, broker and mock on the same box");
+        bench.line("caravan JVM: " + javaBin + "; HTTP legs " + String.join(" ", jvm) + "; Kafka legs "
+                + String.join(" ", kafkaJvm) + "; " + Runtime.getRuntime().availableProcessors()
+                + " cores; load generator, broker and mock on the same box");
         HttpServer mock = bench.startMock();
         TestKafka.bootstrapServers();
         try {
@@ -144,18 +156,28 @@ public final class Bench {
         return server;
     }
 
+    /** The measured group m (upstream delayed by delayMs) and a group warm (no delay) to warm the JIT up with. */
     String catalog(long delayMs) {
         return """
                 providers:
                   mock:
                     api: openai
-                    base_url: http://127.0.0.1:%d/d%d/v1
+                    base_url: http://127.0.0.1:%1$d/d%2$d/v1
                     api_keys: ["sk-bench"]
                     retries: 0
                     timeout: 30s
+                  warm:
+                    api: openai
+                    base_url: http://127.0.0.1:%1$d/d0/v1
+                    api_keys: ["sk-bench"]
+                    retries: 0
                 models:
                   - name: m
                     provider: mock
+                    model: bench-model
+                    price: {input: 0.10, output: 0.20}
+                  - name: warm
+                    provider: warm
                     model: bench-model
                     price: {input: 0.10, output: 0.20}
                 tiers:
@@ -191,13 +213,17 @@ public final class Bench {
         TestKafka.createTopic(prefix + ".results", 4);
         Map<String, String> settings = new java.util.HashMap<>(extraSettings());
         settings.put("caravan.max-in-flight", String.valueOf(maxInFlight));
-        try (CaravanProcess caravan = CaravanProcess.start(catalog(latencyMs), prefix, settings, javaBin, jvmOptions)) {
+        try (CaravanProcess caravan = CaravanProcess.start(catalog(latencyMs), prefix, settings, javaBin, kafkaJvmOptions)) {
             CaravanProcess.awaitGroupMembers(prefix + "-group", 1, Duration.ofSeconds(60));
-            // warm up: a few hundred tasks not measured
-            runTasks(prefix, Math.min(2000, n / 4), "warm-");
+            // warm-up, not measured: the JIT compiles for well over 20 s on two cores, so a short leg on a fresh
+            // JVM would measure the compiler; tasks to the undelayed group take the same code paths
+            long warmUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(Integer.getInteger("bench.kafka.warmup-seconds", 30));
+            for (int batch = 0; System.nanoTime() < warmUntil; batch++) {
+                runTasks(prefix, 5000, "warm-" + batch + "-", "warm");
+            }
             Sampler sampler = new Sampler(caravan.process.pid());
             long start = System.nanoTime();
-            int got = runTasks(prefix, n, "b-");
+            int got = runTasks(prefix, n, "b-", "auto");
             double seconds = (System.nanoTime() - start) / 1e9;
             Sampler.Sample sample = sampler.stop();
             line(String.format(Locale.ROOT, "%-10s %-14d %8d %10.2f %10.0f %9.0f %9.2f",
@@ -224,7 +250,7 @@ public final class Bench {
     }
 
     /** Produces n tasks and reads until n distinct results came back; returns how many did. */
-    int runTasks(String prefix, int n, String idPrefix) {
+    int runTasks(String prefix, int n, String idPrefix, String model) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TestKafka.bootstrapServers());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-" + UUID.randomUUID());
@@ -245,7 +271,8 @@ public final class Bench {
                 for (int i = 0; i < n; i++) {
                     String id = idPrefix + i;
                     producer.send(new ProducerRecord<>(prefix + ".tasks", id,
-                            ("{\"id\":\"" + id + "\",\"prompt\":\"Say ok " + i + "\",\"params\":{\"max_tokens\":8}}")
+                            ("{\"id\":\"" + id + "\",\"model\":\"" + model + "\",\"prompt\":\"Say ok " + i
+                                    + "\",\"params\":{\"max_tokens\":8}}")
                                     .getBytes(StandardCharsets.UTF_8)));
                 }
                 producer.flush();
