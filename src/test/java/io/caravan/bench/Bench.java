@@ -23,18 +23,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
  * Caravan's benchmark (run on demand with {@code bench/run.sh}, never in CI). This JVM hosts the Kafka broker, a
@@ -251,15 +246,9 @@ public final class Bench {
 
     /** Produces n tasks and reads until n distinct results came back; returns how many did. */
     int runTasks(String prefix, int n, String idPrefix, String model) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TestKafka.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-" + UUID.randomUUID());
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         Set<String> seen = new HashSet<>();
         Set<String> failed = new HashSet<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p);
+        try (KafkaConsumer<String, byte[]> consumer = TestKafka.reader(TestKafka.bootstrapServers(), "latest");
                 KafkaProducer<String, byte[]> producer = TestKafka.producer()) {
             consumer.subscribe(List.of(prefix + ".results"));
             while (consumer.assignment().isEmpty()) {

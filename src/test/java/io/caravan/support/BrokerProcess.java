@@ -133,11 +133,7 @@ public final class BrokerProcess implements AutoCloseable {
     }
 
     public String output() {
-        try {
-            return Files.readString(log);
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
+        return CaravanProcess.readLog(log);
     }
 
     @Override

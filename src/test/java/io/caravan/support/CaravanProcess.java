@@ -80,6 +80,11 @@ public final class CaravanProcess implements AutoCloseable {
     }
 
     public String output() {
+        return readLog(log);
+    }
+
+    /** What a child process wrote so far, for a failure message. */
+    static String readLog(Path log) {
         try {
             return Files.readString(log);
         } catch (IOException e) {

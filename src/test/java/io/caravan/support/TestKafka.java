@@ -93,18 +93,23 @@ public final class TestKafka {
         return records.stream().map(ConsumerRecord::key).collect(java.util.stream.Collectors.toSet());
     }
 
+    /** A consumer in a group of its own (nothing committed before it), string keys and byte values. */
+    public static KafkaConsumer<String, byte[]> reader(String bootstrapServers, String autoOffsetReset) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "test-reader-" + UUID.randomUUID());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, autoOffsetReset);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        return new KafkaConsumer<>(p);
+    }
+
     /** Reads a topic from the start until {@code done} says so or the time is up. */
     public static List<ConsumerRecord<String, byte[]>> readUntil(String topic,
             java.util.function.Predicate<List<ConsumerRecord<String, byte[]>>> done, Duration within) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "test-reader-" + UUID.randomUUID());
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         List<ConsumerRecord<String, byte[]>> records = new ArrayList<>();
         long end = System.nanoTime() + within.toNanos();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
+        try (KafkaConsumer<String, byte[]> consumer = reader(bootstrapServers(), "earliest")) {
             consumer.subscribe(List.of(topic));
             while (!done.test(records) && System.nanoTime() < end) {
                 consumer.poll(Duration.ofMillis(200)).forEach(records::add);
