@@ -5,6 +5,7 @@ import java.util.List;
 import java.time.Duration;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.resilience.ErrorClass;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.regex.Pattern;
 
 /** Small helpers the HTTP adapters share: header lookup, body parsing, safe error text, OpenAI content text. */
@@ -152,6 +154,30 @@ public final class AdapterSupport {
     }
 
     /** A {@code max_tokens} from params ({@code max_tokens} or {@code max_completion_tokens}), or null. */
+    /**
+     * The request's OpenAI {@code tools} as the tool declarations Anthropic and Gemini both take: one object per
+     * function with its {@code name} and, when given, {@code description}; {@code parameters} adds the function's
+     * JSON Schema ({@code parameters}, possibly null) in the API's own form. Null when the request has no tools.
+     */
+    public static ArrayNode toolDeclarations(ObjectNode params, BiConsumer<ObjectNode, JsonNode> parameters) {
+        JsonNode tools = params.get("tools");
+        if (tools == null || !tools.isArray() || tools.isEmpty()) {
+            return null;
+        }
+        ArrayNode declarations = Json.array();
+        for (JsonNode tool : tools) {
+            JsonNode fn = tool.has("function") ? tool.get("function") : tool;
+            ObjectNode declaration = declarations.addObject();
+            declaration.put("name", Json.textOrNull(fn, "name"));
+            String description = Json.textOrNull(fn, "description");
+            if (description != null) {
+                declaration.put("description", description);
+            }
+            parameters.accept(declaration, fn.get("parameters"));
+        }
+        return declarations;
+    }
+
     public static Integer maxTokens(ObjectNode params) {
         if (params == null) {
             return null;

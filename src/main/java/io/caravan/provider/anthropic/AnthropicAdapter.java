@@ -323,24 +323,12 @@ public class AnthropicAdapter implements ProviderAdapter {
     }
 
     private static void mapTools(ObjectNode params, ObjectNode body) {
-        JsonNode tools = params.get("tools");
-        if (tools == null || !tools.isArray() || tools.isEmpty()) {
+        ArrayNode tools = AdapterSupport.toolDeclarations(params, (tool, schema) -> tool.set("input_schema",
+                schema != null && schema.isObject() ? schema.deepCopy() : Json.object().put("type", "object")));
+        if (tools == null) {
             return;
         }
-        ArrayNode out = Json.array();
-        for (JsonNode tool : tools) {
-            JsonNode fn = tool.has("function") ? tool.get("function") : tool;
-            ObjectNode t = out.addObject();
-            t.put("name", Json.textOrNull(fn, "name"));
-            String description = Json.textOrNull(fn, "description");
-            if (description != null) {
-                t.put("description", description);
-            }
-            JsonNode schema = fn.get("parameters");
-            t.set("input_schema", schema != null && schema.isObject() ? schema.deepCopy()
-                    : Json.object().put("type", "object"));
-        }
-        body.set("tools", out);
+        body.set("tools", tools);
 
         ObjectNode choice = null;
         JsonNode tc = params.get("tool_choice");

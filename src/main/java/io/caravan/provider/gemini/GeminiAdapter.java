@@ -404,28 +404,18 @@ public class GeminiAdapter implements ProviderAdapter {
     }
 
     private static void mapTools(ObjectNode params, ObjectNode body) {
-        JsonNode tools = params.get("tools");
-        if (tools == null || !tools.isArray() || tools.isEmpty()) {
-            return;
-        }
-        ArrayNode declarations = Json.array();
-        for (JsonNode tool : tools) {
-            JsonNode fn = tool.has("function") ? tool.get("function") : tool;
-            ObjectNode d = declarations.addObject();
-            d.put("name", Json.textOrNull(fn, "name"));
-            String description = Json.textOrNull(fn, "description");
-            if (description != null) {
-                d.put("description", description);
-            }
-            JsonNode parameters = fn.get("parameters");
+        ArrayNode declarations = AdapterSupport.toolDeclarations(params, (declaration, parameters) -> {
             if (parameters != null && parameters.isObject()) {
                 ObjectNode schema = schema(parameters);
                 boolean emptyObject = "object".equalsIgnoreCase(Json.textOrNull(schema, "type"))
                         && (!schema.has("properties") || schema.get("properties").isEmpty());
                 if (!emptyObject) {
-                    d.set("parameters", schema);
+                    declaration.set("parameters", schema);
                 }
             }
+        });
+        if (declarations == null) {
+            return;
         }
         body.putArray("tools").addObject().set("functionDeclarations", declarations);
 
