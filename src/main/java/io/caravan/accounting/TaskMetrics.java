@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -121,7 +122,7 @@ public final class TaskMetrics {
         Attempt previous = null;
         for (Attempt a : attempts) {
             attemptTimer(label(a.provider()), label(a.deployment()), a.outcome())
-                    .record(a.latencyMs(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                    .record(a.latencyMs(), TimeUnit.MILLISECONDS);
             tokens(a, "input", a.usage().input());
             tokens(a, "cached_input", a.usage().cachedInput());
             tokens(a, "output", a.usage().output());

@@ -18,7 +18,8 @@ import io.caravan.task.TaskContext;
 import io.caravan.task.TaskError;
 import io.caravan.util.Json;
 import java.io.IOException;
-import java.util.Locale;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.Set;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
@@ -270,7 +271,7 @@ public final class ChatCompletionsIntake {
         }
         out.setHeader("x-caravan-fallback", String.valueOf(by != null && by.fallback()));
         if (withCost) {
-            out.setHeader("x-caravan-cost-usd", new java.math.BigDecimal(ctx.totalCost()).setScale(8, java.math.RoundingMode.HALF_UP).toPlainString());
+            out.setHeader("x-caravan-cost-usd", new BigDecimal(ctx.totalCost()).setScale(8, RoundingMode.HALF_UP).toPlainString());
         }
         out.setHeader("x-caravan-task-id", ctx.task().id());
     }

@@ -153,7 +153,6 @@ public final class AdapterSupport {
         return out;
     }
 
-    /** A {@code max_tokens} from params ({@code max_tokens} or {@code max_completion_tokens}), or null. */
     /**
      * The request's OpenAI {@code tools} as the tool declarations Anthropic and Gemini both take: one object per
      * function with its {@code name} and, when given, {@code description}; {@code parameters} adds the function's
@@ -178,6 +177,7 @@ public final class AdapterSupport {
         return declarations;
     }
 
+    /** A {@code max_tokens} from params ({@code max_tokens} or {@code max_completion_tokens}), or null. */
     public static Integer maxTokens(ObjectNode params) {
         if (params == null) {
             return null;

@@ -6,6 +6,8 @@ import io.caravan.catalog.TierSpec;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.Task;
 import io.caravan.task.TaskContext;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -114,7 +116,7 @@ public final class TierRouter {
 
     /** A score as the reason shows it, e.g. 2.5 (every task has one: no Formatter on this path). */
     static String oneDecimal(double value) {
-        return java.math.BigDecimal.valueOf(value).setScale(1, java.math.RoundingMode.HALF_UP).toPlainString();
+        return BigDecimal.valueOf(value).setScale(1, RoundingMode.HALF_UP).toPlainString();
     }
 
     /** When scoring cannot decide, the catalog's default tier. */
