@@ -271,7 +271,9 @@ public final class ChatCompletionsIntake {
         }
         out.setHeader("x-caravan-fallback", String.valueOf(by != null && by.fallback()));
         if (withCost) {
-            out.setHeader("x-caravan-cost-usd", new BigDecimal(ctx.totalCost()).setScale(8, RoundingMode.HALF_UP).toPlainString());
+            // what %.8f printed (the shortest decimal of the double, half up), without a Formatter per response
+            out.setHeader("x-caravan-cost-usd",
+                    BigDecimal.valueOf(ctx.totalCost()).setScale(8, RoundingMode.HALF_UP).toPlainString());
         }
         out.setHeader("x-caravan-task-id", ctx.task().id());
     }
