@@ -17,6 +17,7 @@ import io.caravan.task.Task;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskError;
 import io.caravan.util.Json;
+import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
@@ -156,7 +157,7 @@ public final class ChatCompletionsIntake {
                     : new TaskError(ErrorClass.EXHAUSTED, "no answer");
             out.setHeader(Exchange.HTTP_RESPONSE_CODE, status(ctx, error.type()));
             caravanHeaders(ctx, out, true);
-            out.setBody(Json.bytes(error(error.type(), error.message())));
+            out.setBody(HttpIntake.jsonBody(error(error.type(), error.message())));
             return;
         }
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
@@ -166,10 +167,10 @@ public final class ChatCompletionsIntake {
             // asked to stream, answered whole (an adapter that cannot stream): the same answer as events
             out.setHeader(Exchange.CONTENT_TYPE, "text/event-stream; charset=utf-8");
             out.setHeader("Cache-Control", "no-cache");
-            out.setBody(ChatStreamWriter.whole(ctx, stream.includeUsage()));
+            out.setBody(Buffer.buffer(ChatStreamWriter.whole(ctx, stream.includeUsage())));
             return;
         }
-        out.setBody(Json.bytes(completion(ctx)));
+        out.setBody(HttpIntake.jsonBody(completion(ctx)));
     }
 
     /** A body that is not a request: 400, or 413 when too large, in OpenAI's error shape. */
@@ -179,7 +180,7 @@ public final class ChatCompletionsIntake {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
-        out.setBody(Json.bytes(HttpIntake.openAiError(invalid.getMessage(), "invalid_request_error",
+        out.setBody(HttpIntake.jsonBody(HttpIntake.openAiError(invalid.getMessage(), "invalid_request_error",
                 invalid.tooLarge() ? "request_too_large" : "invalid_task")));
     }
 
@@ -198,7 +199,7 @@ public final class ChatCompletionsIntake {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
-        out.setBody(Json.bytes(list));
+        out.setBody(HttpIntake.jsonBody(list));
     }
 
     private static void model(ArrayNode data, String id, String owner) {

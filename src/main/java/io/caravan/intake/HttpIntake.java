@@ -1,11 +1,13 @@
 package io.caravan.intake;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.outlet.HttpStatuses;
 import io.caravan.outlet.ResultJson;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.TaskContext;
 import io.caravan.util.Json;
+import io.vertx.core.buffer.Buffer;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Message;
@@ -47,7 +49,7 @@ public final class HttpIntake {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, ctx.error() == null ? 200 : HttpStatuses.of(ctx.error().type()));
-        out.setBody(Json.bytes(ResultJson.result(ctx)));
+        out.setBody(jsonBody(ResultJson.result(ctx)));
     }
 
     /** A body that is not a task: 400, or 413 when too large, in OpenAI's error shape. */
@@ -56,7 +58,15 @@ public final class HttpIntake {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
-        out.setBody(Json.bytes(openAiError(invalid.getMessage(), "invalid_request_error", "invalid_task")));
+        out.setBody(jsonBody(openAiError(invalid.getMessage(), "invalid_request_error", "invalid_task")));
+    }
+
+    /**
+     * A JSON reply body as platform-http writes it in one go. A byte[] would be converted to an InputStream and
+     * pumped through worker-thread reads: two more thread hops per answer, a fifth of a sequential call's time.
+     */
+    public static Buffer jsonBody(JsonNode json) {
+        return Buffer.buffer(Json.bytes(json));
     }
 
     public static ObjectNode openAiError(String message, String type, String code) {

@@ -1,6 +1,7 @@
 package io.caravan.shaping;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.intake.HttpIntake;
 import io.caravan.util.Json;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -49,6 +50,6 @@ public final class AdminReload extends RouteBuilder {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
-        out.setBody(Json.bytes(body));
+        out.setBody(HttpIntake.jsonBody(body));
     }
 }
