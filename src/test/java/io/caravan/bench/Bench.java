@@ -467,7 +467,48 @@ public final class Bench {
                 line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "  added by Caravan", v50 - d50, v99 - d99));
             }
             line("(" + rounds + " alternating rounds of " + perRound + " requests each)");
+            cpuPerRequest(caravan.process.pid(), client, chat, perRound * 2);
         }
+    }
+
+    /** Where a sequential request's CPU goes: Caravan's CPU time by thread pool, per request, over a counted run. */
+    void cpuPerRequest(long pid, HttpClient client, HttpRequest request, int count) throws Exception {
+        Map<String, Long> before = threadCpuTicks(pid);
+        time(client, request, count);
+        Map<String, Long> after = threadCpuTicks(pid);
+        line("Caravan CPU per sequential /v1/chat/completions request, by thread (" + count + " requests):");
+        long total = 0;
+        List<Map.Entry<String, Long>> used = new ArrayList<>();
+        for (Map.Entry<String, Long> e : after.entrySet()) {
+            long ticks = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+            total += ticks;
+            if (ticks > 0) {
+                used.add(Map.entry(e.getKey(), ticks));
+            }
+        }
+        used.sort(Map.Entry.<String, Long>comparingByValue().reversed());
+        for (Map.Entry<String, Long> e : used) {
+            line(String.format(Locale.ROOT, "  %-32s %8.1f us", e.getKey(), e.getValue() * 10_000.0 / count));
+        }
+        line(String.format(Locale.ROOT, "  %-32s %8.1f us", "total", total * 10_000.0 / count));
+    }
+
+    /** CPU ticks (USER_HZ, 10 ms) of each thread of a process, summed by thread name with the numbers masked. */
+    static Map<String, Long> threadCpuTicks(long pid) throws IOException {
+        Map<String, Long> ticks = new java.util.TreeMap<>();
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path task : tasks.toList()) {
+                try {
+                    String name = Files.readString(task.resolve("comm")).trim().replaceAll("[0-9]+", "N");
+                    String stat = Files.readString(task.resolve("stat"));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    ticks.merge(name, Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+                } catch (IOException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        return ticks;
     }
 
     static List<Long> time(HttpClient client, HttpRequest request, int count) throws Exception {
