@@ -32,9 +32,13 @@ import io.caravan.shaping.CatalogReloader;
 import io.caravan.shaping.Escalation;
 import io.caravan.shaping.ResponseCache;
 import io.caravan.util.Durations;
+import io.caravan.task.TaskContext;
 import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.Predicate;
 import org.apache.camel.Route;
 import org.apache.camel.component.kafka.KafkaConsumer;
+import org.apache.camel.support.ExpressionAdapter;
 import org.apache.camel.support.LifecycleStrategySupport;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
@@ -71,17 +75,20 @@ public final class CaravanApp implements AutoCloseable {
                 settings.getLong("caravan.task.default-timeout-ms", 60_000));
 
         main.bind("taskIntake", taskIntake);
-        main.bind("kafkaIntake", new KafkaIntake(taskIntake));
+        KafkaIntake kafkaIntake = new KafkaIntake(taskIntake);
+        main.bind("kafkaIntake", kafkaIntake);
         int maxInFlight = settings.getInt("caravan.max-in-flight", 256);
         this.inFlight = new KafkaInFlight(maxInFlight);
         this.grace = Durations.parse(settings.get("caravan.shutdown.grace", "30s"));
         main.bind("kafkaInFlight", inFlight);
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
-        main.bind("chatCompletions", new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
-                new ChatStreamWriter(breakers)));
+        ChatCompletionsIntake chatCompletions = new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
+                new ChatStreamWriter(breakers));
+        main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
-        main.bind("fallbackPlanner", new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats)));
+        FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats));
+        main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams));
         main.bind("streamCalls", new StreamCalls(upstreams));
@@ -89,9 +96,26 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
                 new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats));
-        main.bind("usageRecords", new UsageRecords(bootstrapServers != null));
+        UsageRecords usageRecords = new UsageRecords(bootstrapServers != null);
+        main.bind("usageRecords", usageRecords);
         main.bind("responseCache", responseCache);
-        main.bind("escalation", new Escalation());
+        Escalation escalation = new Escalation();
+        main.bind("escalation", escalation);
+        // the routes' per-task conditions, named for the ref language: a bean-method condition would bind its
+        // arguments by reflection and copy the exchange on every evaluation
+        main.bind("cacheMissed", (Predicate) e -> responseCache.miss(TaskContext.of(e)));
+        main.bind("usageToSend", (Predicate) e -> usageRecords.any(TaskContext.of(e)));
+        main.bind("answerStreamed", (Predicate) e -> chatCompletions.streamed(TaskContext.of(e)));
+        main.bind("recordIsTask", (Predicate) kafkaIntake::isTask);
+        main.bind("recordHasResult", (Predicate) kafkaIntake::hasResult);
+        main.bind("recordFailed", (Predicate) kafkaIntake::failed);
+        main.bind("escalationDue", (Predicate) e -> escalation.escalate(TaskContext.of(e), e));
+        main.bind("nextDeployment", new ExpressionAdapter() {
+            @Override
+            public Object evaluate(Exchange exchange) {
+                return fallbackPlanner.next(TaskContext.of(exchange));
+            }
+        });
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
         operations.bind(main);

@@ -45,7 +45,7 @@ public final class AttemptFailures implements Processor {
 
     @Override
     public void process(Exchange exchange) {
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         Throwable failure = exchange.getException();
         Candidate candidate = ctx.current();
         if (failure == null || candidate == null) {

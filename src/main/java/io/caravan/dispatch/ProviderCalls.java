@@ -60,7 +60,7 @@ public final class ProviderCalls {
      * requested output is skipped without a call, as a {@code context_window} attempt.
      */
     public void checkContextWindow(Exchange exchange) {
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         DeploymentSpec deployment = ctx.current().deployment();
         if (deployment.contextWindow() == null) {
             return;
@@ -76,7 +76,7 @@ public final class ProviderCalls {
     }
 
     public void prepare(Exchange exchange) {
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         DeploymentSpec deployment = ctx.current().deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);
         ProviderAdapter adapter = ProviderAdapters.forApi(provider.api());
@@ -111,7 +111,7 @@ public final class ProviderCalls {
     }
 
     public void complete(Exchange exchange) {
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         Candidate candidate = ctx.current();
         DeploymentSpec deployment = candidate.deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);

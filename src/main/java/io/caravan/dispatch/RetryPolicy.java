@@ -26,7 +26,7 @@ public final class RetryPolicy {
     }
 
     public boolean shouldRetry(Exchange exchange) {
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         Throwable failure = exchange.getException();
         if (failure == null) {
             // Camel evaluates retryWhile with the exception moved to the CamelExceptionCaught property

@@ -46,13 +46,13 @@ public final class StreamCalls {
         if (exchange.getProperty(WANTED) == null) {
             return false;
         }
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         return ctx != null && ctx.current() != null && adapter(ctx).streams();
     }
 
     /** After {@code providerCalls.prepare} (key, headers): the streaming body instead of the plain one. */
     public void prepare(Exchange exchange) {
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         DeploymentSpec deployment = ctx.current().deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);
         exchange.setProperty(ProviderCalls.UPSTREAM,
@@ -64,7 +64,7 @@ public final class StreamCalls {
 
     /** Reads the status and the first delta; hands the stream to the task, or throws a classified error. */
     public void open(Exchange exchange) throws IOException {
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         DeploymentSpec deployment = ctx.current().deployment();
         ProviderAdapter adapter = adapter(ctx);
         Message message = exchange.getMessage();

@@ -56,7 +56,7 @@ public final class KafkaIntake {
 
     /** Whether the record also goes to the dead-letter topic: invalid, or the task ended in error. */
     public boolean failed(Exchange exchange) {
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         return exchange.getProperty(INVALID) != null || (ctx != null && ctx.error() != null);
     }
 
@@ -70,7 +70,7 @@ public final class KafkaIntake {
             out.setHeader(KafkaConstants.KEY, invalid.taskId());
             out.setBody(Json.bytes(ResultJson.invalid(invalid.taskId(), invalid.getMessage())));
         } else {
-            TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+            TaskContext ctx = TaskContext.of(exchange);
             out.setHeader(KafkaConstants.KEY, ctx.task().id());
             out.setBody(Json.bytes(ResultJson.result(ctx)));
         }
@@ -79,7 +79,7 @@ public final class KafkaIntake {
     public void deadLetterRecord(Exchange exchange) {
         OriginalRecord original = exchange.getProperty(ORIGINAL, OriginalRecord.class);
         InvalidTaskException invalid = exchange.getProperty(INVALID, InvalidTaskException.class);
-        TaskContext ctx = exchange.getProperty(TaskContext.PROPERTY, TaskContext.class);
+        TaskContext ctx = TaskContext.of(exchange);
         Message out = exchange.getMessage();
         out.getHeaders().clear();
         original.headers().forEach(out::setHeader);

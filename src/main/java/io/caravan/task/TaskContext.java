@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import org.apache.camel.Exchange;
 
 /**
  * Everything Caravan knows about one task while it flows through the routes. It travels as the exchange
@@ -18,6 +19,11 @@ import java.util.Map;
 public final class TaskContext {
 
     public static final String PROPERTY = "caravanTask";
+
+    /** The task an exchange carries (null before the intake opened it). */
+    public static TaskContext of(Exchange exchange) {
+        return exchange.getProperty(PROPERTY, TaskContext.class);
+    }
 
     /** Where the task came from; decides how its result leaves. */
     public enum Source { KAFKA, HTTP, CHAT, BATCH }
