@@ -441,34 +441,74 @@ public final class Bench {
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"Say ok\",\"params\":{\"max_tokens\":8}}"))
                 .build();
+        int barePort = Caravan.freePort();
+        HttpRequest bare = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + barePort + "/v1/chat/completions"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}]}"))
+                .build();
+        Process bareProxy = startBareProxy(barePort);
         try (CaravanProcess caravan = startHttp(prefix, port)) {
             waitForHttp(port);
             // warm-up: the JIT needs many thousand calls on two cores before the figures settle
             time(client, chat, 10000);
             time(client, tasks, 5000);
+            time(client, bare, 10000);
             time(client, direct, 3000);
             List<Long> directTimes = new ArrayList<>();
-            List<Long> chatTimes = new ArrayList<>();
-            List<Long> taskTimes = new ArrayList<>();
+            Map<String, List<Long>> legs = new java.util.LinkedHashMap<>();
+            for (String leg : List.of("bare Camel proxy", "Caravan /v1/chat/completions", "Caravan /v1/tasks")) {
+                legs.put(leg, new ArrayList<>());
+            }
             for (int round = 0; round < rounds; round++) {
                 directTimes.addAll(time(client, direct, perRound));
-                chatTimes.addAll(time(client, chat, perRound));
-                taskTimes.addAll(time(client, tasks, perRound));
+                legs.get("bare Camel proxy").addAll(time(client, bare, perRound));
+                legs.get("Caravan /v1/chat/completions").addAll(time(client, chat, perRound));
+                legs.get("Caravan /v1/tasks").addAll(time(client, tasks, perRound));
             }
             double d50 = percentile(directTimes, 50);
             double d99 = percentile(directTimes, 99);
             line(String.format(Locale.ROOT, "%-32s %10s %10s", "", "p50 ms", "p99 ms"));
             line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "mock directly", d50, d99));
-            for (Map.Entry<String, List<Long>> leg : Map.of("/v1/chat/completions", chatTimes, "/v1/tasks", taskTimes)
-                    .entrySet().stream().sorted(Map.Entry.comparingByKey()).toList()) {
+            for (Map.Entry<String, List<Long>> leg : legs.entrySet()) {
                 double v50 = percentile(leg.getValue(), 50);
                 double v99 = percentile(leg.getValue(), 99);
-                line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "via Caravan " + leg.getKey(), v50, v99));
-                line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "  added by Caravan", v50 - d50, v99 - d99));
+                line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "via " + leg.getKey(), v50, v99));
+                line(String.format(Locale.ROOT, "%-32s %10.3f %10.3f", "  added", v50 - d50, v99 - d99));
             }
-            line("(" + rounds + " alternating rounds of " + perRound + " requests each)");
+            line("(" + rounds + " alternating rounds of " + perRound + " requests each; the bare Camel proxy is the"
+                    + " same stack, platform-http to camel-http, with no Caravan step: the floor of the added latency)");
             cpuPerRequest(caravan.process.pid(), client, chat, perRound * 2);
+        } finally {
+            bareProxy.destroyForcibly();
         }
+    }
+
+    /** {@link BareCamelProxy} in a JVM of its own, with Caravan's JVM options, answering once warm. */
+    Process startBareProxy(int port) throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(javaBin);
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), BareCamelProxy.class.getName(),
+                String.valueOf(port), "http://127.0.0.1:" + mockPort + "/d0/v1/chat/completions"));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        HttpClient client = HttpClient.newHttpClient();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < end) {
+            try {
+                if (client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return process;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        process.destroyForcibly();
+        throw new IllegalStateException("the bare Camel proxy never answered");
     }
 
     /** Where a sequential request's CPU goes: Caravan's CPU time by thread pool, per request, over a counted run. */
