@@ -27,6 +27,12 @@ public final class TierRouter {
     /** The exchange property naming the rule that routes the task: explicit-tier, tier-alias, group, keyword, score. */
     public static final String RULE = "caravanRule";
 
+    /** The exchange property holding the keyword rule that matched, found once by {@link #classify}. */
+    static final String KEYWORD_MATCH = "caravanKeywordMatch";
+
+    /** The first keyword rule (in catalog order) found in the user's text. */
+    record KeywordMatch(String tier, String keyword) {}
+
     private static final Map<String, Pattern> KEYWORD_PATTERNS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final ComplexityScorer scorer = new ComplexityScorer();
@@ -39,12 +45,16 @@ public final class TierRouter {
         String rule = hasExplicitTier(ctx) ? "explicit-tier"
                 : asksForTierAlias(ctx) ? "tier-alias"
                 : asksForGroup(ctx) ? "group"
-                : matchesKeyword(ctx) ? "keyword"
-                : "score";
+                : null;
+        if (rule == null) {
+            KeywordMatch match = keywordMatch(ctx);
+            exchange.setProperty(KEYWORD_MATCH, match);
+            rule = match != null ? "keyword" : "score";
+        }
         exchange.setProperty(RULE, rule);
     }
 
-    public boolean hasExplicitTier(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    private static boolean hasExplicitTier(TaskContext ctx) {
         return ctx.task().tier() != null;
     }
 
@@ -54,7 +64,7 @@ public final class TierRouter {
         ctx.route(tier.name(), tier.group(), "tier " + name + " requested");
     }
 
-    public boolean asksForTierAlias(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    private static boolean asksForTierAlias(TaskContext ctx) {
         return ctx.task().model().startsWith(Task.TIER_PREFIX);
     }
 
@@ -64,7 +74,7 @@ public final class TierRouter {
         ctx.route(tier.name(), tier.group(), "model tier:" + name + " requested");
     }
 
-    public boolean asksForGroup(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    private static boolean asksForGroup(TaskContext ctx) {
         return !Task.AUTO.equals(ctx.task().model());
     }
 
@@ -78,14 +88,10 @@ public final class TierRouter {
         ctx.route(tier == null ? null : tier.name(), group, "model " + group + " requested");
     }
 
-    public boolean matchesKeyword(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
-        return keywordMatch(ctx) != null;
-    }
-
-    public void byKeyword(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
-        String[] match = keywordMatch(ctx);
-        TierSpec tier = ctx.catalog().tier(match[0]);
-        ctx.route(tier.name(), tier.group(), "keyword '" + match[1] + "' -> " + tier.name());
+    public void byKeyword(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx,
+            @ExchangeProperty(KEYWORD_MATCH) KeywordMatch match) {
+        TierSpec tier = ctx.catalog().tier(match.tier());
+        ctx.route(tier.name(), tier.group(), "keyword '" + match.keyword() + "' -> " + tier.name());
     }
 
     /** The complexity score: agent weight x mean(scores) + task weight x task features; task features alone without scores. */
@@ -142,8 +148,8 @@ public final class TierRouter {
         return tier;
     }
 
-    /** [tier, keyword] of the first keyword rule (in catalog order) found in the user's text, or null. */
-    private static String[] keywordMatch(TaskContext ctx) {
+    /** The first keyword rule (in catalog order) found in the user's text, or null. */
+    private static KeywordMatch keywordMatch(TaskContext ctx) {
         Map<String, List<String>> rules = ctx.catalog().routing().keywords();
         if (rules.isEmpty()) {
             return null;
@@ -152,7 +158,7 @@ public final class TierRouter {
         for (Map.Entry<String, List<String>> rule : rules.entrySet()) {
             for (String keyword : rule.getValue()) {
                 if (KEYWORD_PATTERNS.computeIfAbsent(keyword, TierRouter::wholeWord).matcher(text).find()) {
-                    return new String[] {rule.getKey(), keyword};
+                    return new KeywordMatch(rule.getKey(), keyword);
                 }
             }
         }
