@@ -31,7 +31,7 @@ public final class Operations implements AutoCloseable {
         this.guard = new BudgetGuard(ledger,
                 Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
         this.endpoints = new OperationsEndpoints(metrics, board, health, catalogs, breakers, ledger);
-        metrics.registerGauges(catalogs.current(), breakers, ledger);
+        metrics.followCatalog(catalogs, breakers, ledger);
     }
 
     public void bind(Main main) {

@@ -1,7 +1,7 @@
 package io.caravan.accounting;
 
-import io.caravan.catalog.BudgetSpec;
 import io.caravan.catalog.Catalog;
+import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.resilience.Breakers;
 import io.caravan.task.Attempt;
@@ -14,10 +14,12 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +43,9 @@ public final class TaskMetrics {
     /** Meters by name and label values: building and registering a meter id for every task costs more than counting. */
     private final Map<List<String>, Counter> counters = new ConcurrentHashMap<>();
     private final Map<List<String>, Timer> timers = new ConcurrentHashMap<>();
+    /** The catalog's gauges by deployment or budget scope. */
+    private Map<String, Gauge> gauges = Map.of();
+    private static final String BUDGET_LEFT = "Month-to-date budget left, USD";
 
     public TaskMetrics(PrometheusMeterRegistry registry, StatusBoard board) {
         this.registry = registry;
@@ -55,21 +60,53 @@ public final class TaskMetrics {
         return registry;
     }
 
-    /** One gauge per deployment (its breaker) and per budget scope (what is left this month). */
-    public void registerGauges(Catalog catalog, Breakers breakers, SpendLedger ledger) {
+    /**
+     * One gauge per deployment (its breaker) and per budget scope (what is left this month), for the catalog in
+     * force: a reload adds the gauges of new deployments and scopes, drops those of removed ones, and a changed
+     * limit shows at the next scrape.
+     */
+    public void followCatalog(CatalogHolder catalogs, Breakers breakers, SpendLedger ledger) {
+        gaugeCatalog(catalogs.current(), catalogs, breakers, ledger);
+        catalogs.onSwap(catalog -> gaugeCatalog(catalog, catalogs, breakers, ledger));
+    }
+
+    private synchronized void gaugeCatalog(Catalog catalog, CatalogHolder catalogs, Breakers breakers,
+            SpendLedger ledger) {
+        Map<String, Gauge> wanted = new LinkedHashMap<>();
         for (DeploymentSpec d : catalog.deployments()) {
             String id = d.id();
-            Gauge.builder("caravan.circuit.state", () -> breakerState(breakers.find(id)))
-                    .description("Circuit breaker of a deployment: 0 closed, 1 half-open, 2 open")
-                    .tag("deployment", id).register(registry);
+            keep(wanted, "deployment", id, "Circuit breaker of a deployment: 0 closed, 1 half-open, 2 open",
+                    "caravan.circuit.state", () -> breakerState(breakers.find(id)));
         }
-        BudgetSpec budgets = catalog.budgets();
-        budgets.tiers().forEach((tier, limit) -> Gauge.builder("caravan.budget.remaining.usd",
-                        () -> Math.max(0, limit - ledger.tierSpend(tier)))
-                .description("Month-to-date budget left, USD").tag("scope", "tier:" + tier).register(registry));
-        budgets.tenants().forEach((tenant, limit) -> Gauge.builder("caravan.budget.remaining.usd",
-                        () -> Math.max(0, limit - ledger.tenantSpend(tenant)))
-                .description("Month-to-date budget left, USD").tag("scope", "tenant:" + tenant).register(registry));
+        // a budget gauge reads the limit of the catalog in force, so a changed limit needs no new gauge
+        for (String tier : catalog.budgets().tiers().keySet()) {
+            keep(wanted, "scope", "tier:" + tier, BUDGET_LEFT, "caravan.budget.remaining.usd",
+                    () -> left(catalogs.current().budgets().tiers().get(tier), ledger.tierSpend(tier)));
+        }
+        for (String tenant : catalog.budgets().tenants().keySet()) {
+            keep(wanted, "scope", "tenant:" + tenant, BUDGET_LEFT, "caravan.budget.remaining.usd",
+                    () -> left(catalogs.current().budgets().tenants().get(tenant), ledger.tenantSpend(tenant)));
+        }
+        gauges.forEach((key, gauge) -> {
+            if (!wanted.containsKey(key)) {
+                registry.remove(gauge);
+            }
+        });
+        gauges = wanted;
+    }
+
+    /** The gauge already registered for this label, or a new one. */
+    private void keep(Map<String, Gauge> wanted, String label, String value, String description, String name,
+            Supplier<Number> reading) {
+        String key = label + "=" + value;
+        Gauge gauge = gauges.get(key);
+        wanted.put(key, gauge != null ? gauge
+                : Gauge.builder(name, reading).description(description).tag(label, value).register(registry));
+    }
+
+    /** What a limit leaves of the spend; NaN for a scope the catalog no longer limits (between swap and removal). */
+    private static double left(Double limit, double spent) {
+        return limit == null ? Double.NaN : Math.max(0, limit - spent);
     }
 
     /** 0 closed, 1 half-open, 2 open (forced open counts as open). */
