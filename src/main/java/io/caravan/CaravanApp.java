@@ -95,7 +95,8 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
-                new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats));
+                new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats,
+                        limits));
         UsageRecords usageRecords = new UsageRecords(bootstrapServers != null);
         main.bind("usageRecords", usageRecords);
         main.bind("responseCache", responseCache);

@@ -9,6 +9,7 @@ import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
+import io.caravan.resilience.RateLimits;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import java.time.Duration;
@@ -31,16 +32,15 @@ public final class AttemptFailures implements Processor {
     private final Breakers breakers;
     private final Duration keyCooldown;
     private final DeploymentStats stats;
+    private final RateLimits limits;
 
-    public AttemptFailures(KeyPool keys, Breakers breakers, Duration keyCooldown) {
-        this(keys, breakers, keyCooldown, new DeploymentStats());
-    }
-
-    public AttemptFailures(KeyPool keys, Breakers breakers, Duration keyCooldown, DeploymentStats stats) {
+    public AttemptFailures(KeyPool keys, Breakers breakers, Duration keyCooldown, DeploymentStats stats,
+            RateLimits limits) {
         this.keys = keys;
         this.breakers = breakers;
         this.keyCooldown = keyCooldown;
         this.stats = stats;
+        this.limits = limits;
     }
 
     @Override
@@ -59,10 +59,16 @@ public final class AttemptFailures implements Processor {
         DeploymentSpec deployment = candidate.deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);
         boolean called = ctx.callStarted();
+        long tokens = ctx.callTokens();
         long latency = ctx.endCall();
         int key = ctx.callKey();
         if (called) {
             coolKey(provider.name(), key, errorClass, failure);
+            // a call the provider refused or never answered counted no tokens there; a timed-out or abandoned
+            // call may still have run upstream, so it keeps them
+            if (errorClass != ErrorClass.TIMEOUT && errorClass != ErrorClass.CANCELLED) {
+                limits.correct(provider, key, tokens, 0);
+            }
             // a timeout says the deployment is slow; other failures say nothing of its latency
             stats.end(deployment.id(), errorClass == ErrorClass.TIMEOUT ? latency : -1);
         }

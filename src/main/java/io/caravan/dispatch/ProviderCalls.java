@@ -31,8 +31,6 @@ public final class ProviderCalls {
 
     private static final Logger LOG = LoggerFactory.getLogger(ProviderCalls.class);
 
-    /** The exchange property holding the token estimate the call took from its key's tpm bucket. */
-    static final String TOKEN_ESTIMATE = "caravanTokenEstimate";
     /** The exchange property holding the upstream endpoint of the call (an Endpoint), from the task's own catalog. */
     static final String UPSTREAM = "caravanUpstream";
 
@@ -98,7 +96,6 @@ public final class ProviderCalls {
             }
             key = keys.key(provider.name(), keyIndex);
         }
-        exchange.setProperty(TOKEN_ESTIMATE, estimate);
         exchange.setProperty(UPSTREAM,
                 endpoints.resolve(exchange.getContext(), DeploymentRoutes.upstreamUri(provider, deployment)));
         Message message = exchange.getMessage();
@@ -106,7 +103,7 @@ public final class ProviderCalls {
         adapter.requestHeaders(provider, key).forEach(message::setHeader);
         message.setBody(adapter.requestBody(
                 new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
-        ctx.beginCall(keyIndex);
+        ctx.beginCall(keyIndex, estimate);
         stats.begin(deployment.id());
     }
 
@@ -124,13 +121,11 @@ public final class ProviderCalls {
         ProviderReply reply = ProviderAdapters.forApi(provider.api())
                 .readResponse(status == null ? 200 : status, headers, body, deployment);
         int keyIndex = ctx.callKey();
+        long estimate = ctx.callTokens();
         long latency = ctx.endCall();
         stats.end(deployment.id(), latency);
         var usage = reply.usage();
-        Long estimate = exchange.getProperty(TOKEN_ESTIMATE, Long.class);
-        if (estimate != null) {
-            limits.correct(provider, keyIndex, estimate, usage.input() + usage.output());
-        }
+        limits.correct(provider, keyIndex, estimate, usage.input() + usage.output());
         ctx.record(candidate, "ok", status == null ? 200 : status, latency, usage, !ctx.onFirstCandidate());
         if (ctx.attempts().size() > 1 && !isFailure(ctx.attempts().get(ctx.attempts().size() - 2).outcome())) {
             // the previous attempt was a wait or an escalation, not a failure: nothing was recovered

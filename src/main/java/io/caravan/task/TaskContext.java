@@ -50,6 +50,7 @@ public final class TaskContext {
 
     // the call in progress on the current candidate
     private int callKey = -1;
+    private long callTokens;
     private long callStartNanos;
     private int retriesUsed;
     private String lastFailureMessage;
@@ -140,11 +141,18 @@ public final class TaskContext {
 
     public List<Attempt> attempts() { return attempts; }
 
-    /** Marks the start of a call with the key at {@code keyIndex} (-1 for providers without keys). */
-    public void beginCall(int keyIndex) {
+    /**
+     * Marks the start of a call with the key at {@code keyIndex} (-1 for providers without keys), which took
+     * {@code tokens} (the call's estimate) from that key's tpm bucket.
+     */
+    public void beginCall(int keyIndex, long tokens) {
         this.callKey = keyIndex;
+        this.callTokens = tokens;
         this.callStartNanos = System.nanoTime();
     }
+
+    /** The tokens the call in progress took from its key's tpm bucket. */
+    public long callTokens() { return callTokens; }
 
     /** The key index of the call in progress, or -1. */
     public int callKey() { return callKey; }

@@ -1,5 +1,6 @@
 package io.caravan.shaping;
 
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static io.caravan.shaping.Shaping.ok;
@@ -40,12 +41,15 @@ class RateLimitTest {
     @BeforeAll
     static void start() throws Exception {
         upstream = Upstreams.start();
-        for (String p : List.of("lim", "spill", "tpm", "tpmfix", "tpmspill", "slowkey")) {
+        for (String p : List.of("lim", "spill", "tpm", "tpmfix", "tpmspill", "downspill", "slowkey")) {
             upstream.stubFor(post(urlEqualTo(path(p))).willReturn(ok("from " + p, 10, 5)));
         }
         // the tpm provider reports what the estimate expected; tpmfix reports far less than the estimate
         upstream.stubFor(post(urlEqualTo(path("tpm"))).willReturn(ok("from tpm", 500, 100)));
         upstream.stubFor(post(urlEqualTo(path("tpmfix"))).willReturn(ok("from tpmfix", 10, 5)));
+        upstream.stubFor(post(urlEqualTo(path("tpmdown"))).willReturn(aResponse().withStatus(503)
+                .withHeader("Content-Type", "application/json")
+                .withBody("{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}")));
 
         String catalog = "providers:\n"
                 + provider(upstream, "lim", "\"k1\", \"k2\"", "rpm: 5")
@@ -53,6 +57,8 @@ class RateLimitTest {
                 + provider(upstream, "tpm", "\"t\"", "tpm: 1000")
                 + provider(upstream, "tpmfix", "\"t\"", "tpm: 1000")
                 + provider(upstream, "tpmspill", "\"t\"", "")
+                + provider(upstream, "tpmdown", "\"t\"", "tpm: 1000")
+                + provider(upstream, "downspill", "\"t\"", "")
                 + """
                 models:
                   - {name: burst, provider: lim, model: m, price: {input: 1, output: 1}}
@@ -60,9 +66,12 @@ class RateLimitTest {
                   - {name: tokens, provider: tpm, model: m, price: {input: 1, output: 1}}
                   - {name: tokspill, provider: tpmspill, model: m, price: {input: 1, output: 1}}
                   - {name: fixed, provider: tpmfix, model: m, price: {input: 1, output: 1}}
+                  - {name: down, provider: tpmdown, model: m, price: {input: 1, output: 1}}
+                  - {name: downspill, provider: downspill, model: m, price: {input: 1, output: 1}}
                 fallbacks:
                   burst: [spill]
                   tokens: [tokspill]
+                  down: [downspill]
                 tiers:
                   balanced: {model: spill}
                 """;
@@ -152,6 +161,18 @@ class RateLimitTest {
             assertThat(outcomes(result)).containsExactly("fixed#0 ok");
         }
         assertThat(received(upstream, "tpmfix")).hasSize(5);
+    }
+
+    @Test
+    void aFailedCallGivesItsTokensBack() throws Exception {
+        String body = "{\"model\":\"down\",\"prompt\":\"" + BIG_PROMPT + "\",\"params\":{\"max_tokens\":100},"
+                + "\"timeout_ms\":10000}";
+        // about 604 tokens against a tpm of 1000: were a refused call's tokens kept, the second task would skip
+        // the deployment as rate limited without calling it
+        for (int i = 0; i < 3; i++) {
+            assertThat(outcomes(Shaping.okTask(minute, body))).containsExactly("down#0 server_error", "downspill#0 ok");
+        }
+        assertThat(received(upstream, "tpmdown")).hasSize(3);
     }
 
     @Test
