@@ -319,8 +319,8 @@ public final class Bench {
         int port = Caravan.freePort();
         try (CaravanProcess caravan = startHttp(prefix, port)) {
             waitForHttp(port);
-            // warm-up: the JIT needs well over 5 s on two cores before the figures settle
-            wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, Integer.getInteger("bench.http.warmup-seconds", 20),
+            // warm-up: on two cores C2 is still compiling the routes after 30 s of load (round 1 measured it)
+            wrk("http://127.0.0.1:" + port + "/v1/tasks", script, 16, Integer.getInteger("bench.http.warmup-seconds", 40),
                     null);
             wrk("http://127.0.0.1:" + port + "/v1/chat/completions", chatScript, 16, 10, null);
             int rounds = Integer.getInteger("bench.rounds", 2);
@@ -400,21 +400,28 @@ public final class Bench {
     }
 
     static void waitForHttp(int port) throws Exception {
+        if (!answers200(port, "/v1/tasks", "{\"prompt\":\"hi\"}")) {
+            throw new IllegalStateException("Caravan's HTTP port never opened");
+        }
+    }
+
+    /** Posts {@code body} to {@code path} until it answers 200 (true) or a minute has passed (false). */
+    static boolean answers200(int port, String path, String body) throws Exception {
         HttpClient client = HttpClient.newHttpClient();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < end) {
             try {
-                if (client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/tasks"))
-                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"hi\"}")).build(),
+                if (client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                         HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-                    return;
+                    return true;
                 }
-                Thread.sleep(200);
             } catch (IOException e) {
-                Thread.sleep(200);
+                // not listening yet
             }
+            Thread.sleep(200);
         }
-        throw new IllegalStateException("Caravan's HTTP port never opened");
+        return false;
     }
 
     // ---- sequential latency ----
@@ -424,7 +431,7 @@ public final class Bench {
         line("## Sequential client: latency added by Caravan over calling the mock directly (upstream latency 0)");
         String prefix = Caravan.newPrefix();
         int port = Caravan.freePort();
-        int perRound = Integer.getInteger("bench.latency.requests", 2000);
+        int perRound = Integer.getInteger("bench.latency.requests", 5000);
         int rounds = Integer.getInteger("bench.latency.rounds", 4);
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         HttpRequest direct = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + mockPort + "/v1/chat/completions"))
@@ -493,19 +500,8 @@ public final class Bench {
                 String.valueOf(port), "http://127.0.0.1:" + mockPort + "/d0/v1/chat/completions"));
         Process process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        HttpClient client = HttpClient.newHttpClient();
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < end) {
-            try {
-                if (client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
-                        .POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
-                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
-                    return process;
-                }
-            } catch (IOException e) {
-                // not listening yet
-            }
-            Thread.sleep(200);
+        if (answers200(port, "/v1/chat/completions", "{}")) {
+            return process;
         }
         process.destroyForcibly();
         throw new IllegalStateException("the bare Camel proxy never answered");
