@@ -85,7 +85,7 @@ public final class FallbackPlanner {
     }
 
     /** The Dynamic Router's expression: the next deployment's endpoint, or null to stop. */
-    public String next(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    public String next(TaskContext ctx) {
         if (ctx.done()) {
             return null;
         }

@@ -139,7 +139,7 @@ public final class ChatCompletionsIntake {
     }
 
     /** A streamed answer's attempts (the streamed one included) go out as usage events once the stream ended. */
-    public boolean streamed(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    public boolean streamed(TaskContext ctx) {
         return ctx != null && ctx.stream() != null && !ctx.attempts().isEmpty();
     }
 

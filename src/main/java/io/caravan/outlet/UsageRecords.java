@@ -38,7 +38,7 @@ public final class UsageRecords {
     }
 
     /** Whether the task has usage events to send now; a streamed answer sends its own once the stream ended. */
-    public boolean any(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    public boolean any(TaskContext ctx) {
         return publish && ctx != null && !ctx.attempts().isEmpty() && ctx.stream() == null;
     }
 }

@@ -50,7 +50,7 @@ public final class Escalation {
     }
 
     /** The loop's condition after each dispatch: true when the answer failed a gate and a higher tier is left. */
-    public boolean escalate(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
+    public boolean escalate(TaskContext ctx, Exchange exchange) {
         ShapingSpec.Escalation spec = applies(ctx);
         if (spec == null || ctx.reply() == null || ctx.error() != null || ctx.pastDeadline()) {
             return false;

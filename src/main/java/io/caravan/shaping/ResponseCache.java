@@ -68,7 +68,7 @@ public final class ResponseCache {
     }
 
     /** True when the task still needs a provider (no cache hit). */
-    public boolean miss(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    public boolean miss(TaskContext ctx) {
         return !ctx.done();
     }
 
