@@ -434,26 +434,13 @@ public final class Bench {
         int perRound = Integer.getInteger("bench.latency.requests", 5000);
         int rounds = Integer.getInteger("bench.latency.rounds", 4);
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-        HttpRequest direct = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + mockPort + "/v1/chat/completions"))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(
-                        "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}]}"))
-                .build();
-        HttpRequest chat = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(
-                        "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}],\"max_tokens\":8}"))
-                .build();
-        HttpRequest tasks = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/tasks"))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"Say ok\",\"params\":{\"max_tokens\":8}}"))
-                .build();
+        String upstreamChat = "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}]}";
+        HttpRequest direct = jsonPost(mockPort, "/v1/chat/completions", upstreamChat);
+        HttpRequest chat = jsonPost(port, "/v1/chat/completions",
+                "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}],\"max_tokens\":8}");
+        HttpRequest tasks = jsonPost(port, "/v1/tasks", "{\"prompt\":\"Say ok\",\"params\":{\"max_tokens\":8}}");
         int barePort = Caravan.freePort();
-        HttpRequest bare = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + barePort + "/v1/chat/completions"))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(
-                        "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"Say ok\"}]}"))
-                .build();
+        HttpRequest bare = jsonPost(barePort, "/v1/chat/completions", upstreamChat);
         Process bareProxy = startBareProxy(barePort);
         try (CaravanProcess caravan = startHttp(prefix, port)) {
             waitForHttp(port);
@@ -489,6 +476,13 @@ public final class Bench {
         } finally {
             bareProxy.destroyForcibly();
         }
+    }
+
+    static HttpRequest jsonPost(int port, String path, String json) {
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json))
+                .build();
     }
 
     /** {@link BareCamelProxy} in a JVM of its own, with Caravan's JVM options, answering once warm. */
@@ -536,15 +530,20 @@ public final class Bench {
             for (Path task : tasks.toList()) {
                 try {
                     String name = Files.readString(task.resolve("comm")).trim().replaceAll("[0-9]+", "N");
-                    String stat = Files.readString(task.resolve("stat"));
-                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    ticks.merge(name, Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+                    ticks.merge(name, cpuTicks(task.resolve("stat")), Long::sum);
                 } catch (IOException e) {
                     // the thread ended meanwhile
                 }
             }
         }
         return ticks;
+    }
+
+    /** User plus system CPU ticks (USER_HZ) from a /proc stat file (a process's or a thread's). */
+    static long cpuTicks(Path stat) throws IOException {
+        String text = Files.readString(stat);
+        String[] f = text.substring(text.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
     }
 
     static List<Long> time(HttpClient client, HttpRequest request, int count) throws Exception {
@@ -620,9 +619,7 @@ public final class Bench {
 
         long cpuTicks() {
             try {
-                String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                return Bench.cpuTicks(Path.of("/proc/" + pid + "/stat"));
             } catch (IOException e) {
                 return 0;
             }
