@@ -72,7 +72,7 @@ public final class CaravanApp implements AutoCloseable {
         keys.load(catalog.providers());
         int maxTaskBytes = settings.getInt("caravan.max-task-bytes", 1_048_576);
         TaskIntake taskIntake = new TaskIntake(catalogs, maxTaskBytes,
-                settings.getLong("caravan.task.default-timeout-ms", 60_000));
+                settings.getLong("caravan.task.default-timeout-ms", 60_000), metadataLimits(settings));
 
         main.bind("taskIntake", taskIntake);
         KafkaIntake kafkaIntake = new KafkaIntake(taskIntake);
@@ -190,6 +190,14 @@ public final class CaravanApp implements AutoCloseable {
         if (reloader != null && adminKey != null && !adminKey.isBlank()) {
             main.configure().addRoutesBuilder(new AdminReload(reloader, adminKey));
         }
+    }
+
+    static io.caravan.task.TaskParser.MetadataLimits metadataLimits(Settings settings) {
+        var d = io.caravan.task.TaskParser.MetadataLimits.DEFAULT;
+        return new io.caravan.task.TaskParser.MetadataLimits(
+                settings.getInt("caravan.task.max-metadata-bytes", d.maxBytes()),
+                settings.getInt("caravan.task.max-metadata-depth", d.maxDepth()),
+                settings.getInt("caravan.tenant.max-chars", d.maxTenantChars()));
     }
 
     /** Starts the routes and returns; {@link #close()} stops them. */

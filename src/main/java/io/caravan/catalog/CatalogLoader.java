@@ -553,7 +553,23 @@ public final class CatalogLoader {
                     throw fail("routing.score_weights", "agent and task cannot both be 0");
                 }
             }
-            return new RoutingSpec(Collections.unmodifiableMap(keywords), agent, task);
+            return new RoutingSpec(Collections.unmodifiableMap(keywords), agent, task,
+                    paramsPassthrough(block.get("params_passthrough")));
+        }
+
+        /** Task params passed on verbatim beyond the contract's list: names only, never the request's own fields. */
+        private Set<String> paramsPassthrough(JsonNode node) {
+            Set<String> names = new java.util.TreeSet<>();
+            for (String name : strings(node, "routing.params_passthrough")) {
+                if (!name.matches("[A-Za-z_][A-Za-z0-9_]{0,63}")) {
+                    throw fail("routing.params_passthrough", "'" + name + "' is not a parameter name");
+                }
+                if (Set.of("model", "messages", "stream", "stream_options").contains(name)) {
+                    throw fail("routing.params_passthrough", "'" + name + "' is set by Caravan, not passed through");
+                }
+                names.add(name);
+            }
+            return Set.copyOf(names);
         }
 
         private CircuitBreakerSpec readBreaker(JsonNode block) {

@@ -37,10 +37,8 @@ public final class ChatCompletionsIntake {
     /** Exchange property: the caller's streaming wishes ({@link StreamRequest}); absent for plain calls. */
     public static final String STREAM = io.caravan.dispatch.StreamCalls.WANTED;
 
-    /** OpenAI request fields that become task params, passed on to the adapters. */
-    static final Set<String> PARAMS = Set.of("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
-            "response_format", "tools", "tool_choice", "parallel_tool_calls", "seed", "presence_penalty",
-            "frequency_penalty", "top_k", "reasoning_effort");
+    /** OpenAI request fields that become task params, passed on to the adapters: the tasks' own list. */
+    static final Set<String> PARAMS = io.caravan.task.TaskParser.PARAMS;
 
     /** Caravan's own task fields a caller may add to the OpenAI body (the SDKs' "extra body"). */
     static final Set<String> TASK_FIELDS = Set.of("tier", "scores", "timeout_ms");
@@ -83,7 +81,8 @@ public final class ChatCompletionsIntake {
         if (root == null || !root.isObject()) {
             throw new InvalidTaskException("a chat completion request is a JSON object", null);
         }
-        Task task = intake.parser().fromJson(toTask((ObjectNode) root), null);
+        Task task = intake.parser().fromJson(
+                toTask((ObjectNode) root, catalogs.current().routing().paramsPassthrough()), null);
         if (root.path("n").canConvertToInt() && root.path("n").asInt() > 1) {
             throw new InvalidTaskException("n > 1 is not supported: ask once per choice", task.id());
         }
@@ -101,6 +100,11 @@ public final class ChatCompletionsIntake {
 
     /** The OpenAI request as a task: messages and model as they are, params, metadata and {@code user}. */
     public static ObjectNode toTask(ObjectNode request) {
+        return toTask(request, Set.of());
+    }
+
+    /** As {@link #toTask(ObjectNode)}, also taking the catalog's passthrough params from the request. */
+    public static ObjectNode toTask(ObjectNode request, Set<String> passthrough) {
         ObjectNode task = Json.object();
         if (request.has("messages")) {
             task.set("messages", request.get("messages"));
@@ -109,12 +113,14 @@ public final class ChatCompletionsIntake {
             task.set("model", request.get("model"));
         }
         ObjectNode params = task.putObject("params");
-        PARAMS.forEach(name -> {
-            JsonNode v = request.get(name);
-            if (v != null && !v.isNull()) {
-                params.set(name, v);
-            }
-        });
+        for (Set<String> names : java.util.List.of(PARAMS, passthrough)) {
+            names.forEach(name -> {
+                JsonNode v = request.get(name);
+                if (v != null && !v.isNull()) {
+                    params.set(name, v);
+                }
+            });
+        }
         JsonNode metadata = request.get("metadata");
         if (metadata != null && !metadata.isNull() && !metadata.isObject()) {
             throw new InvalidTaskException("metadata must be an object", null);

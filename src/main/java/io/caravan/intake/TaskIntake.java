@@ -18,8 +18,14 @@ public final class TaskIntake {
     private final long defaultTimeoutMs;
 
     public TaskIntake(CatalogHolder catalogs, int maxTaskBytes, long defaultTimeoutMs) {
+        this(catalogs, maxTaskBytes, defaultTimeoutMs, TaskParser.MetadataLimits.DEFAULT);
+    }
+
+    public TaskIntake(CatalogHolder catalogs, int maxTaskBytes, long defaultTimeoutMs,
+            TaskParser.MetadataLimits metadataLimits) {
         this.catalogs = catalogs;
-        this.parser = new TaskParser(maxTaskBytes);
+        this.parser = new TaskParser(maxTaskBytes, metadataLimits,
+                () -> catalogs.current().routing().paramsPassthrough());
         this.defaultTimeoutMs = defaultTimeoutMs;
     }
 

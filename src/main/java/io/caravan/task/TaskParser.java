@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /** Turns bytes into a {@link Task} or says, in one sentence, why they are not one (contract section 3). */
@@ -18,10 +19,38 @@ public final class TaskParser {
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
     private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool", "developer");
 
+    /**
+     * The one list of {@code params} a task may carry (contract section 3, plus what the adapters map and the chat
+     * endpoint takes from OpenAI's request); anything else is refused unless the catalog opts it in
+     * ({@code routing.params_passthrough}). A parameter that changes what is billed ({@code n}, {@code service_tier})
+     * or what the provider keeps ({@code store}) must never ride through unnoticed.
+     */
+    public static final Set<String> PARAMS = Set.of("max_tokens", "max_completion_tokens", "temperature", "top_p",
+            "stop", "response_format", "tools", "tool_choice", "parallel_tool_calls", "seed", "presence_penalty",
+            "frequency_penalty", "top_k", "reasoning_effort");
+
+    /** How large a task's {@code metadata} may be: serialized bytes, nesting depth and tenant name length. */
+    public record MetadataLimits(int maxBytes, int maxDepth, int maxTenantChars) {
+        public static final MetadataLimits DEFAULT = new MetadataLimits(16 * 1024, 8, 128);
+    }
+
     private final int maxBytes;
+    private final MetadataLimits metadataLimits;
+    private final Supplier<Set<String>> passthrough;
 
     public TaskParser(int maxBytes) {
+        this(maxBytes, MetadataLimits.DEFAULT, Set::of);
+    }
+
+    /** @param passthrough the catalog's extra params passed on verbatim (read per task: a reload changes it) */
+    public TaskParser(int maxBytes, MetadataLimits metadataLimits, Supplier<Set<String>> passthrough) {
         this.maxBytes = maxBytes;
+        this.metadataLimits = metadataLimits;
+        this.passthrough = passthrough;
+    }
+
+    public MetadataLimits metadataLimits() {
+        return metadataLimits;
     }
 
     /**
@@ -64,7 +93,9 @@ public final class TaskParser {
         String model = optionalText(root, "model", id);
         String tier = optionalText(root, "tier", id);
         ObjectNode params = optionalObject(root, "params", id);
+        checkParams(params, id);
         ObjectNode metadata = optionalObject(root, "metadata", id);
+        checkMetadata(metadata, id);
         Map<String, Double> scores = scores(root, id);
         Long timeoutMs = null;
         JsonNode timeout = root.get("timeout_ms");
@@ -88,6 +119,71 @@ public final class TaskParser {
                 scores,
                 timeoutMs,
                 cache);
+    }
+
+    private void checkParams(ObjectNode params, String id) {
+        Set<String> extra = null;
+        for (var names = params.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (PARAMS.contains(name)) {
+                continue;
+            }
+            if (extra == null) {
+                extra = passthrough.get();
+            }
+            if (!extra.contains(name)) {
+                throw new InvalidTaskException("params." + shorten(name) + " is not accepted: params may be "
+                        + new java.util.TreeSet<>(PARAMS) + (extra.isEmpty() ? ""
+                        : " or the catalog's routing.params_passthrough " + new java.util.TreeSet<>(extra)), id);
+            }
+        }
+    }
+
+    /** Metadata travels into every result and usage event: it stays small, shallow and its tenant short. */
+    private void checkMetadata(ObjectNode metadata, String id) {
+        if (metadata.isEmpty()) {
+            return;
+        }
+        JsonNode tenant = metadata.get("tenant");
+        if (tenant != null && !tenant.isNull()) {
+            if (tenant.isContainerNode()) {
+                throw new InvalidTaskException("metadata.tenant must be a string", id);
+            }
+            int chars = tenant.asText().length();
+            if (chars > metadataLimits.maxTenantChars()) {
+                throw new InvalidTaskException("metadata.tenant is " + chars + " characters, over the limit of "
+                        + metadataLimits.maxTenantChars(), id);
+            }
+        }
+        if (depth(metadata, metadataLimits.maxDepth() + 1) > metadataLimits.maxDepth()) {
+            throw new InvalidTaskException(
+                    "metadata is nested deeper than " + metadataLimits.maxDepth() + " levels", id);
+        }
+        int size = Json.bytes(metadata).length;
+        if (size > metadataLimits.maxBytes()) {
+            throw new InvalidTaskException("metadata is " + size + " bytes as JSON, over the limit of "
+                    + metadataLimits.maxBytes() + " (caravan.task.max-metadata-bytes)", id);
+        }
+    }
+
+    /** The nesting depth of a node (an object or array counts one level), looked at no deeper than {@code stop}. */
+    static int depth(JsonNode node, int stop) {
+        if (!node.isContainerNode() || stop <= 0) {
+            return 0;
+        }
+        int deepest = 0;
+        for (JsonNode child : node) {
+            deepest = Math.max(deepest, depth(child, stop - 1));
+            if (deepest >= stop - 1) {
+                break;
+            }
+        }
+        return 1 + deepest;
+    }
+
+    /** A caller's name, quoted back at most 64 characters long. */
+    private static String shorten(String name) {
+        return name.length() <= 64 ? name : name.substring(0, 64) + "...";
     }
 
     private static ArrayNode messages(ObjectNode root, String id) {
