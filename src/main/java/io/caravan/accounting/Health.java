@@ -14,7 +14,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 /**
  * Liveness and readiness. Ready means: a catalog is loaded, the Camel context and every route are started, Kafka
  * answers a describe-cluster within two seconds (the answer is kept for five), and the spend ledger has been
- * rebuilt from the usage topic.
+ * rebuilt from the usage topic and its reader is running (or restarting within its grace).
  */
 public final class Health implements AutoCloseable {
 
@@ -43,8 +43,9 @@ public final class Health implements AutoCloseable {
         checks.put("routes", routes == null ? "UP" : "DOWN: " + routes);
         boolean kafka = kafkaReachable();
         checks.put("kafka", kafka ? "UP" : "DOWN: " + kafkaProblem);
-        checks.put("spend_ledger", ledger.rebuilt() ? "UP" : "DOWN: rebuilding from the usage topic");
-        boolean up = catalog && routes == null && kafka && ledger.rebuilt();
+        String ledgerProblem = ledger.problem(); // rebuilding, or its reader down past the restart grace
+        checks.put("spend_ledger", ledgerProblem == null ? "UP" : "DOWN: " + ledgerProblem);
+        boolean up = catalog && routes == null && kafka && ledgerProblem == null;
         ObjectNode root = Json.object();
         root.put("status", up ? "UP" : "DOWN");
         root.set("checks", checks);

@@ -26,12 +26,19 @@ public final class Operations implements AutoCloseable {
     private final OperationsEndpoints endpoints;
 
     public Operations(Settings settings, CatalogHolder catalogs, Breakers breakers, String bootstrapServers) {
-        this.ledger = new SpendLedger(bootstrapServers, settings.get("caravan.topics.usage", "llm.usage"));
+        this.ledger = new SpendLedger(bootstrapServers, settings.get("caravan.topics.usage", "llm.usage"))
+                .bounded(settings.getInt("caravan.tenant.max-chars", 128),
+                        settings.getInt("caravan.ledger.max-tenants", 10_000),
+                        () -> catalogs.current().budgets().tenants().keySet())
+                .restarting(Durations.parse(settings.get("caravan.ledger.restart-backoff", "1s")),
+                        Durations.parse(settings.get("caravan.ledger.restart-backoff-max", "30s")),
+                        Durations.parse(settings.get("caravan.ledger.restart-grace", "5s")));
         this.health = new Health(catalogs, ledger, bootstrapServers);
         this.guard = new BudgetGuard(ledger,
                 Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
         this.endpoints = new OperationsEndpoints(metrics, board, health, catalogs, breakers, ledger);
         metrics.followCatalog(catalogs, breakers, ledger);
+        metrics.followLedger(ledger);
     }
 
     public void bind(Main main) {

@@ -8,12 +8,17 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.EnumMap;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.DoubleAdder;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -45,12 +50,34 @@ public final class SpendLedger implements AutoCloseable {
     private volatile boolean running;
     private volatile long rebuildMillis = -1;
     private volatile long rebuildEvents;
+    /** Records read while rebuilding (reader thread only, across restarts). */
+    private long eventsRead;
     private Thread thread;
 
-    /** The spend of one month. */
+    // bounds: an outsider who can write the usage topic (or name tenants) must not grow the heap or /status
+    private int maxTenantChars = 128;
+    private int maxTenants = 10_000;
+    private Supplier<Set<String>> budgetedTenants = Set::of;
+    private final Map<UsageEvent.Rejection, LongAdder> rejected = new EnumMap<>(UsageEvent.Rejection.class);
+    private final LongAdder untrackedTenantEvents = new LongAdder();
+
+    // the reader restarts after a fault, with backoff; health reads these
+    private Duration restartBackoff = Duration.ofSeconds(1);
+    private Duration restartBackoffMax = Duration.ofSeconds(30);
+    private Duration restartGrace = Duration.ofSeconds(5);
+    private final LongAdder restarts = new LongAdder();
+    private volatile long faultSinceNanos;
+    private volatile String lastFault;
+    private volatile boolean readerDead;
+    /** Where the reader goes on after a restart: the next offset of every partition it has read (reader thread only). */
+    private final Map<TopicPartition, Long> positions = new HashMap<>();
+    private final AtomicReference<Throwable> injectedFault = new AtomicReference<>();
+
+    /** The spend of one month. Tenants past the tracked number add to {@code otherTenants}. */
     static final class MonthSpend {
         final Map<String, DoubleAdder> tiers = new ConcurrentHashMap<>();
         final Map<String, DoubleAdder> tenants = new ConcurrentHashMap<>();
+        final DoubleAdder otherTenants = new DoubleAdder();
         final DoubleAdder total = new DoubleAdder();
     }
 
@@ -70,6 +97,32 @@ public final class SpendLedger implements AutoCloseable {
         p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "250");
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "caravan-spend-ledger");
         this.consumerProps = p;
+        for (UsageEvent.Rejection reason : UsageEvent.Rejection.values()) {
+            rejected.put(reason, new LongAdder());
+        }
+    }
+
+    /**
+     * Bounds the tenant map: events whose tenant is longer than {@code maxTenantChars} are rejected (counted), and
+     * once {@code maxTenants} tenants are tracked this month, further tenants' spend is summed as one "other
+     * tenants" figure (tier and total spend still count it). Tenants with a budget are always tracked.
+     */
+    public SpendLedger bounded(int maxTenantChars, int maxTenants, Supplier<Set<String>> budgetedTenants) {
+        this.maxTenantChars = maxTenantChars;
+        this.maxTenants = maxTenants;
+        this.budgetedTenants = budgetedTenants;
+        return this;
+    }
+
+    /**
+     * How the reader restarts after a fault: first after {@code backoff}, doubled up to {@code max} while faults
+     * repeat; health reports it DOWN once it has been down for longer than {@code grace}.
+     */
+    public SpendLedger restarting(Duration backoff, Duration max, Duration grace) {
+        this.restartBackoff = backoff;
+        this.restartBackoffMax = max;
+        this.restartGrace = grace;
+        return this;
     }
 
     /** Starts the background reader; returns at once. */
@@ -81,7 +134,7 @@ public final class SpendLedger implements AutoCloseable {
         }
         if (thread == null) {
             running = true;
-            thread = new Thread(this::loop, "caravan-spend-ledger");
+            thread = new Thread(this::supervise, "caravan-spend-ledger");
             thread.setDaemon(true);
             thread.start();
         }
@@ -104,6 +157,48 @@ public final class SpendLedger implements AutoCloseable {
 
     public long rebuildEvents() {
         return rebuildEvents;
+    }
+
+    /** Why the ledger cannot be trusted right now (health), or null when it is rebuilt and reading. */
+    public String problem() {
+        if (readerDead) {
+            return "reader stopped: " + lastFault;
+        }
+        long since = faultSinceNanos;
+        if (since != 0 && System.nanoTime() - since > restartGrace.toNanos()) {
+            return "reader down since " + (System.nanoTime() - since) / 1_000_000L + " ms (" + lastFault
+                    + "), restarting with backoff";
+        }
+        return rebuilt() ? null : "rebuilding from the usage topic";
+    }
+
+    /** Times the reader was restarted after a fault. */
+    public long restarts() {
+        return restarts.sum();
+    }
+
+    /** Usage records ignored because they cannot be usage events, for this reason. */
+    public long rejected(UsageEvent.Rejection reason) {
+        LongAdder n = rejected.get(reason);
+        return n == null ? 0 : n.sum();
+    }
+
+    /** Events whose tenant was past the number of tracked tenants (counted under other tenants). */
+    public long untrackedTenantEvents() {
+        return untrackedTenantEvents.sum();
+    }
+
+    /** This month's spend of tenants past the number tracked. */
+    public double otherTenantsSpend() {
+        return current().otherTenants.sum();
+    }
+
+    /**
+     * A test seam: the reader throws this once, at its next turn, as a fault from the consumer or a bug would.
+     * Package-private on purpose.
+     */
+    void failOnce(Throwable fault) {
+        injectedFault.set(fault);
     }
 
     public double tierSpend(String tier) {
@@ -144,38 +239,123 @@ public final class SpendLedger implements AutoCloseable {
         return out;
     }
 
+    /** Reads one usage record into the ledger; an impossible one is counted and ignored. */
+    void add(byte[] record, long recordTimestamp) {
+        UsageEvent event;
+        try {
+            event = UsageEvent.read(record, recordTimestamp, maxTenantChars);
+        } catch (UsageEvent.Rejected e) {
+            rejected.get(e.reason()).increment();
+            LOG.debug("spend ledger ignored a usage record: {}", e.getMessage());
+            return;
+        }
+        add(event);
+    }
+
     /** Adds one event to the month it belongs to; events of earlier months are ignored. */
     void add(UsageEvent event) {
         if (event == null || event.costUsd() == 0) {
             return;
         }
         YearMonth month = YearMonth.from(event.ts().atZone(ZoneOffset.UTC));
-        if (month.isBefore(thisMonth())) {
+        YearMonth now = thisMonth();
+        if (month.isBefore(now)) {
             return;
         }
-        MonthSpend spend = months.computeIfAbsent(month, m -> new MonthSpend());
+        MonthSpend spend = months.get(month);
+        if (spend == null) {
+            months.keySet().removeIf(old -> old.isBefore(now)); // a month gone by is not looked at again
+            spend = months.computeIfAbsent(month, m -> new MonthSpend());
+        }
         spend.total.add(event.costUsd());
         if (event.tier() != null) {
             spend.tiers.computeIfAbsent(event.tier(), t -> new DoubleAdder()).add(event.costUsd());
         }
-        if (event.tenant() != null) {
-            spend.tenants.computeIfAbsent(event.tenant(), t -> new DoubleAdder()).add(event.costUsd());
+        String tenant = event.tenant();
+        if (tenant != null) {
+            DoubleAdder tracked = spend.tenants.get(tenant);
+            if (tracked == null && spend.tenants.size() >= maxTenants && !budgetedTenants.get().contains(tenant)) {
+                untrackedTenantEvents.increment();
+                spend.otherTenants.add(event.costUsd());
+                return;
+            }
+            (tracked != null ? tracked : spend.tenants.computeIfAbsent(tenant, t -> new DoubleAdder()))
+                    .add(event.costUsd());
         }
     }
 
-    private void loop() {
+    /**
+     * The reader thread: reads until closed; after any fault (an {@link Error} included, except a
+     * {@link VirtualMachineError}) it logs, counts and starts again with a new consumer from where it was, after a
+     * backoff that doubles while faults repeat.
+     */
+    private void supervise() {
         long started = System.nanoTime();
-        long events = 0;
+        long backoffMs = restartBackoff.toMillis();
+        try {
+            while (running) {
+                long runStarted = System.nanoTime();
+                Throwable fault;
+                try {
+                    read(started);
+                    return;
+                } catch (WakeupException e) {
+                    if (!running) {
+                        return;
+                    }
+                    fault = e;
+                } catch (VirtualMachineError e) {
+                    lastFault = e.toString();
+                    throw e;
+                } catch (Throwable e) {
+                    if (!running) {
+                        return;
+                    }
+                    fault = e;
+                }
+                if (faultSinceNanos == 0) {
+                    faultSinceNanos = System.nanoTime();
+                }
+                lastFault = fault.toString();
+                if (System.nanoTime() - runStarted > restartBackoffMax.toNanos() * 2) {
+                    backoffMs = restartBackoff.toMillis(); // it ran well for a while: this is a new fault
+                }
+                restarts.increment();
+                LOG.error("spend ledger reader of {} failed, restart {} in {} ms: {}", topic, restarts.sum(),
+                        backoffMs, fault.toString());
+                sleep(backoffMs);
+                backoffMs = Math.min(backoffMs * 2, restartBackoffMax.toMillis());
+            }
+        } finally {
+            consumer = null;
+            if (running) {
+                readerDead = true;
+                LOG.error("spend ledger reader of {} stopped: {}", topic, lastFault);
+            }
+        }
+    }
+
+    /** One life of the reader: a consumer from where the last one stopped (or this month's start), until closed. */
+    private void read(long startedNanos) {
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProps)) {
             consumer = c;
+            if (!running) {
+                return;
+            }
             List<TopicPartition> assigned = new ArrayList<>();
             Map<TopicPartition, Long> rebuildEnd = null;
             long nextPartitionCheck = 0;
             while (running) {
+                Throwable injected = injectedFault.getAndSet(null);
+                if (injected instanceof Error error) {
+                    throw error;
+                } else if (injected != null) {
+                    throw (RuntimeException) injected;
+                }
                 if (System.nanoTime() >= nextPartitionCheck) {
                     try {
                         List<TopicPartition> added = assignNewPartitions(c, assigned);
-                        if (rebuildEnd == null) {
+                        if (rebuildEnd == null && !rebuilt()) {
                             rebuildEnd = new HashMap<>(c.endOffsets(added, Duration.ofSeconds(10)));
                         }
                         // a topic that does not exist yet is looked for again soon
@@ -187,29 +367,25 @@ public final class SpendLedger implements AutoCloseable {
                     }
                 }
                 if (!rebuilt() && caughtUp(c, rebuildEnd)) {
-                    finishRebuild(started, events);
+                    finishRebuild(startedNanos, eventsRead);
                 }
                 if (assigned.isEmpty()) {
                     sleep(200);
                     continue;
                 }
                 ConsumerRecords<byte[], byte[]> records = c.poll(Duration.ofMillis(rebuilt() ? 500 : 100));
-                for (ConsumerRecord<byte[], byte[]> r : records) {
-                    add(UsageEvent.parse(r.value(), r.timestamp()));
-                    events++;
+                faultSinceNanos = 0; // reading again
+                for (TopicPartition tp : records.partitions()) {
+                    for (ConsumerRecord<byte[], byte[]> r : records.records(tp)) {
+                        add(r.value(), r.timestamp());
+                        positions.put(tp, r.offset() + 1);
+                        eventsRead++;
+                    }
                 }
                 if (!rebuilt() && caughtUp(c, rebuildEnd)) {
-                    finishRebuild(started, events);
+                    finishRebuild(startedNanos, eventsRead);
                 }
             }
-        } catch (WakeupException e) {
-            // closing
-        } catch (Exception e) {
-            if (running) {
-                LOG.error("spend ledger stopped reading {}: {}", topic, e.toString());
-            }
-        } finally {
-            consumer = null;
         }
     }
 
@@ -246,7 +422,8 @@ public final class SpendLedger implements AutoCloseable {
         Map<TopicPartition, Long> ends = c.endOffsets(added, Duration.ofSeconds(10));
         for (TopicPartition tp : added) {
             OffsetAndTimestamp at = found.get(tp);
-            c.seek(tp, at != null ? at.offset() : ends.getOrDefault(tp, 0L));
+            Long readUpTo = positions.get(tp); // a restarted reader goes on where the last one stopped
+            c.seek(tp, readUpTo != null ? readUpTo : at != null ? at.offset() : ends.getOrDefault(tp, 0L));
         }
         return added;
     }
@@ -264,9 +441,13 @@ public final class SpendLedger implements AutoCloseable {
         return true;
     }
 
-    private static void sleep(long ms) {
+    /** Sleeps, waking early when the ledger closes. */
+    private void sleep(long ms) {
+        long until = System.nanoTime() + ms * 1_000_000L;
         try {
-            Thread.sleep(ms);
+            while (running && System.nanoTime() < until) {
+                Thread.sleep(Math.min(50, Math.max(1, (until - System.nanoTime()) / 1_000_000L)));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -109,6 +109,8 @@ public final class StatusBoard {
         ledger.tierSpends().forEach(tiers::put);
         ObjectNode tenants = month.putObject("spend_by_tenant_usd");
         ledger.tenantSpends().forEach(tenants::put);
+        // tenants past caravan.ledger.max-tenants: one figure, so the page stays bounded
+        month.put("spend_other_tenants_usd", ledger.otherTenantsSpend());
         ObjectNode left = root.putObject("budgets");
         left.put("on_exceed", budgets.onExceed());
         ArrayNode scopes = left.putArray("scopes");

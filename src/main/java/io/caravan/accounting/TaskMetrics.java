@@ -8,6 +8,7 @@ import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -107,6 +108,23 @@ public final class TaskMetrics {
     /** What a limit leaves of the spend; NaN for a scope the catalog no longer limits (between swap and removal). */
     private static double left(Double limit, double spent) {
         return limit == null ? Double.NaN : Math.max(0, limit - spent);
+    }
+
+    /**
+     * The spend ledger's own books: usage records it ignored as impossible, by reason
+     * ({@code caravan_usage_events_rejected_total}), events of tenants past the tracked number, and reader restarts.
+     */
+    public void followLedger(SpendLedger ledger) {
+        for (UsageEvent.Rejection reason : UsageEvent.Rejection.values()) {
+            FunctionCounter.builder("caravan.usage.events.rejected", ledger, l -> l.rejected(reason))
+                    .description("Usage records the spend ledger ignored as impossible")
+                    .tag("reason", reason.label()).register(registry);
+        }
+        FunctionCounter.builder("caravan.usage.events.untracked.tenant", ledger, SpendLedger::untrackedTenantEvents)
+                .description("Usage events whose tenant was past caravan.ledger.max-tenants (spend counted as other tenants)")
+                .register(registry);
+        FunctionCounter.builder("caravan.spend.ledger.restarts", ledger, SpendLedger::restarts)
+                .description("Restarts of the spend ledger's reader after a fault").register(registry);
     }
 
     /** 0 closed, 1 half-open, 2 open (forced open counts as open). */

@@ -27,19 +27,61 @@ public record UsageEvent(
         boolean fallback,
         String tenant) {
 
-    /** Parses a usage record; null when the bytes are not a usage event. */
+    /** Events above these are not of this world: one attempt never bills this much or reads this many tokens. */
+    static final double MAX_COST_USD = 10_000;
+    static final long MAX_TOKENS = 1_000_000_000L;
+
+    /** Why a record cannot be a usage event (the label of {@code caravan_usage_events_rejected_total}). */
+    public enum Rejection {
+        NOT_JSON, NON_NUMERIC, NOT_FINITE, NEGATIVE, ABSURD, TENANT_TOO_LONG;
+
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** A record that is not a possible usage event. */
+    public static final class Rejected extends RuntimeException {
+        private final Rejection reason;
+
+        Rejected(Rejection reason, String message) {
+            super(message, null, false, false);
+            this.reason = reason;
+        }
+
+        public Rejection reason() {
+            return reason;
+        }
+    }
+
+    /** Parses a usage record; null when the bytes are not a possible usage event. */
     public static UsageEvent parse(byte[] bytes, long recordTimestamp) {
-        if (bytes == null) {
+        try {
+            return read(bytes, recordTimestamp, Integer.MAX_VALUE);
+        } catch (Rejected e) {
             return null;
+        }
+    }
+
+    /**
+     * Parses a usage record strictly: money and token fields, when present, are finite, non-negative, plausible
+     * numbers (a forged {@code "NaN"} cost would otherwise disable a budget), and the tenant is at most
+     * {@code maxTenantChars} long. Missing fields count as 0 (old or foreign records).
+     *
+     * @throws Rejected when the record cannot be a usage event
+     */
+    public static UsageEvent read(byte[] bytes, long recordTimestamp, int maxTenantChars) {
+        if (bytes == null) {
+            throw new Rejected(Rejection.NOT_JSON, "no value");
         }
         JsonNode n;
         try {
             n = Json.MAPPER.readTree(bytes);
         } catch (IOException e) {
-            return null;
+            throw new Rejected(Rejection.NOT_JSON, "not JSON");
         }
         if (n == null || !n.isObject()) {
-            return null;
+            throw new Rejected(Rejection.NOT_JSON, "not a JSON object");
         }
         Instant ts;
         try {
@@ -48,6 +90,10 @@ public record UsageEvent(
             ts = Instant.ofEpochMilli(recordTimestamp);
         }
         JsonNode meta = n.path("metadata");
+        String tenant = meta.hasNonNull("tenant") ? meta.get("tenant").asText() : null;
+        if (tenant != null && tenant.length() > maxTenantChars) {
+            throw new Rejected(Rejection.TENANT_TOO_LONG, "tenant of " + tenant.length() + " characters");
+        }
         return new UsageEvent(
                 text(n, "task_id"),
                 n.path("attempt").asInt(0),
@@ -58,12 +104,34 @@ public record UsageEvent(
                 text(n, "provider"),
                 text(n, "outcome"),
                 n.path("latency_ms").asLong(0),
-                n.path("input_tokens").asLong(0),
-                n.path("cached_input_tokens").asLong(0),
-                n.path("output_tokens").asLong(0),
-                n.path("cost_usd").asDouble(0),
+                (long) amount(n, "input_tokens", MAX_TOKENS),
+                (long) amount(n, "cached_input_tokens", MAX_TOKENS),
+                (long) amount(n, "output_tokens", MAX_TOKENS),
+                amount(n, "cost_usd", MAX_COST_USD),
                 n.path("fallback").asBoolean(false),
-                meta.hasNonNull("tenant") ? meta.get("tenant").asText() : null);
+                tenant);
+    }
+
+    /** A non-negative finite number up to {@code max}; 0 when absent or null. */
+    private static double amount(JsonNode n, String field, double max) {
+        JsonNode v = n.get(field);
+        if (v == null || v.isNull()) {
+            return 0;
+        }
+        if (!v.isNumber()) {
+            throw new Rejected(Rejection.NON_NUMERIC, field + " is not a number");
+        }
+        double d = v.asDouble();
+        if (Double.isNaN(d) || Double.isInfinite(d)) {
+            throw new Rejected(Rejection.NOT_FINITE, field + " is not finite");
+        }
+        if (d < 0) {
+            throw new Rejected(Rejection.NEGATIVE, field + " is negative");
+        }
+        if (d > max) {
+            throw new Rejected(Rejection.ABSURD, field + " is over " + max);
+        }
+        return d;
     }
 
     private static String text(JsonNode n, String field) {
