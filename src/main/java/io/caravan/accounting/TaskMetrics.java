@@ -147,11 +147,26 @@ public final class TaskMetrics {
         };
     }
 
-    /** The task route's step after dispatch: counts the finished task and each of its attempts. Never throws. */
+    /**
+     * The task route's step after dispatch: counts the finished task and each of its attempts. A streamed answer
+     * is still flowing then (its answering attempt, tokens and cost are known when it ends): it is counted by
+     * {@link #streamEnded}. Never throws.
+     */
     public void record(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
-        if (ctx == null) {
+        if (ctx == null || ctx.stream() != null) {
             return;
         }
+        recordNow(ctx);
+    }
+
+    /** The chat route's step once a streamed answer ended: counts the task with its real outcome. Never throws. */
+    public void streamEnded(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        if (ctx != null) {
+            recordNow(ctx);
+        }
+    }
+
+    private void recordNow(TaskContext ctx) {
         try {
             doRecord(ctx);
         } catch (RuntimeException e) {
@@ -165,7 +180,7 @@ public final class TaskMetrics {
             attempts = new ArrayList<>(ctx.attempts());
         }
         String tier = label(ctx.tier());
-        boolean ok = ctx.error() == null && ctx.reply() != null;
+        boolean ok = ctx.error() == null && (ctx.reply() != null || ctx.stream() != null);
         var by = ok ? ctx.answeredBy() : null;
         String model = label(by == null ? ctx.group() : by.group());
         String provider = label(by == null ? null : by.deployment().provider());
