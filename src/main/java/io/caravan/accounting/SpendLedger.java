@@ -366,6 +366,7 @@ public final class SpendLedger implements AutoCloseable {
                         nextPartitionCheck = System.nanoTime() + Duration.ofSeconds(1).toNanos();
                     }
                 }
+                faultSinceNanos = 0; // reading again
                 if (!rebuilt() && caughtUp(c, rebuildEnd)) {
                     finishRebuild(startedNanos, eventsRead);
                 }
@@ -374,7 +375,6 @@ public final class SpendLedger implements AutoCloseable {
                     continue;
                 }
                 ConsumerRecords<byte[], byte[]> records = c.poll(Duration.ofMillis(rebuilt() ? 500 : 100));
-                faultSinceNanos = 0; // reading again
                 for (TopicPartition tp : records.partitions()) {
                     for (ConsumerRecord<byte[], byte[]> r : records.records(tp)) {
                         add(r.value(), r.timestamp());

@@ -54,10 +54,13 @@ public record UsageEvent(
         }
     }
 
-    /** Parses a usage record; null when the bytes are not a possible usage event. */
+    /** The default bound of a tenant name (setting {@code caravan.tenant.max-chars}). */
+    public static final int MAX_TENANT_CHARS = 128;
+
+    /** Parses a usage record; null when the bytes are not a possible usage event (reports skip those). */
     public static UsageEvent parse(byte[] bytes, long recordTimestamp) {
         try {
-            return read(bytes, recordTimestamp, Integer.MAX_VALUE);
+            return read(bytes, recordTimestamp, MAX_TENANT_CHARS);
         } catch (Rejected e) {
             return null;
         }

@@ -67,6 +67,36 @@ class TaskBoundsTest {
                 .hasMessageContaining("routing.params_passthrough [service_tier]");
     }
 
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', textBlock = """
+            [service_tier, store]   | ok
+            service_tier            | ok
+            [stream]                | 'stream' is set by Caravan, not passed through
+            [model]                 | 'model' is set by Caravan, not passed through
+            ["bad name"]            | 'bad name' is not a parameter name
+            {service_tier: true}    | must be a list
+            """)
+    void theCatalogValidatesItsPassthroughList(String list, String outcome, @org.junit.jupiter.api.io.TempDir
+            java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path file = dir.resolve("catalog.yaml");
+        java.nio.file.Files.writeString(file, """
+                providers:
+                  p: {api: simulated}
+                models:
+                  - {name: a, provider: p, model: m}
+                routing:
+                  params_passthrough: %s
+                """.formatted(list));
+        if (outcome.equals("ok")) {
+            assertThat(io.caravan.catalog.CatalogLoader.load(file).routing().paramsPassthrough()).contains("service_tier");
+        } else {
+            assertThatThrownBy(() -> io.caravan.catalog.CatalogLoader.load(file))
+                    .isInstanceOf(io.caravan.catalog.CatalogException.class)
+                    .hasMessageContaining("routing.params_passthrough")
+                    .hasMessageContaining(outcome);
+        }
+    }
+
     @Test
     void metadataIsBoundedInSize() {
         TaskParser parser = new TaskParser(1_048_576, new TaskParser.MetadataLimits(1024, 8, 128), Set::of);
