@@ -15,6 +15,7 @@ import java.io.InputStream;
  */
 public final class BoundedResponse extends FilterInputStream {
 
+    private final boolean sse;
     private final long maxTotal;
     private final long maxLine;
     private final long maxEvent;
@@ -26,8 +27,10 @@ public final class BoundedResponse extends FilterInputStream {
     private boolean afterCr;
     private ProviderError failure;
 
-    private BoundedResponse(InputStream in, long maxTotal, long maxLine, long maxEvent, String what, Integer status) {
+    private BoundedResponse(InputStream in, boolean sse, long maxTotal, long maxLine, long maxEvent, String what,
+            Integer status) {
         super(in);
+        this.sse = sse;
         this.status = status;
         this.maxTotal = maxTotal;
         this.maxLine = maxLine;
@@ -42,12 +45,12 @@ public final class BoundedResponse extends FilterInputStream {
      * @param status the answer's HTTP status, carried by the error (null when none)
      */
     public static BoundedResponse body(InputStream in, ResponseLimits limits, String what, Integer status) {
-        return new BoundedResponse(in, limits.maxResponseBytes(), Long.MAX_VALUE, Long.MAX_VALUE, what, status);
+        return new BoundedResponse(in, false, limits.maxResponseBytes(), 0, 0, what, status);
     }
 
     /** An SSE answer: the whole, each line and each event within its bound. */
     public static BoundedResponse sse(InputStream in, ResponseLimits limits, String what, Integer status) {
-        return new BoundedResponse(in, limits.maxResponseBytes(), limits.maxSseLineBytes(),
+        return new BoundedResponse(in, true, limits.maxResponseBytes(), limits.maxSseLineBytes(),
                 limits.maxSseEventBytes(), what, status);
     }
 
@@ -67,17 +70,30 @@ public final class BoundedResponse extends FilterInputStream {
         if (n <= 0) {
             return n;
         }
+        if (!sse) { // a plain body: only its size counts
+            if (total + n <= maxTotal) {
+                total += n;
+                return n;
+            }
+            return fail((int) (maxTotal - total), "its size bound of " + maxTotal + " bytes");
+        }
         for (int i = off; i < off + n; i++) {
             String passed = count(b[i]);
             if (passed != null) {
-                failure = new ProviderError(ErrorClass.RESPONSE_TOO_LARGE, status, what + " passed " + passed);
-                if (i == off) {
-                    throw failure;
-                }
-                return i - off;
+                return fail(i - off, passed);
             }
         }
         return n;
+    }
+
+    /** The first {@code within} bytes of this read are handed out; the next read (or this one, if none) fails. */
+    private int fail(int within, String passed) {
+        failure = new ProviderError(ErrorClass.RESPONSE_TOO_LARGE, status, what + " passed " + passed);
+        total = maxTotal;
+        if (within <= 0) {
+            throw failure;
+        }
+        return within;
     }
 
     /** Counts one byte; the bound it passes, or null. */

@@ -37,6 +37,11 @@ class CallDeadlineTest {
                     api_keys: ["k"]
                     timeout: 30s
                     retries: 2
+                  silent:
+                    api: openai
+                    base_url: http://127.0.0.1:%1$d/silent/v1
+                    api_keys: ["k"]
+                    timeout: 30s
                   ping:
                     api: openai
                     base_url: http://127.0.0.1:%1$d/ping/v1
@@ -50,6 +55,7 @@ class CallDeadlineTest {
                     timeout: 10s
                 models:
                   - {name: drip, provider: drip, model: m, price: {input: 1, output: 1}}
+                  - {name: silent, provider: silent, model: m, price: {input: 1, output: 1}}
                   - {name: ping, provider: ping, model: m, price: {input: 1, output: 1}}
                   - {name: rescuestream, provider: okstream, model: m, price: {input: 1, output: 1}}
                 fallbacks:
@@ -84,6 +90,17 @@ class CallDeadlineTest {
         // each byte came well within the read timeout (30 s): only a deadline on the whole call ends it
         assertThat(took).isLessThan(Duration.ofSeconds(10));
         await().atMost(Duration.ofSeconds(5)).until(() -> upstream.closedByCaravan.contains("drip"));
+    }
+
+    @Test
+    void aProviderThatNeverAnswersIsCutAtTheTasksDeadline() throws Exception {
+        HttpResponse<String> response = caravan.post("/v1/tasks",
+                "{\"id\":\"silent-1\",\"model\":\"silent\",\"prompt\":\"hello\",\"timeout_ms\":2000}");
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(504);
+        JsonNode result = Json.MAPPER.readTree(response.body());
+        assertThat(ProviderAnswerBoundsTest.attempts(result)).containsExactly(tuple("silent#0", "timeout", null));
+        assertThat(result.path("attempts").get(0).path("latency_ms").asLong()).isLessThan(10_000);
+        await().atMost(Duration.ofSeconds(5)).until(() -> upstream.closedByCaravan.contains("silent"));
     }
 
     @Test

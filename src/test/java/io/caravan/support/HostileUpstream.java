@@ -25,7 +25,7 @@ import java.util.zip.GZIPOutputStream;
  * <li>{@code bomb}: {@code Content-Encoding: gzip}, a few KiB that inflate to {@code huge} bytes;
  * <li>{@code sseline}: a stream whose first line never ends; {@code sseevent}: one whose first event never ends
  *     (lines, no blank line); {@code lateline}: a first delta, then a line that never ends;
- * <li>{@code drip}: one byte of its answer every 500 ms; {@code ping}: a stream of keep-alive comments, never an
+ * <li>{@code silent}: no answer at all; {@code drip}: one byte of its answer every 500 ms; {@code ping}: a stream of keep-alive comments, never an
  *     event.
  * </ul>
  * Every answer is bounded in what it sends ({@code huge} bytes, or ten minutes).
@@ -60,6 +60,11 @@ public final class HostileUpstream implements AutoCloseable {
 
     public int port() {
         return server.getLocalPort();
+    }
+
+    /** The size of the gzip bomb on the wire. */
+    public int bombBytes() {
+        return bomb.length;
     }
 
     /** How many requests this behaviour was sent. */
@@ -132,6 +137,12 @@ public final class HostileUpstream implements AutoCloseable {
                     chunk(out, delta("{\"role\":\"assistant\",\"content\":\"half an ans\"}", null) + "data: ");
                     fill(out, huge, (byte) 'a', true);
                     end(out);
+                }
+                case "silent" -> { // reads the request, never answers, waits for the other end to leave
+                    socket.setSoTimeout(600_000);
+                    if (socket.getInputStream().read() < 0) {
+                        throw new IOException("closed by the other end");
+                    }
                 }
                 case "drip" -> {
                     out.write(head("application/json", "Content-Length: 100000"));
