@@ -20,6 +20,7 @@ import io.caravan.intake.KafkaInFlight;
 import io.caravan.intake.KafkaIntake;
 import io.caravan.intake.TaskIntake;
 import io.caravan.outlet.UsageRecords;
+import io.caravan.provider.ResponseLimits;
 import io.caravan.provider.simulated.SimulatedUpstream;
 import io.caravan.resilience.Breakers;
 import io.caravan.resilience.KeyPool;
@@ -90,8 +91,9 @@ public final class CaravanApp implements AutoCloseable {
         FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats));
         main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
-        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams));
-        main.bind("streamCalls", new StreamCalls(upstreams));
+        ResponseLimits responseLimits = ResponseLimits.from(settings);
+        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits));
+        main.bind("streamCalls", new StreamCalls(upstreams, responseLimits));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",

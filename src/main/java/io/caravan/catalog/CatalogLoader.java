@@ -57,7 +57,7 @@ public final class CatalogLoader {
     private static final Set<String> TOP_LEVEL = Set.of("providers", "models", "fallbacks",
             "context_window_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker", "budgets", "groups");
     private static final Set<String> PROVIDER_FIELDS = Set.of("api", "base_url", "api_keys", "api_key", "headers",
-            "timeout", "retries", "backoff", "rpm", "tpm");
+            "timeout", "retries", "backoff", "rpm", "tpm", "max_response_bytes");
     private static final Set<String> DEPLOYMENT_FIELDS = Set.of("name", "provider", "model", "context_window",
             "max_output_tokens", "price", "weight");
     private static final Set<String> PRICE_FIELDS = Set.of("input", "cached_input", "output");
@@ -304,6 +304,7 @@ public final class CatalogLoader {
             Duration backoff = duration(node, "backoff", entry, ProviderSpec.DEFAULT_BACKOFF);
             Integer rpm = positive(integer(node, "rpm", entry), entry, "rpm");
             Integer tpm = positive(integer(node, "tpm", entry), entry, "tpm");
+            Long maxResponseBytes = bytes(node, "max_response_bytes", entry);
 
             Map<String, Object> settings = new LinkedHashMap<>();
             node.fields().forEachRemaining(e -> {
@@ -314,7 +315,7 @@ public final class CatalogLoader {
 
             return new ProviderSpec(name, api, baseUrl, List.copyOf(keys), Collections.unmodifiableMap(headers),
                     timeout, retries == null ? ProviderSpec.DEFAULT_RETRIES : retries, backoff, rpm, tpm,
-                    Collections.unmodifiableMap(settings));
+                    Collections.unmodifiableMap(settings), maxResponseBytes);
         }
 
         private Map<String, List<DeploymentSpec>> readModels(JsonNode block, Map<String, ProviderSpec> providers) {
@@ -707,6 +708,21 @@ public final class CatalogLoader {
                 throw fail(entry, field + ": must be a whole number, got " + node.get(field).asText());
             }
             return value.intValue();
+        }
+
+        /** A size in bytes, a whole number greater than 0; null when absent. */
+        private Long bytes(JsonNode node, String field, String entry) {
+            Double value = number(node, field, entry);
+            if (value == null) {
+                return null;
+            }
+            if (value != Math.rint(value) || value > Long.MAX_VALUE) {
+                throw fail(entry, field + ": must be a whole number of bytes, got " + node.get(field).asText());
+            }
+            if (value == 0) {
+                throw fail(entry, field + ": must be greater than 0");
+            }
+            return value.longValue();
         }
 
         private Integer positive(Integer value, String entry, String field) {

@@ -28,6 +28,7 @@ public final class CallCancellation implements HttpClientConfigurer, HttpActivit
 
     @Override
     public void configureHttpClient(HttpClientBuilder builder) {
+        CallDeadlines.addTo(builder); // the same client hook bounds each call as a whole
         builder.addExecInterceptorFirst("caravan-call-cancellation", (request, scope, chain) -> {
             if (scope.clientContext.getAttribute(EXCHANGE_ATTRIBUTE) instanceof Exchange exchange
                     && exchange.getProperty(TaskContext.PROPERTY) instanceof TaskContext ctx

@@ -66,18 +66,18 @@ public final class DeploymentRoutes {
                 .add();
     }
 
-    /** The provider endpoint with the per-attempt timeout of the provider. */
+    /**
+     * The provider endpoint with the timeouts of the provider. The live response stream is handed over
+     * ({@code disableStreamCache}) so that the answer is read within its size bound and never buffered whole by
+     * camel-http; the timeouts bound the connect and each read, {@link CallDeadlines} the call as a whole.
+     */
     static String upstreamUri(ProviderSpec provider, DeploymentSpec deployment) {
         return withOptions(ProviderAdapters.forApi(provider.api()).endpoint(provider, deployment), provider);
     }
 
-    /**
-     * The streaming endpoint: the live response stream is handed over ({@code disableStreamCache}); the provider's
-     * timeout then also bounds each read, so a stream that stalls longer fails with a timeout.
-     */
+    /** The streaming endpoint; the provider's timeout also bounds each read, so a stream that stalls longer fails. */
     static String streamUpstreamUri(ProviderSpec provider, DeploymentSpec deployment) {
-        String uri = withOptions(ProviderAdapters.forApi(provider.api()).streamEndpoint(provider, deployment), provider);
-        return uri.startsWith("http:") || uri.startsWith("https:") ? uri + "&disableStreamCache=true" : uri;
+        return withOptions(ProviderAdapters.forApi(provider.api()).streamEndpoint(provider, deployment), provider);
     }
 
     private static String withOptions(String base, ProviderSpec provider) {
@@ -88,6 +88,7 @@ public final class DeploymentRoutes {
         long connectMs = Math.min(timeoutMs, 10_000);
         String separator = base.contains("?") ? "&" : "?";
         return base + separator + "throwExceptionOnFailure=false&httpMethod=POST"
-                + "&connectTimeout=" + connectMs + "&soTimeout=" + timeoutMs + "&responseTimeout=" + timeoutMs;
+                + "&connectTimeout=" + connectMs + "&soTimeout=" + timeoutMs + "&responseTimeout=" + timeoutMs
+                + "&disableStreamCache=true";
     }
 }

@@ -3,10 +3,12 @@ package io.caravan.dispatch;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.AdapterSupport;
+import io.caravan.provider.BoundedResponse;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderReply;
+import io.caravan.provider.ResponseLimits;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
@@ -15,6 +17,8 @@ import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.camel.Exchange;
@@ -26,6 +30,10 @@ import org.slf4j.LoggerFactory;
  * The two steps around the upstream call in the deployment route: {@link #prepare} picks a key and lets the
  * adapter build the request; {@link #complete} lets the adapter read the answer and records the attempt.
  * Failures are thrown as {@link ProviderError} for the circuit breaker and the error handler.
+ *
+ * <p>camel-http hands the answer over as the live response stream ({@code disableStreamCache}); it is read here
+ * within the provider's {@link ResponseLimits} (counted after the client inflated it), and a call that passes
+ * them, or its deadline ({@link CallDeadlines}), is aborted rather than drained.
  */
 public final class ProviderCalls {
 
@@ -38,12 +46,15 @@ public final class ProviderCalls {
     private final RateLimits limits;
     private final DeploymentStats stats;
     private final UpstreamEndpoints endpoints;
+    private final ResponseLimits responseLimits;
 
-    public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats, UpstreamEndpoints endpoints) {
+    public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats, UpstreamEndpoints endpoints,
+            ResponseLimits responseLimits) {
         this.keys = keys;
         this.limits = limits;
         this.stats = stats;
         this.endpoints = endpoints;
+        this.responseLimits = responseLimits;
     }
 
     /** Tokens a call of this task is counted for before the answer: prompt estimate plus requested output. */
@@ -96,6 +107,7 @@ public final class ProviderCalls {
             }
             key = keys.key(provider.name(), keyIndex);
         }
+        CallDeadlines.clear(exchange);
         exchange.setProperty(UPSTREAM,
                 endpoints.resolve(exchange.getContext(), DeploymentRoutes.upstreamUri(provider, deployment)));
         Message message = exchange.getMessage();
@@ -107,14 +119,15 @@ public final class ProviderCalls {
         stats.begin(deployment.id());
     }
 
-    public void complete(Exchange exchange) {
+    public void complete(Exchange exchange) throws IOException {
         TaskContext ctx = TaskContext.of(exchange);
         Candidate candidate = ctx.current();
         DeploymentSpec deployment = candidate.deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);
         Message message = exchange.getMessage();
         Integer status = message.getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
-        byte[] body = message.getBody(byte[].class);
+        byte[] body = readBody(exchange, responseLimits.forMaxResponseBytes(provider.maxResponseBytes()),
+                "the answer of provider " + provider.name(), status);
         Map<String, Object> headers = new HashMap<>(message.getHeaders());
         message.getHeaders().clear();
         message.setBody(null);
@@ -136,6 +149,34 @@ public final class ProviderCalls {
                     ctx.attempts().size(), ctx.attempts().get(ctx.attempts().size() - 2).outcome());
         }
         ctx.succeed(reply, candidate);
+    }
+
+    /**
+     * The whole answer of the call, read within its size bound; the call is aborted, not drained, when the read
+     * fails (the bound passed, the deadline, a broken connection), and its timer stops either way.
+     */
+    static byte[] readBody(Exchange exchange, ResponseLimits limits, String what, Integer status) throws IOException {
+        CallDeadlines.Call call = CallDeadlines.of(exchange);
+        Message message = exchange.getMessage();
+        try {
+            if (message.getBody() == null || message.getBody() instanceof byte[]) {
+                return message.getBody(byte[].class); // no HTTP stream: an in-process upstream (simulated)
+            }
+            InputStream in = message.getBody(InputStream.class);
+            return in == null ? null : BoundedResponse.body(in, limits, what, status).readAllBytes();
+        } catch (IOException | RuntimeException e) {
+            if (call != null) {
+                call.abort();
+                if (call.expired() && !(e instanceof ProviderError)) {
+                    throw call.timeout();
+                }
+            }
+            throw e;
+        } finally {
+            if (call != null) {
+                call.finish();
+            }
+        }
     }
 
     /** True for an error class's outcome; false for {@code ok} and for waits and escalations. */

@@ -2,10 +2,12 @@ package io.caravan.dispatch;
 
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.BoundedResponse;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderStream;
+import io.caravan.provider.ResponseLimits;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.task.TaskContext;
@@ -29,6 +31,10 @@ import org.apache.hc.core5.http.io.EofSensorInputStream;
  * instead of reading it to the end. camel-http closes that stream when the exchange completes, and the circuit
  * breaker runs its steps on a copy that completes as the attempt ends, so {@link #open} takes those completions
  * over: from then on the stream is closed (at its end) or aborted (on a break or a departed caller) by its reader.
+ *
+ * <p>The stream is read within its {@link ResponseLimits} (one SSE line, one event, the whole); until its first
+ * delta the call is bounded as a whole by {@link CallDeadlines}, afterwards by the task's deadline
+ * ({@code ChatStreamWriter}) and by the provider's timeout for each read.
  */
 public final class StreamCalls {
 
@@ -36,9 +42,11 @@ public final class StreamCalls {
     public static final String WANTED = "caravanStream";
 
     private final UpstreamEndpoints endpoints;
+    private final ResponseLimits limits;
 
-    public StreamCalls(UpstreamEndpoints endpoints) {
+    public StreamCalls(UpstreamEndpoints endpoints, ResponseLimits limits) {
         this.endpoints = endpoints;
+        this.limits = limits;
     }
 
     /** Whether this attempt streams: the caller asked for it and the deployment's adapter can. */
@@ -66,33 +74,49 @@ public final class StreamCalls {
     public void open(Exchange exchange) throws IOException {
         TaskContext ctx = TaskContext.of(exchange);
         DeploymentSpec deployment = ctx.current().deployment();
+        ProviderSpec provider = ctx.catalog().providerOf(deployment);
         ProviderAdapter adapter = adapter(ctx);
+        ResponseLimits bounds = limits.forMaxResponseBytes(provider.maxResponseBytes());
+        String what = "the stream of provider " + provider.name();
         Message message = exchange.getMessage();
         Integer code = message.getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
         int status = code == null ? 200 : code;
         Map<String, Object> headers = new HashMap<>(message.getHeaders());
         if (status < 200 || status >= 300) {
-            byte[] body = message.getBody(byte[].class);
+            byte[] body = ProviderCalls.readBody(exchange, bounds, what, status);
             message.setBody(null);
             adapter.readResponse(status, headers, body, deployment); // throws the classified error
             throw new ProviderError(ErrorClass.SERVER_ERROR, status, adapter.api() + " answered " + status);
         }
-        InputStream body = message.getBody(InputStream.class);
-        if (body == null) {
-            throw new ProviderError(ErrorClass.SERVER_ERROR, status, adapter.api() + " stream without a body");
-        }
-        // the stream outlives this exchange (the breaker's copy): keep camel-http from draining it at its end
-        exchange.getExchangeExtension().handoverCompletions(new DefaultExchange(exchange.getContext()));
-        message.getHeaders().clear();
-        message.setBody(null);
-        ProviderStream stream = adapter.openStream(body, headers, deployment, () -> abort(body));
+        CallDeadlines.Call call = CallDeadlines.of(exchange);
         try {
-            stream.peek();
-        } catch (IOException | RuntimeException e) {
-            stream.abort();
-            throw e;
+            InputStream raw = message.getBody(InputStream.class);
+            if (raw == null) {
+                throw new ProviderError(ErrorClass.SERVER_ERROR, status, adapter.api() + " stream without a body");
+            }
+            // the stream outlives this exchange (the breaker's copy): keep camel-http from draining it at its end
+            exchange.getExchangeExtension().handoverCompletions(new DefaultExchange(exchange.getContext()));
+            message.getHeaders().clear();
+            message.setBody(null);
+            Runnable abort = call != null ? call::abort : () -> abort(raw);
+            ProviderStream stream = adapter.openStream(BoundedResponse.sse(raw, bounds, what, status), headers,
+                    deployment, abort);
+            try {
+                stream.peek();
+            } catch (IOException | RuntimeException e) {
+                stream.abort();
+                if (call != null && call.expired() && !(e instanceof ProviderError)) {
+                    throw call.timeout();
+                }
+                throw e;
+            }
+            ctx.streaming(stream, ctx.current());
+        } finally {
+            // from its first delta on, the stream is bounded by the task's deadline and each read's timeout
+            if (call != null) {
+                call.finish();
+            }
         }
-        ctx.streaming(stream, ctx.current());
     }
 
     /** Drops the upstream connection (a blocked read fails at once); a plain close would drain the body first. */

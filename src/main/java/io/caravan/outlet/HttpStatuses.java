@@ -16,7 +16,7 @@ public final class HttpStatuses {
             case RATE_LIMITED -> 429;
             case TIMEOUT -> 504;
             case CANCELLED -> 499;
-            case EXHAUSTED, SERVER_ERROR, CONNECTION, CIRCUIT_OPEN -> 503;
+            case EXHAUSTED, SERVER_ERROR, CONNECTION, CIRCUIT_OPEN, RESPONSE_TOO_LARGE -> 503;
         };
     }
 }

@@ -18,7 +18,8 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class Breakers {
 
     private static final Set<ErrorClass> DEPLOYMENT_FAULTS =
-            Set.of(ErrorClass.SERVER_ERROR, ErrorClass.TIMEOUT, ErrorClass.CONNECTION, ErrorClass.RATE_LIMITED);
+            Set.of(ErrorClass.SERVER_ERROR, ErrorClass.TIMEOUT, ErrorClass.CONNECTION, ErrorClass.RATE_LIMITED,
+                    ErrorClass.RESPONSE_TOO_LARGE);
 
     private final CircuitBreakerRegistry registry = CircuitBreakerRegistry.ofDefaults();
     /** When each open breaker may let a probe through again (nanoTime). */

@@ -13,6 +13,8 @@ public enum ErrorClass {
     TIMEOUT(true, true),
     SERVER_ERROR(true, true),
     CONNECTION(true, true),
+    /** The answer passed its size bound: not retried (the same call would most likely bring the same answer). */
+    RESPONSE_TOO_LARGE(false, true),
     MODEL_NOT_FOUND(false, true),
     CIRCUIT_OPEN(false, true),
     CONTEXT_WINDOW(false, false),

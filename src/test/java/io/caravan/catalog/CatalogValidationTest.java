@@ -223,6 +223,20 @@ class CatalogValidationTest {
                           - {name: a, provider: sim, model: a}
                         """,
                         "providers.sim: rpm: not a number: 'lots'"),
+                Arguments.of("answer bound of zero", """
+                        providers:
+                          sim: {api: simulated, max_response_bytes: 0}
+                        models:
+                          - {name: a, provider: sim, model: a}
+                        """,
+                        "providers.sim: max_response_bytes: must be greater than 0"),
+                Arguments.of("answer bound not whole", """
+                        providers:
+                          sim: {api: simulated, max_response_bytes: 1.5}
+                        models:
+                          - {name: a, provider: sim, model: a}
+                        """,
+                        "providers.sim: max_response_bytes: must be a whole number of bytes, got 1.5"),
                 Arguments.of("negative budget", OK + """
                         budgets: {tenants: {acme: -5}}
                         """,
@@ -290,5 +304,22 @@ class CatalogValidationTest {
         Catalog c = CatalogLoader.load(file, Map.of(), warnings::add);
         assertThat(c.group("small").get(0).price()).isEqualTo(Price.FREE);
         assertThat(warnings).contains(file + ": models[1] (small): no price, deployment small#0 is counted as free");
+    }
+
+    @Test
+    void aProvidersAnswerBoundIsReadWhenGiven() throws IOException {
+        Path file = dir.resolve("catalog.yaml");
+        Files.writeString(file, """
+                providers:
+                  big: {api: simulated, max_response_bytes: 33554432}
+                  sim: {api: simulated}
+                models:
+                  - {name: a, provider: big, model: a}
+                  - {name: b, provider: sim, model: b}
+                """);
+        Catalog c = CatalogLoader.load(file, Map.of());
+        assertThat(c.provider("big").maxResponseBytes()).isEqualTo(33_554_432L);
+        assertThat(c.provider("sim").maxResponseBytes()).isNull();
+        assertThat(c.provider("big").settings()).doesNotContainKey("max_response_bytes");
     }
 }

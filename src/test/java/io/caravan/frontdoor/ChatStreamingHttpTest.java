@@ -105,6 +105,11 @@ class ChatStreamingHttpTest {
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
                         .withChunkedDribbleDelay(4, 1600)
                         .withBody(FrontDoorFixtures.openAiStream(5, 5, "a", "b", "c", "d", "e", "f", "g", "h"))));
+        // the same, dribbled over 4 s: its first events arrive well within a 2 s deadline, its end well after
+        upstream.stubFor(post(urlEqualTo("/oai/v1/chat/completions")).withRequestBody(containing("LONGDRIP"))
+                .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
+                        .withChunkedDribbleDelay(8, 4000)
+                        .withBody(FrontDoorFixtures.openAiStream(5, 5, "a", "b", "c", "d", "e", "f", "g", "h"))));
         // Anthropic overloaded right after message_start: nothing was said yet, so the stream falls back
         upstream.stubFor(post(urlEqualTo("/anthropic/v1/messages")).withRequestBody(containing("OVERLOADED"))
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody("""
@@ -288,7 +293,7 @@ class ChatStreamingHttpTest {
     @Test
     void aStreamOutlivingTheTaskDeadlineIsCutWithATimeoutEvent() throws Exception {
         HttpResponse<String> response = caravan.post("/v1/chat/completions",
-                "{\"model\":\"gpt\",\"stream\":true,\"timeout_ms\":900,\"messages\":[{\"role\":\"user\",\"content\":\"DRIP\"}]}");
+                "{\"model\":\"gpt\",\"stream\":true,\"timeout_ms\":2000,\"messages\":[{\"role\":\"user\",\"content\":\"LONGDRIP\"}]}");
         assertThat(response.statusCode()).isEqualTo(200);
         List<String> events = events(response.body());
         assertThat(events).doesNotContain("[DONE]");

@@ -1,0 +1,119 @@
+package io.caravan.dispatch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.caravan.support.Caravan;
+import io.caravan.support.HostileUpstream;
+import io.caravan.util.Json;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Deadlines bound the whole provider call, not each read (issue 13, point 8): an upstream that keeps every read
+ * alive but never finishes is cut at the task's remaining time or the provider's timeout, whichever comes first,
+ * with outcome {@code timeout}, and its connection is dropped.
+ */
+class CallDeadlineTest {
+
+    static HostileUpstream upstream;
+    static Caravan caravan;
+
+    @BeforeAll
+    static void start() throws Exception {
+        upstream = new HostileUpstream();
+        String catalog = """
+                providers:
+                  drip:
+                    api: openai
+                    base_url: http://127.0.0.1:%1$d/drip/v1
+                    api_keys: ["k"]
+                    timeout: 30s
+                    retries: 2
+                  silent:
+                    api: openai
+                    base_url: http://127.0.0.1:%1$d/silent/v1
+                    api_keys: ["k"]
+                    timeout: 30s
+                  ping:
+                    api: openai
+                    base_url: http://127.0.0.1:%1$d/ping/v1
+                    api_keys: ["k"]
+                    timeout: 1500ms
+                    retries: 0
+                  okstream:
+                    api: openai
+                    base_url: http://127.0.0.1:%1$d/okstream/v1
+                    api_keys: ["k"]
+                    timeout: 10s
+                models:
+                  - {name: drip, provider: drip, model: m, price: {input: 1, output: 1}}
+                  - {name: silent, provider: silent, model: m, price: {input: 1, output: 1}}
+                  - {name: ping, provider: ping, model: m, price: {input: 1, output: 1}}
+                  - {name: rescuestream, provider: okstream, model: m, price: {input: 1, output: 1}}
+                fallbacks:
+                  ping: [rescuestream]
+                tiers:
+                  balanced: {model: drip}
+                default_tier: balanced
+                """.formatted(upstream.port());
+        caravan = Caravan.start(catalog, Map.of(), Map.of());
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (caravan != null) {
+            caravan.close();
+        }
+        if (upstream != null) {
+            upstream.close();
+        }
+    }
+
+    @Test
+    void aDrippingProviderIsCutAtTheTasksDeadline() throws Exception {
+        long start = System.nanoTime();
+        HttpResponse<String> response = caravan.post("/v1/tasks",
+                "{\"id\":\"drip-1\",\"model\":\"drip\",\"prompt\":\"hello\",\"timeout_ms\":3000}");
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(504);
+        JsonNode result = Json.MAPPER.readTree(response.body());
+        assertThat(result.path("error").path("type").asText()).isEqualTo("timeout");
+        assertThat(ProviderAnswerBoundsTest.attempts(result)).containsExactly(tuple("drip#0", "timeout", null));
+        // each byte came well within the read timeout (30 s): only a deadline on the whole call ends it
+        assertThat(took).isLessThan(Duration.ofSeconds(10));
+        await().atMost(Duration.ofSeconds(5)).until(() -> upstream.closedByCaravan.contains("drip"));
+    }
+
+    @Test
+    void aProviderThatNeverAnswersIsCutAtTheTasksDeadline() throws Exception {
+        HttpResponse<String> response = caravan.post("/v1/tasks",
+                "{\"id\":\"silent-1\",\"model\":\"silent\",\"prompt\":\"hello\",\"timeout_ms\":2000}");
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(504);
+        JsonNode result = Json.MAPPER.readTree(response.body());
+        assertThat(ProviderAnswerBoundsTest.attempts(result)).containsExactly(tuple("silent#0", "timeout", null));
+        assertThat(result.path("attempts").get(0).path("latency_ms").asLong()).isLessThan(10_000);
+        await().atMost(Duration.ofSeconds(5)).until(() -> upstream.closedByCaravan.contains("silent"));
+    }
+
+    @Test
+    void aStreamThatNeverSendsItsFirstEventIsCutAtTheProviderTimeoutAndFallsBack() throws Exception {
+        HttpResponse<String> response = caravan.post("/v1/chat/completions",
+                "{\"model\":\"ping\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(response.statusCode()).isEqualTo(200);
+        List<String> events = ProviderAnswerBoundsTest.events(response.body());
+        assertThat(ProviderAnswerBoundsTest.text(events)).isEqualTo("rescued");
+        assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
+        assertThat(ProviderAnswerBoundsTest.usage(caravan, ProviderAnswerBoundsTest.taskId(events), 2)).containsExactly(
+                tuple("ping#0", "timeout"),
+                tuple("rescuestream#0", "ok"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> upstream.closedByCaravan.contains("ping"));
+    }
+}
