@@ -5,7 +5,7 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -60,7 +60,7 @@ public final class Redaction {
 
     /** Each tracker's secrets (a Caravan's key pool); weak, so a stopped Caravan's keys go with it. */
     private static final Map<Object, Set<String>> TRACKED = new WeakHashMap<>();
-    private static volatile Pattern known;
+    private static volatile Known known = Known.NONE;
 
     private Redaction() {}
 
@@ -79,7 +79,7 @@ public final class Redaction {
             TRACKED.put(owner, own);
             Set<String> all = new LinkedHashSet<>();
             TRACKED.values().forEach(all::addAll);
-            known = compile(all);
+            known = Known.of(all);
         }
     }
 
@@ -122,8 +122,7 @@ public final class Redaction {
         if (text == null || text.isEmpty()) {
             return text;
         }
-        Pattern secrets = known;
-        String s = secrets == null ? text : secrets.matcher(text).replaceAll(Matcher.quoteReplacement(MASK));
+        String s = known.replace(text);
         s = maskUrls(s);
         s = PREFIXED.matcher(s).replaceAll(Matcher.quoteReplacement(MASK));
         s = AUTH_SCHEME.matcher(s).replaceAll(m -> Matcher.quoteReplacement(
@@ -154,27 +153,66 @@ public final class Redaction {
         return Matcher.quoteReplacement(keyLike ? MASK : run);
     }
 
-    /** One pattern for all secrets, longest first, with the forms they take when echoed in JSON or a URL. */
-    private static Pattern compile(Set<String> secrets) {
-        Set<String> forms = new LinkedHashSet<>();
-        for (String s : secrets) {
-            forms.add(s);
-            forms.add(s.replace("/", "\\/"));
-            forms.add(URLEncoder.encode(s, StandardCharsets.UTF_8));
-        }
-        if (forms.isEmpty()) {
-            return null;
-        }
-        List<String> sorted = new ArrayList<>(forms);
-        sorted.sort(Comparator.comparingInt(String::length).reversed());
-        StringBuilder regex = new StringBuilder();
-        for (String s : sorted) {
-            if (regex.length() > 0) {
-                regex.append('|');
+    /**
+     * The tracked secrets in the forms they take when echoed (as they are, JSON-escaped, URL-encoded), found in one
+     * pass: a long one by its last {@value #SHORT} characters (a hash lookup at each position of the text), a short
+     * one by a pattern that wants it standing alone.
+     */
+    private record Known(Map<String, List<String>> byTail, Pattern shortOnes) {
+
+        static final Known NONE = new Known(Map.of(), null);
+
+        static Known of(Set<String> secrets) {
+            Map<String, List<String>> byTail = new HashMap<>();
+            List<String> shortOnes = new ArrayList<>();
+            for (String secret : secrets) {
+                for (String form : new LinkedHashSet<>(List.of(secret, secret.replace("/", "\\/"),
+                        URLEncoder.encode(secret, StandardCharsets.UTF_8)))) {
+                    if (form.length() < SHORT) {
+                        shortOnes.add("(?<![A-Za-z0-9])" + Pattern.quote(form) + "(?![A-Za-z0-9])");
+                    } else {
+                        byTail.computeIfAbsent(form.substring(form.length() - SHORT), t -> new ArrayList<>()).add(form);
+                    }
+                }
             }
-            regex.append(s.length() < SHORT ? "(?<![A-Za-z0-9])" + Pattern.quote(s) + "(?![A-Za-z0-9])"
-                    : Pattern.quote(s));
+            return new Known(byTail, shortOnes.isEmpty() ? null : Pattern.compile(String.join("|", shortOnes)));
         }
-        return Pattern.compile(regex.toString());
+
+        String replace(String text) {
+            String s = text;
+            if (!byTail.isEmpty()) {
+                // every [start, end) a secret covers; overlapping ones are masked as one
+                int[] masked = new int[s.length() + 1];
+                boolean any = false;
+                for (int end = SHORT; end <= s.length(); end++) {
+                    List<String> candidates = byTail.get(s.substring(end - SHORT, end));
+                    if (candidates != null) {
+                        for (String form : candidates) {
+                            int start = end - form.length();
+                            if (start >= 0 && s.startsWith(form, start)) {
+                                masked[start]++;
+                                masked[end]--;
+                                any = true;
+                            }
+                        }
+                    }
+                }
+                if (any) {
+                    StringBuilder out = new StringBuilder(s.length());
+                    int depth = 0;
+                    for (int i = 0; i < s.length(); i++) {
+                        boolean was = depth > 0;
+                        depth += masked[i];
+                        if (depth > 0 && !was) {
+                            out.append(MASK);
+                        } else if (depth == 0) {
+                            out.append(s.charAt(i));
+                        }
+                    }
+                    s = out.toString();
+                }
+            }
+            return shortOnes == null ? s : shortOnes.matcher(s).replaceAll(Matcher.quoteReplacement(MASK));
+        }
     }
 }

@@ -70,6 +70,14 @@ class RedactionTest {
     }
 
     @Test
+    void overlappingSecretsAreMaskedAsOne() {
+        Redaction.track(owner, List.of("alpha.beta.gamma", "gamma.delta.epsilon", "beta.gam"));
+        assertThat(Redaction.redact("x alpha.beta.gamma.delta.epsilon y alpha.beta.gammaalpha.beta.gamma z"))
+                .isEqualTo("x [redacted] y [redacted] z");
+        assertThat(Redaction.redact("beta.gamma.delta")).isEqualTo("[redacted]ma.delta");
+    }
+
+    @Test
     void trackingFollowsTheOwnersLatestSecrets() {
         Redaction.track(owner, List.of("old-plain-secret"));
         assertThat(Redaction.redact("old-plain-secret")).isEqualTo(Redaction.MASK);
