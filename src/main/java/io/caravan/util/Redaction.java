@@ -101,20 +101,25 @@ public final class Redaction {
         if (user.find()) {
             String info = user.group(2);
             int colon = info.indexOf(':');
-            out.add(colon < 0 ? info : info.substring(colon + 1));
+            addRawAndDecoded(out, colon < 0 ? info : info.substring(colon + 1));
         }
         Matcher query = URL_QUERY_VALUE.matcher(url);
         while (query.find()) {
             if (secretName(query.group(2)) && !query.group(3).isEmpty()) {
-                out.add(query.group(3));
-                try {
-                    out.add(URLDecoder.decode(query.group(3), StandardCharsets.UTF_8));
-                } catch (IllegalArgumentException e) {
-                    // not percent-encoded after all: the raw value is tracked
-                }
+                addRawAndDecoded(out, query.group(3));
             }
         }
         return out;
+    }
+
+    /** A provider may echo the value as it was sent or as it read it. */
+    private static void addRawAndDecoded(List<String> out, String value) {
+        out.add(value);
+        try {
+            out.add(URLDecoder.decode(value, StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            // not percent-encoded after all: the raw value is tracked
+        }
     }
 
     /** The text with every tracked secret, every key-shaped token and every URL credential replaced. */
