@@ -29,6 +29,11 @@ public final class KeyPool {
                 old != null && old.keys.equals(spec.apiKeys()) ? old : new ProviderKeys(spec.apiKeys())));
     }
 
+    /** Drops every key, and their redaction with them (a stopped Caravan has nothing left to pass on). */
+    public void forget() {
+        load(Map.of());
+    }
+
     /**
      * Every secret these providers hold: their keys (whatever their length), and values of 8 characters or more
      * of secret-named headers and settings (a short one, such as a flag, is no secret) and of base URL credentials.

@@ -72,7 +72,8 @@ class ReloadSecretsTest {
         HttpResponse<String> reloaded = adminReload();
         assertThat(reloaded.statusCode()).as(reloaded.body()).isEqualTo(200);
 
-        JsonNode result = Json.MAPPER.readTree(caravan.post("/v1/tasks", "{\"model\":\"echo\",\"prompt\":\"hi\"}").body());
+        JsonNode result = Json.MAPPER.readTree(
+                caravan.post("/v1/tasks", "{\"model\":\"echo\",\"prompt\":\"hi\"}").body());
         assertThat(upstream.echoes(second)).as(result.toString()).isEqualTo(1);
         assertThat(result.path("error").path("message").asText())
                 .contains("Request rejected for key " + Redaction.MASK);
@@ -93,7 +94,8 @@ class ReloadSecretsTest {
 
     static HttpResponse<String> adminReload() throws Exception {
         HttpRequest request = HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + caravan.httpPort + "/admin/reload")).timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + ADMIN)
+                URI.create("http://127.0.0.1:" + caravan.httpPort + "/admin/reload"))
+                .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + ADMIN)
                 .POST(HttpRequest.BodyPublishers.noBody()).build();
         return HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
     }

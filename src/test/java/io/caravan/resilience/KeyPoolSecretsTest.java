@@ -13,7 +13,8 @@ class KeyPoolSecretsTest {
 
     static ProviderSpec provider(String name, List<String> keys) {
         return new ProviderSpec(name, "openai",
-                "https://gw:pw.plain.words@gateway.example/v1?api-key=query.plain.words", keys, Map.of("Authorization", "Bearer header.plain.words", "X-Title", "MyApplication.v1"),
+                "https://gw:pw.plain.words@gateway.example/v1?api-key=query.plain.words", keys,
+                Map.of("Authorization", "Bearer header.plain.words", "X-Title", "MyApplication.v1"),
                 ProviderSpec.DEFAULT_TIMEOUT, 0, ProviderSpec.DEFAULT_BACKOFF, null, null,
                 Map.of("auth_token", "setting.plain.words", "region", "eu.west.central"));
     }
@@ -29,6 +30,8 @@ class KeyPoolSecretsTest {
         // a reload that changes the key: the new one is redacted, the old one no longer tracked
         pool.load(Map.of("p", provider("p", List.of("next.plain.words"))));
         assertThat(Redaction.redact("key.plain.words next.plain.words")).isEqualTo("key.plain.words [redacted]");
-        pool.load(Map.of());
+
+        pool.forget();
+        assertThat(Redaction.redact("next.plain.words")).isEqualTo("next.plain.words");
     }
 }

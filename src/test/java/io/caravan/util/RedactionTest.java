@@ -94,6 +94,7 @@ class RedactionTest {
         assertThat(Redaction.maskUrls("got 'ftp://h/v1?api-key=SECRET&x=1&key=SECRET2&access_token=SECRET3'"))
                 .isEqualTo("got 'ftp://h/v1?api-key=***&x=1&key=***&access_token=***'");
         assertThat(Redaction.maskUrls("https://h/v1?model=m&version=2")).isEqualTo("https://h/v1?model=m&version=2");
-        assertThat(Redaction.secretsOfUrl("https://u:p%2Bw@h/v1?key=a%2Bb&x=1")).contains("p%2Bw", "p+w", "a%2Bb", "a+b");
+        assertThat(Redaction.secretsOfUrl("https://u:p%2Bw@h/v1?key=a%2Bb&x=1"))
+                .contains("p%2Bw", "p+w", "a%2Bb", "a+b");
     }
 }
