@@ -294,5 +294,6 @@ public final class CaravanApp implements AutoCloseable {
         }
         main.stop();
         operations.close();
+        keys.forget();
     }
 }

@@ -1,9 +1,15 @@
 package io.caravan.catalog;
 
-/** A catalog that cannot be used. The message is the one line printed at start-up: file, entry, problem. */
+import io.caravan.util.Redaction;
+
+/**
+ * A catalog that cannot be used. The message is the one line printed at start-up, logged and answered by
+ * {@code /admin/reload}: file, entry, problem, with secrets a quoted value may hold ({@code base_url} credentials,
+ * anything shaped like a key) redacted.
+ */
 public class CatalogException extends RuntimeException {
 
     public CatalogException(String file, String entry, String problem) {
-        super(file + ": " + entry + ": " + problem);
+        super(Redaction.redact(file + ": " + entry + ": " + problem));
     }
 }

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.util.Json;
+import io.caravan.util.Redaction;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -774,7 +775,7 @@ public final class CatalogLoader {
         }
 
         private void warn(String message) {
-            String line = file + ": " + oneLine(message);
+            String line = Redaction.redact(file + ": " + oneLine(message));
             LOG.warn(line);
             warnings.accept(line);
         }

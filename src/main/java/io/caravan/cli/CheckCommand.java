@@ -10,26 +10,24 @@ import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.Price;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.catalog.TierSpec;
+import io.caravan.util.Redaction;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * {@code caravan check}: validates the catalog and prints the routing table (tiers, groups, deployments, fallback
  * chains, keyword rules, providers with how many keys each has). A key value is never printed: providers show a
- * key count, headers show names only, and settings whose name suggests a secret are masked.
+ * key count, headers show names only, settings whose name suggests a secret are masked, and so are the credentials
+ * a {@code base_url} may carry ({@code user:pass@}, {@code ?api-key=}).
  */
 public final class CheckCommand {
 
     /** Exit status for a catalog that cannot be used. */
     public static final int BAD_CATALOG = 2;
-
-    private static final Pattern SECRET_NAME =
-            Pattern.compile("(?i).*(key|secret|token|password|passwd|credential|auth).*");
 
     private CheckCommand() {}
 
@@ -151,7 +149,8 @@ public final class CheckCommand {
             if (provider.tpm() != null) {
                 limits.add(provider.tpm() + " tpm");
             }
-            p.row(provider.name(), provider.api(), provider.baseUrl() == null ? "(built in)" : provider.baseUrl(),
+            p.row(provider.name(), provider.api(),
+                    provider.baseUrl() == null ? "(built in)" : Redaction.maskUrls(provider.baseUrl()),
                     keys(provider), Durations.format(provider.timeout()),
                     String.valueOf(provider.retries()), Durations.format(provider.backoff()),
                     limits.isEmpty() ? "-" : String.join(", ", limits), extras(provider));
@@ -199,7 +198,8 @@ public final class CheckCommand {
             parts.add("headers: " + String.join(", ", p.headers().keySet()));
         }
         if (p.settings() != null) {
-            p.settings().forEach((k, v) -> parts.add(k + "=" + (SECRET_NAME.matcher(k).matches() ? "***" : v)));
+            p.settings().forEach((k, v) -> parts.add(k + "=" + (Redaction.secretName(k) ? Redaction.VALUE_MASK
+                    : Redaction.maskUrls(String.valueOf(v)))));
         }
         return parts.isEmpty() ? "-" : String.join("; ", parts);
     }

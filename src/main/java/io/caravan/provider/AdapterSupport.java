@@ -16,17 +16,9 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.BiConsumer;
-import java.util.regex.Pattern;
 
-/** Small helpers the HTTP adapters share: header lookup, body parsing, safe error text, OpenAI content text. */
+/** Small helpers the HTTP adapters share: header lookup, body parsing, error text, OpenAI content text. */
 public final class AdapterSupport {
-
-    /** Longest provider error text kept in a {@link ProviderError} message. */
-    public static final int MAX_MESSAGE = 300;
-
-    /** Things that look like API keys (OpenAI/Moonshot/DeepSeek/DashScope {@code sk-...}, Anthropic, Google). */
-    private static final Pattern KEY_LIKE = Pattern.compile(
-            "(sk-[A-Za-z0-9_*.\\-]{6,}|AIza[0-9A-Za-z_\\-]{10,}|(?i:bearer)\\s+\\S+)");
 
     private AdapterSupport() {}
 
@@ -78,23 +70,17 @@ public final class AdapterSupport {
         return new ProviderError(ErrorClass.SERVER_ERROR, status, "malformed response from " + api + ": " + what);
     }
 
-    /** Provider error text made safe for logs and results: key-like tokens redacted, one line, capped. */
-    public static String safe(String text) {
-        if (text == null) {
-            return "";
-        }
-        String s = KEY_LIKE.matcher(text).replaceAll("[redacted]");
-        s = s.replaceAll("[\\p{Cntrl}\\s]+", " ").trim();
-        return s.length() > MAX_MESSAGE ? s.substring(0, MAX_MESSAGE) + "..." : s;
-    }
-
-    /** The start of a non-JSON error body, made safe (an HTML error page from a gateway, say). */
+    /**
+     * The start of a non-JSON error body (an HTML error page from a gateway, say): at least as much as a
+     * {@link ProviderError} looks at, which makes it safe.
+     */
     public static String snippet(byte[] body) {
         if (body == null || body.length == 0) {
             return "";
         }
-        int n = Math.min(body.length, 2 * MAX_MESSAGE);
-        return safe(new String(body, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+        // up to 4 bytes a character: never fewer characters than the error looks at, so no key is cut here
+        int n = Math.min(body.length, 4 * ProviderError.MAX_TEXT);
+        return new String(body, 0, n, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /**
@@ -192,15 +178,16 @@ public final class AdapterSupport {
     }
 
     /**
-     * The classified error of a provider's answer: the class by the adapter's rules, a key-free one-line message
-     * ({@code API STATUS CODE: text}), and a wait only for classes worth waiting for: the server's own
-     * ({@code serverWait}, e.g. Gemini's RetryInfo) or else its Retry-After headers.
+     * The classified error of a provider's answer: the class by the adapter's rules, a message
+     * ({@code API STATUS CODE: text}, which {@link ProviderError} makes key-free), and a wait only for classes
+     * worth waiting for: the server's own ({@code serverWait}, e.g. Gemini's RetryInfo) or else its Retry-After
+     * headers.
      */
     public static ProviderError classified(String api, List<ErrorRule> rules, int status, Collection<String> codes,
             String shownCode, String text, byte[] body, Duration serverWait, Map<String, Object> headers) {
         String detail = text != null ? text : snippet(body);
         ErrorClass cls = ErrorRule.classify(rules, status, codes, detail);
-        String message = api + " " + status + (shownCode == null ? "" : " " + safe(shownCode)) + ": " + safe(detail);
+        String message = api + " " + status + (shownCode == null ? "" : " " + shownCode) + ": " + detail;
         boolean waits = cls == ErrorClass.RATE_LIMITED || cls == ErrorClass.SERVER_ERROR || cls == ErrorClass.TIMEOUT;
         Duration wait = !waits ? null : serverWait != null ? serverWait : RetryAfter.parse(headers);
         return new ProviderError(cls, status, message, wait);

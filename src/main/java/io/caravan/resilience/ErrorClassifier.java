@@ -42,7 +42,10 @@ public final class ErrorClassifier {
         return ErrorClass.SERVER_ERROR;
     }
 
-    /** A short, key-free description of a failure for logs and error messages. */
+    /**
+     * A short, key-free description of a failure for logs and error messages: a provider's error as it is (already
+     * made safe), any other failure's text made safe the same way.
+     */
     public static String describe(Throwable failure) {
         if (failure instanceof ProviderError pe) {
             return pe.getMessage();
@@ -54,6 +57,7 @@ public final class ErrorClassifier {
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();
         }
-        return root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
+        return ProviderError.safe(root.getClass().getSimpleName()
+                + (root.getMessage() == null ? "" : ": " + root.getMessage()));
     }
 }

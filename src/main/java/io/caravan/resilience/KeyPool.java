@@ -1,7 +1,10 @@
 package io.caravan.resilience;
 
 import io.caravan.catalog.ProviderSpec;
+import io.caravan.util.Redaction;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -11,7 +14,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
 /**
  * The API keys of every provider: round-robin across them, and a cooldown per key (a short one after a rate
  * limit, a long one after quota or auth errors). Keys never leave this class except to the adapter building
- * the request; everything else speaks of key indexes.
+ * the request; everything else speaks of key indexes. The secrets of the providers it holds (keys, secret headers,
+ * URL credentials) are what {@link Redaction} takes out of provider text, so redaction follows catalog reloads.
  */
 public final class KeyPool {
 
@@ -19,9 +23,46 @@ public final class KeyPool {
 
     /** Takes the keys of these providers, keeping the cooldowns of providers whose keys did not change. */
     public void load(Map<String, ProviderSpec> specs) {
+        Redaction.track(this, secrets(specs.values()));
         providers.keySet().retainAll(specs.keySet());
         specs.forEach((name, spec) -> providers.compute(name, (n, old) ->
                 old != null && old.keys.equals(spec.apiKeys()) ? old : new ProviderKeys(spec.apiKeys())));
+    }
+
+    /** Drops every key, and their redaction with them (a stopped Caravan has nothing left to pass on). */
+    public void forget() {
+        load(Map.of());
+    }
+
+    /**
+     * Every secret these providers hold: their keys (whatever their length), and values of 8 characters or more
+     * of secret-named headers and settings (a short one, such as a flag, is no secret) and of base URL credentials.
+     */
+    static List<String> secrets(Collection<ProviderSpec> specs) {
+        List<String> out = new ArrayList<>();
+        List<String> others = new ArrayList<>();
+        for (ProviderSpec spec : specs) {
+            out.addAll(spec.apiKeys());
+            if (spec.headers() != null) {
+                spec.headers().forEach((name, value) -> {
+                    if (Redaction.secretName(name) && value != null) {
+                        String v = value.trim();
+                        others.add(v);
+                        others.add(v.substring(v.indexOf(' ') + 1).trim()); // "Bearer <token>": the token alone
+                    }
+                });
+            }
+            if (spec.settings() != null) {
+                spec.settings().forEach((name, value) -> {
+                    if (Redaction.secretName(name) && value instanceof String text) {
+                        others.add(text.trim());
+                    }
+                });
+            }
+            others.addAll(Redaction.secretsOfUrl(spec.baseUrl()));
+        }
+        others.stream().filter(v -> v.length() >= 8).forEach(out::add);
+        return out;
     }
 
     public int size(String provider) {

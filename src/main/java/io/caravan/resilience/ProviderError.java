@@ -1,20 +1,29 @@
 package io.caravan.resilience;
 
+import io.caravan.util.Redaction;
 import java.time.Duration;
 
 /**
  * A failed provider call, already classified. Thrown by adapters and by the attempt steps so that the error
  * handler's redelivery, the circuit breaker and the fallback planner all decide on {@link #errorClass()}.
- * The message never holds an API key: adapters build it from the provider's error text only.
+ * Its message is where a provider's text enters Caravan (error bodies, stream error events), so it is made safe
+ * here, once, before it can reach a result, an HTTP body, an SSE event, a dead letter's headers or a log: every
+ * key the live catalogs hold and anything shaped like a key is redacted ({@link Redaction}), then the text is put
+ * on one line and capped.
  */
 public class ProviderError extends RuntimeException {
+
+    /** Longest message kept. */
+    public static final int MAX_MESSAGE = 400;
+    /** How much of a longer text is looked at (redacted, then capped): the cap falls well inside it. */
+    public static final int MAX_TEXT = 8 * MAX_MESSAGE;
 
     private final ErrorClass errorClass;
     private final Integer status;
     private final Duration retryAfter;
 
     public ProviderError(ErrorClass errorClass, Integer status, String message, Duration retryAfter) {
-        super(message, null, false, false);
+        super(safe(message), null, false, false);
         this.errorClass = errorClass;
         this.status = status;
         this.retryAfter = retryAfter;
@@ -22,6 +31,32 @@ public class ProviderError extends RuntimeException {
 
     public ProviderError(ErrorClass errorClass, Integer status, String message) {
         this(errorClass, status, message, null);
+    }
+
+    /** Text made safe to pass on: redacted, on one line, capped at {@link #MAX_MESSAGE}. */
+    static String safe(String text) {
+        if (text == null) {
+            return "";
+        }
+        String s = Redaction.redact(window(text));
+        s = s.replaceAll("[\\p{Cntrl}\\s]+", " ").trim();
+        return s.length() > MAX_MESSAGE ? s.substring(0, MAX_MESSAGE) + "..." : s;
+    }
+
+    /** The first {@link #MAX_TEXT} characters, without a token the cut would leave half (half a key is no match). */
+    private static String window(String text) {
+        if (text.length() <= MAX_TEXT) {
+            return text;
+        }
+        int end = MAX_TEXT;
+        while (end > 0 && !endsToken(text.charAt(end))) {
+            end--;
+        }
+        return text.substring(0, end);
+    }
+
+    private static boolean endsToken(char c) {
+        return Character.isWhitespace(c) || "\"'`<>,;(){}[]".indexOf(c) >= 0;
     }
 
     public ErrorClass errorClass() {

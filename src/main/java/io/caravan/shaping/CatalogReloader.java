@@ -6,6 +6,7 @@ import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.CatalogLoader;
 import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.resilience.KeyPool;
+import io.caravan.util.Redaction;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,22 +88,27 @@ public final class CatalogReloader implements AutoCloseable {
             }
             reload();
         } catch (RuntimeException e) {
-            LOG.warn("catalog watch failed: {}", e.toString());
+            LOG.warn("catalog watch failed: {}", Redaction.redact(e.toString()));
         }
     }
 
     /** Loads, validates and swaps in the catalog file now. */
     public synchronized Outcome reload() {
         lastDigest = digest();
-        Catalog next;
         try {
-            next = CatalogLoader.load(file, env);
-        } catch (CatalogException e) {
+            return swapIn(CatalogLoader.load(file, env));
+        } catch (RuntimeException e) {
+            // a CatalogException's message is already redacted; anything else's is redacted here
+            String message = e instanceof CatalogException ? e.getMessage()
+                    : Redaction.redact("catalog reload failed: " + e);
             rejected.incrementAndGet();
-            lastError = e.getMessage();
-            LOG.error("catalog reload rejected, the previous catalog keeps serving: {}", e.getMessage());
-            return new Outcome(false, e.getMessage());
+            lastError = message;
+            LOG.error("catalog reload rejected, the previous catalog keeps serving: {}", message);
+            return new Outcome(false, message);
         }
+    }
+
+    private Outcome swapIn(Catalog next) {
         Catalog previous = catalogs.current();
         // providers dropped by this reload keep their keys until the next one, for tasks of the old catalog
         Map<String, io.caravan.catalog.ProviderSpec> keyed = new java.util.LinkedHashMap<>(previous.providers());

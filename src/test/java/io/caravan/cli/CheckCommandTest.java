@@ -167,6 +167,41 @@ class CheckCommandTest {
     }
 
     @Test
+    void credentialsInABaseUrlAreMasked() throws IOException {
+        int status = CheckCommand.run(write("""
+                providers:
+                  azure:
+                    api: openai
+                    base_url: https://res.example/openai?api-version=2024-10-21&api-key=${URL_KEY}
+                    api_keys: ["k"]
+                  gateway:
+                    api: openai
+                    base_url: https://caravan:${URL_PASSWORD}@gateway.example/v1
+                    api_keys: ["k"]
+                models:
+                  - {name: a, provider: azure, model: a, price: {input: 1, output: 2}}
+                  - {name: b, provider: gateway, model: b, price: {input: 1, output: 2}}
+                """), Map.of("URL_KEY", "query-SECRET", "URL_PASSWORD", "userinfo-SECRET"), out, err);
+
+        assertThat(status).isZero();
+        assertThat(out()).contains("https://res.example/openai?api-version=2024-10-21&api-key=***",
+                "https://caravan:***@gateway.example/v1");
+        assertThat(out()).doesNotContain("SECRET");
+    }
+
+    @Test
+    void aCatalogErrorNamingABaseUrlDoesNotQuoteItsCredentials() throws IOException {
+        Path file = write(CATALOG.replace("base_url: https://api.moonshot.ai/v1",
+                "base_url: ftp://kimi:${URL_PASSWORD}@api.moonshot.ai/v1?key=${URL_KEY}"));
+        int status = CheckCommand.run(file, Map.of("URL_KEY", "query-SECRET", "URL_PASSWORD", "userinfo-SECRET"),
+                out, err);
+
+        assertThat(status).isEqualTo(2);
+        assertThat(err()).contains("base_url must start with http:// or https://, got "
+                + "'ftp://kimi:***@api.moonshot.ai/v1?key=***'").doesNotContain("SECRET");
+    }
+
+    @Test
     void usesTheProcessEnvironmentByDefault() throws IOException {
         int status = CheckCommand.run(write("""
                 providers:

@@ -3,6 +3,8 @@ package io.caravan.provider;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.ProviderError;
+import io.caravan.util.Redaction;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -33,10 +35,27 @@ class ErrorRuleTest {
     }
 
     @Test
-    void safeTextRedactsKeysAndCaps() {
-        assertThat(AdapterSupport.safe("key sk-ant-api03-abcdefgh and Bearer xyz\nnext"))
-                .isEqualTo("key [redacted] and [redacted] next");
-        assertThat(AdapterSupport.safe("x".repeat(1000))).hasSize(AdapterSupport.MAX_MESSAGE + 3);
-        assertThat(AdapterSupport.safe(null)).isEmpty();
+    void providerErrorTextIsRedactedOnOneLineAndCapped() {
+        assertThat(new ProviderError(ErrorClass.AUTH, 401, "key sk-ant-api03-abcdefgh and Bearer xyz9\nnext")
+                .getMessage()).isEqualTo("key [redacted] and Bearer [redacted] next");
+        assertThat(new ProviderError(ErrorClass.AUTH, 401, "x".repeat(1000)).getMessage())
+                .hasSize(ProviderError.MAX_MESSAGE + 3);
+        assertThat(new ProviderError(ErrorClass.AUTH, 401, null).getMessage()).isEmpty();
+    }
+
+    @Test
+    void aKeyCutByTheLookedAtWindowLeavesNoHalf() {
+        // a key of no known shape, cut by the window: half of it would no longer match, and whitespace padding
+        // collapses, so the half would land inside the capped message
+        Object owner = new Object();
+        String key = "purple.monkey.dishwasher.horse";
+        Redaction.track(owner, List.of(key));
+        try {
+            String text = "bad key" + " ".repeat(ProviderError.MAX_TEXT - 7 - 10) + key;
+            String message = new ProviderError(ErrorClass.AUTH, 401, text).getMessage();
+            assertThat(message).isEqualTo("bad key");
+        } finally {
+            Redaction.track(owner, List.of());
+        }
     }
 }

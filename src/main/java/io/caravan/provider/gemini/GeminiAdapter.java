@@ -453,7 +453,7 @@ public class GeminiAdapter implements ProviderAdapter {
         if (candidates == null || !candidates.isArray() || candidates.isEmpty()) {
             String block = Json.textOrNull(root.path("promptFeedback"), "blockReason");
             if (block != null) {
-                throw new ProviderError(BAD_REQUEST, status, "gemini blocked the prompt: " + AdapterSupport.safe(block));
+                throw new ProviderError(BAD_REQUEST, status, "gemini blocked the prompt: " + block);
             }
             throw AdapterSupport.malformed(status, API, "no candidates");
         }

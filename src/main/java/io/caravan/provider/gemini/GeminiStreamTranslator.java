@@ -52,7 +52,7 @@ final class GeminiStreamTranslator implements StreamTranslator {
         if (candidate.isMissingNode()) {
             String block = Json.textOrNull(root.path("promptFeedback"), "blockReason");
             if (block != null) {
-                throw new ProviderError(ErrorClass.BAD_REQUEST, 200, "gemini blocked the prompt: " + AdapterSupport.safe(block));
+                throw new ProviderError(ErrorClass.BAD_REQUEST, 200, "gemini blocked the prompt: " + block);
             }
             return;
         }
