@@ -15,10 +15,12 @@ import io.caravan.dispatch.UpstreamEndpoints;
 import io.caravan.intake.ApiKeyAuth;
 import io.caravan.intake.ChatCompletionsIntake;
 import io.caravan.intake.ChatStreamWriter;
+import io.caravan.intake.FatalErrors;
 import io.caravan.intake.HttpIntake;
 import io.caravan.intake.KafkaInFlight;
 import io.caravan.intake.KafkaIntake;
 import io.caravan.intake.TaskIntake;
+import io.caravan.outlet.PublishRetry;
 import io.caravan.outlet.UsageRecords;
 import io.caravan.provider.simulated.SimulatedUpstream;
 import io.caravan.resilience.Breakers;
@@ -61,6 +63,8 @@ public final class CaravanApp implements AutoCloseable {
     private final ResponseCache responseCache = new ResponseCache();
     private final CatalogReloader reloader;
     private final KafkaInFlight inFlight;
+    private final FatalErrors fatalErrors = new FatalErrors();
+    private final PublishRetry publishRetry = new PublishRetry();
     private final java.time.Duration grace;
     private volatile boolean drained;
 
@@ -75,10 +79,11 @@ public final class CaravanApp implements AutoCloseable {
                 settings.getLong("caravan.task.default-timeout-ms", 60_000));
 
         main.bind("taskIntake", taskIntake);
-        KafkaIntake kafkaIntake = new KafkaIntake(taskIntake);
+        KafkaIntake kafkaIntake = new KafkaIntake(taskIntake, fatalErrors);
         main.bind("kafkaIntake", kafkaIntake);
         int maxInFlight = settings.getInt("caravan.max-in-flight", 256);
-        this.inFlight = new KafkaInFlight(maxInFlight);
+        this.inFlight = new KafkaInFlight(maxInFlight, fatalErrors);
+        main.bind("publishRetry", publishRetry);
         this.grace = Durations.parse(settings.get("caravan.shutdown.grace", "30s"));
         main.bind("kafkaInFlight", inFlight);
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
@@ -120,6 +125,8 @@ public final class CaravanApp implements AutoCloseable {
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
         operations.bind(main);
+        java.time.Duration stallTimeout = Durations.parse(settings.get("caravan.kafka.stall-timeout", "5m"));
+        operations.health().watchIntake(() -> inFlight.stall(stallTimeout));
         // platform-http runs each request's route on a Vert.x worker thread, held for the whole call (a stream
         // included): one worker per request in flight, and no blocked-thread warnings for long streams
         main.bind("caravanVertxOptions", new io.vertx.core.VertxOptions()
@@ -259,6 +266,11 @@ public final class CaravanApp implements AutoCloseable {
         return inFlight;
     }
 
+    /** What a JVM error does (halts the process); tests replace the halting action. */
+    public FatalErrors fatalErrors() {
+        return fatalErrors;
+    }
+
     /** Stops taking Kafka records and waits (up to the grace period) for the tasks in flight to be committed. */
     public boolean drain() {
         if (drained) {
@@ -270,6 +282,9 @@ public final class CaravanApp implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
+        } finally {
+            // what is still unpublished stays uncommitted: the partition's next owner answers it
+            publishRetry.giveUp();
         }
     }
 

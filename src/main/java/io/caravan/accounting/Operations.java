@@ -55,6 +55,10 @@ public final class Operations implements AutoCloseable {
         ledger.start();
     }
 
+    public Health health() {
+        return health;
+    }
+
     public SpendLedger ledger() {
         return ledger;
     }
