@@ -15,6 +15,7 @@ import io.caravan.dispatch.UpstreamEndpoints;
 import io.caravan.intake.ApiKeyAuth;
 import io.caravan.intake.ChatCompletionsIntake;
 import io.caravan.intake.ChatStreamWriter;
+import io.caravan.intake.ErrorsAsExceptions;
 import io.caravan.intake.FatalErrors;
 import io.caravan.intake.HttpIntake;
 import io.caravan.intake.KafkaInFlight;
@@ -165,6 +166,9 @@ public final class CaravanApp implements AutoCloseable {
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void afterConfigure(BaseMainSupport support) {
+                // an Error in any step becomes the exchange's exception: no task ends unseen
+                support.getCamelContext().getCamelContextExtension()
+                        .addInterceptStrategy(new ErrorsAsExceptions(fatalErrors));
                 deploymentRoutes.addAll(support.getCamelContext(), catalogs.current());
                 // the API-key check goes in front of every /v1 route once the HTTP server's router exists
                 var apiKeys = ApiKeyAuth.parse(settings.get("caravan.http.api-keys"));
