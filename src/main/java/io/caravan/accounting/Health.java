@@ -67,9 +67,10 @@ public final class Health implements AutoCloseable {
         boolean kafka = kafkaReachable();
         checks.put("kafka", kafka ? "UP" : "DOWN: " + kafkaProblem);
         checks.put("spend_ledger", ledger.rebuilt() ? "UP" : "DOWN: rebuilding from the usage topic");
+        boolean up = catalog && routes == null && kafka && ledger.rebuilt();
         String stall = intakeStall.get();
         checks.put("kafka_intake", stall == null ? "UP" : "DOWN: " + stall);
-        boolean up = catalog && routes == null && kafka && ledger.rebuilt() && stall == null;
+        up &= stall == null;
         ObjectNode root = Json.object();
         root.put("status", up ? "UP" : "DOWN");
         root.set("checks", checks);
