@@ -4,4 +4,5 @@ WORKDIR /app
 COPY target/caravan.jar /app/caravan.jar
 COPY catalog.yaml /app/catalog.yaml
 EXPOSE 8080
-ENTRYPOINT ["java", "-Dcaravan.http.host=0.0.0.0", "-jar", "/app/caravan.jar", "run"]
+# out of memory anywhere (not only where Caravan can see it): exit at once, Kafka redelivers the uncommitted tasks
+ENTRYPOINT ["java", "-XX:+ExitOnOutOfMemoryError", "-Dcaravan.http.host=0.0.0.0", "-jar", "/app/caravan.jar", "run"]

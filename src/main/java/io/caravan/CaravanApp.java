@@ -15,10 +15,13 @@ import io.caravan.dispatch.UpstreamEndpoints;
 import io.caravan.intake.ApiKeyAuth;
 import io.caravan.intake.ChatCompletionsIntake;
 import io.caravan.intake.ChatStreamWriter;
+import io.caravan.intake.ErrorsAsExceptions;
+import io.caravan.intake.FatalErrors;
 import io.caravan.intake.HttpIntake;
 import io.caravan.intake.KafkaInFlight;
 import io.caravan.intake.KafkaIntake;
 import io.caravan.intake.TaskIntake;
+import io.caravan.outlet.PublishRetry;
 import io.caravan.outlet.UsageRecords;
 import io.caravan.provider.ResponseLimits;
 import io.caravan.provider.simulated.SimulatedUpstream;
@@ -62,6 +65,8 @@ public final class CaravanApp implements AutoCloseable {
     private final ResponseCache responseCache = new ResponseCache();
     private final CatalogReloader reloader;
     private final KafkaInFlight inFlight;
+    private final FatalErrors fatalErrors = new FatalErrors();
+    private final PublishRetry publishRetry = new PublishRetry();
     private final java.time.Duration grace;
     private volatile boolean drained;
 
@@ -76,10 +81,11 @@ public final class CaravanApp implements AutoCloseable {
                 settings.getLong("caravan.task.default-timeout-ms", 60_000), metadataLimits(settings));
 
         main.bind("taskIntake", taskIntake);
-        KafkaIntake kafkaIntake = new KafkaIntake(taskIntake);
+        KafkaIntake kafkaIntake = new KafkaIntake(taskIntake, fatalErrors);
         main.bind("kafkaIntake", kafkaIntake);
         int maxInFlight = settings.getInt("caravan.max-in-flight", 256);
-        this.inFlight = new KafkaInFlight(maxInFlight);
+        this.inFlight = new KafkaInFlight(maxInFlight, fatalErrors);
+        main.bind("publishRetry", publishRetry);
         this.grace = Durations.parse(settings.get("caravan.shutdown.grace", "30s"));
         main.bind("kafkaInFlight", inFlight);
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
@@ -122,6 +128,8 @@ public final class CaravanApp implements AutoCloseable {
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
         operations.bind(main);
+        java.time.Duration stallTimeout = Durations.parse(settings.get("caravan.kafka.stall-timeout", "5m"));
+        operations.health().watchIntake(() -> inFlight.stall(stallTimeout));
         // platform-http runs each request's route on a Vert.x worker thread, held for the whole call (a stream
         // included): one worker per request in flight, and no blocked-thread warnings for long streams
         main.bind("caravanVertxOptions", new io.vertx.core.VertxOptions()
@@ -160,6 +168,9 @@ public final class CaravanApp implements AutoCloseable {
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void afterConfigure(BaseMainSupport support) {
+                // an Error in any step becomes the exchange's exception: no task ends unseen
+                support.getCamelContext().getCamelContextExtension()
+                        .addInterceptStrategy(new ErrorsAsExceptions(fatalErrors));
                 deploymentRoutes.addAll(support.getCamelContext(), catalogs.current());
                 // the API-key check goes in front of every /v1 route once the HTTP server's router exists
                 var apiKeys = ApiKeyAuth.parse(settings.get("caravan.http.api-keys"));
@@ -269,6 +280,11 @@ public final class CaravanApp implements AutoCloseable {
         return inFlight;
     }
 
+    /** What a JVM error does (halts the process); tests replace the halting action. */
+    public FatalErrors fatalErrors() {
+        return fatalErrors;
+    }
+
     /** Stops taking Kafka records and waits (up to the grace period) for the tasks in flight to be committed. */
     public boolean drain() {
         if (drained) {
@@ -280,6 +296,9 @@ public final class CaravanApp implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
+        } finally {
+            // what is still unpublished stays uncommitted: the partition's next owner answers it
+            publishRetry.giveUp();
         }
     }
 

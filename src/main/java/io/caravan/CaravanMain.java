@@ -6,6 +6,7 @@ import io.caravan.catalog.CatalogLoader;
 import io.caravan.cli.BatchCommand;
 import io.caravan.cli.CheckCommand;
 import io.caravan.cli.ReportCommand;
+import io.caravan.intake.FatalErrors;
 import io.caravan.kafka.EmbeddedKafka;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,6 +63,8 @@ public final class CaravanMain {
     }
 
     private static int runRouter(Settings settings, Path catalogFile) throws Exception {
+        // a thread that dies of a JVM error (out of memory...) stops the process: Kafka redelivers what it held
+        Thread.setDefaultUncaughtExceptionHandler(new FatalErrors().uncaughtHandler());
         Catalog catalog;
         try {
             catalog = CatalogLoader.load(catalogFile);

@@ -5,6 +5,7 @@ import io.caravan.catalog.CatalogHolder;
 import io.caravan.util.Json;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Route;
 import org.apache.camel.ServiceStatus;
@@ -27,11 +28,33 @@ public final class Health implements AutoCloseable {
     private long kafkaCheckedAt;
     private boolean kafkaUp;
     private String kafkaProblem;
+    // the Kafka intake's progress watchdog: a description of the stall, or null while tasks move
+    private volatile Supplier<String> intakeStall = () -> null;
 
     public Health(CatalogHolder catalogs, SpendLedger ledger, String bootstrapServers) {
         this.catalogs = catalogs;
         this.ledger = ledger;
         this.bootstrapServers = bootstrapServers;
+    }
+
+    /**
+     * Watches the Kafka intake's progress: while {@code stall} describes a stall (tasks waiting and none finished
+     * or committed for the configured time), readiness and liveness are DOWN, so an orchestrator restarts the
+     * instance and the group hands its uncommitted tasks to another.
+     */
+    public void watchIntake(Supplier<String> stall) {
+        this.intakeStall = stall;
+    }
+
+    /** Liveness: DOWN only when the Kafka intake is stalled (a restart is what helps then). */
+    public ObjectNode liveness() {
+        String stall = intakeStall.get();
+        ObjectNode root = Json.object();
+        root.put("status", stall == null ? "UP" : "DOWN");
+        if (stall != null) {
+            root.putObject("checks").put("kafka_intake", "DOWN: " + stall);
+        }
+        return root;
     }
 
     /** The checks as JSON; {@code status} is UP only when all pass. */
@@ -46,6 +69,9 @@ public final class Health implements AutoCloseable {
         String ledgerProblem = ledger.problem(); // rebuilding, or its reader down past the restart grace
         checks.put("spend_ledger", ledgerProblem == null ? "UP" : "DOWN: " + ledgerProblem);
         boolean up = catalog && routes == null && kafka && ledgerProblem == null;
+        String stall = intakeStall.get();
+        checks.put("kafka_intake", stall == null ? "UP" : "DOWN: " + stall);
+        up &= stall == null;
         ObjectNode root = Json.object();
         root.put("status", up ? "UP" : "DOWN");
         root.set("checks", checks);

@@ -62,6 +62,10 @@ public final class Operations implements AutoCloseable {
         ledger.start();
     }
 
+    public Health health() {
+        return health;
+    }
+
     public SpendLedger ledger() {
         return ledger;
     }

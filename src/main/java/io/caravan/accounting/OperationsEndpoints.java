@@ -37,7 +37,9 @@ public final class OperationsEndpoints {
     }
 
     public void live(Exchange exchange) {
-        answer(exchange, 200, "application/json", "{\"status\":\"UP\"}");
+        var liveness = health.liveness();
+        boolean up = "UP".equals(liveness.path("status").asText());
+        answer(exchange, up ? 200 : 503, "application/json", Json.text(liveness));
     }
 
     public void ready(Exchange exchange) {

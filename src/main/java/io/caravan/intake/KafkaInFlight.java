@@ -2,6 +2,7 @@ package io.caravan.intake;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
@@ -34,6 +35,8 @@ public final class KafkaInFlight extends KafkaConsumerListener {
     static final String PARTITION = "caravanPartition";
     static final String OFFSET = "caravanOffset";
     static final String CONSUMER = "caravanKafkaConsumer";
+    /** The record's in-flight slot: set when it is released, so it is released once whatever path ends the task. */
+    static final String SLOT = "caravanInFlightSlot";
 
     private final int maxInFlight;
     private final OffsetTracker tracker = new OffsetTracker();
@@ -41,12 +44,20 @@ public final class KafkaInFlight extends KafkaConsumerListener {
     private final java.util.concurrent.atomic.AtomicLong admitted = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean draining;
     private final ThreadLocal<Boolean> paused = ThreadLocal.withInitial(() -> Boolean.FALSE);
+    private final FatalErrors fatal;
+    // when a task last finished or a commit was confirmed (or work arrived after an idle spell): the watchdog's clock
+    private volatile long lastProgressNanos = System.nanoTime();
 
     public KafkaInFlight(int maxInFlight) {
+        this(maxInFlight, new FatalErrors());
+    }
+
+    public KafkaInFlight(int maxInFlight, FatalErrors fatal) {
         if (maxInFlight < 1) {
             throw new IllegalArgumentException("setting caravan.max-in-flight: must be at least 1, not " + maxInFlight);
         }
         this.maxInFlight = maxInFlight;
+        this.fatal = fatal;
     }
 
     /** On the consumer thread: the record joins the in-flight set of its partition. */
@@ -58,6 +69,11 @@ public final class KafkaInFlight extends KafkaConsumerListener {
         TopicPartition tp = new TopicPartition(topic, partition);
         exchange.setProperty(PARTITION, tp);
         exchange.setProperty(OFFSET, offset);
+        exchange.setProperty(SLOT, new AtomicBoolean());
+        if (inFlight.get() == 0 && tracker.settled()) {
+            // work after an idle spell: the stall clock starts now, not when the last task ended
+            lastProgressNanos = System.nanoTime();
+        }
         tracker.admit(tp, offset);
         admitted.incrementAndGet();
         if (inFlight.incrementAndGet() >= maxInFlight
@@ -71,24 +87,59 @@ public final class KafkaInFlight extends KafkaConsumerListener {
 
     /** On a worker: the record's result (and dead letter) are acknowledged; its offset may be committed. */
     public void done(Exchange exchange) {
+        if (!release(exchange)) {
+            return;
+        }
         TopicPartition tp = exchange.getProperty(PARTITION, TopicPartition.class);
         Long offset = exchange.getProperty(OFFSET, Long.class);
         if (tp != null && offset != null) {
             tracker.acknowledge(tp, offset);
         }
-        inFlight.decrementAndGet();
     }
 
     /**
-     * On a worker: the result could not be published. The slot is freed but the offset stays unfinished, so the
-     * partition is not committed past it: after a restart or rebalance the task is read and answered again.
+     * On a worker: the result could not be published although it was retried (publishing gives up only when the
+     * shutdown grace period is over), or the worker itself broke. The slot is freed but the offset stays
+     * unfinished, so the partition is never committed past it: the next owner of the partition reads the task
+     * again and answers it. A JVM error halts the process instead ({@link FatalErrors}).
      */
     public void failed(Exchange exchange) {
         Exception cause = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
-        LOG.error("result of {} offset {} not published; its partition is not committed past it until a restart: {}",
+        fatal.check(cause, "the Kafka worker");
+        if (!release(exchange)) {
+            return;
+        }
+        LOG.error("result of {} offset {} not published; the offset is left for the partition's next owner: {}",
                 exchange.getProperty(PARTITION), exchange.getProperty(OFFSET),
-                cause == null ? "unknown error" : cause.getMessage());
+                cause == null ? "unknown error" : cause.toString());
+    }
+
+    /** Frees the exchange's slot if it still holds one; false when it was released already. */
+    private boolean release(Exchange exchange) {
+        AtomicBoolean slot = exchange.getProperty(SLOT, AtomicBoolean.class);
+        if (slot != null && !slot.compareAndSet(false, true)) {
+            return false;
+        }
         inFlight.decrementAndGet();
+        lastProgressNanos = System.nanoTime();
+        return true;
+    }
+
+    /**
+     * The watchdog: a description of the stall when Kafka tasks are waiting (in flight, or finished and not yet
+     * committed) and none has finished and no commit was confirmed for {@code limit}; null when the intake moves.
+     */
+    public String stall(Duration limit) {
+        long quietNanos = System.nanoTime() - lastProgressNanos;
+        if (quietNanos < limit.toNanos()) {
+            return null;
+        }
+        int working = inFlight.get();
+        if (working == 0 && tracker.settled()) {
+            return null;
+        }
+        return "no Kafka task finished or committed for " + Duration.ofNanos(quietNanos).toSeconds() + "s with "
+                + working + " in flight and " + tracker.tracked() + " uncommitted";
     }
 
     public int inFlight() {
@@ -115,6 +166,7 @@ public final class KafkaInFlight extends KafkaConsumerListener {
             consumer.commitAsync(commits, (offsets, error) -> {
                 if (error == null) {
                     tracker.committed(offsets);
+                    lastProgressNanos = System.nanoTime();
                 } else {
                     LOG.warn("commit of {} failed, retried after the next poll: {}", offsets, error.getMessage());
                     tracker.commitFailed(offsets);

@@ -17,6 +17,8 @@ public final class HttpStatuses {
             case TIMEOUT -> 504;
             case CANCELLED -> 499;
             case EXHAUSTED, SERVER_ERROR, CONNECTION, CIRCUIT_OPEN, RESPONSE_TOO_LARGE -> 503;
+            // only Kafka results are ever too large to publish; HTTP answers carry no such limit
+            case RESULT_TOO_LARGE -> 500;
         };
     }
 }

@@ -122,7 +122,8 @@ public final class ResultJson {
         event.put("output_tokens", a.usage().output());
         event.put("cost_usd", a.costUsd());
         event.put("fallback", a.fallback());
-        event.set("metadata", ctx.metadata());
+        // a bounded part: the event must fit on the usage topic whatever the task's metadata holds
+        event.set("metadata", UsageRecords.boundedMetadata(ctx.metadata()));
         return event;
     }
 

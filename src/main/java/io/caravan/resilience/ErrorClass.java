@@ -22,7 +22,9 @@ public enum ErrorClass {
     CANCELLED(false, false),
     INVALID_TASK(false, false),
     BUDGET_EXCEEDED(false, false),
-    EXHAUSTED(false, false);
+    EXHAUSTED(false, false),
+    /** The task's result would not fit on the results topic even compressed: a small error result replaces it. */
+    RESULT_TOO_LARGE(false, false);
 
     private final boolean retriable;
     private final boolean fallsBack;
