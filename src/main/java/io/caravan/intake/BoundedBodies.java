@@ -78,7 +78,9 @@ final class BoundedBodies implements Handler<RoutingContext> {
     /** One body being read; its bytes count against the budget until its response has ended. */
     private final class Read {
         final RoutingContext rc;
-        final Buffer body;
+        /** The chunks as they came: one body of the exact size is made at the end, not a buffer grown by doubling. */
+        final java.util.ArrayList<Buffer> chunks = new java.util.ArrayList<>();
+        int length;
         final boolean counted;
         long reserved;
         long timer;
@@ -87,7 +89,6 @@ final class BoundedBodies implements Handler<RoutingContext> {
         Read(RoutingContext rc, long declared) {
             this.rc = rc;
             this.counted = declared < 0; // a chunked body is counted chunk by chunk; a declared one up front
-            this.body = Buffer.buffer((int) Math.max(0, Math.min(declared, maxBodyBytes)));
         }
 
         boolean reserve(long bytes) {
@@ -111,17 +112,18 @@ final class BoundedBodies implements Handler<RoutingContext> {
             if (finished) {
                 return; // refused: what is still coming is dropped
             }
-            if ((long) body.length() + chunk.length() > maxBodyBytes) {
-                finish();
+            if ((long) length + chunk.length() > maxBodyBytes) {
+                drop();
                 tooLarge(rc, "more than " + maxBodyBytes + " bytes");
                 return;
             }
             if (counted && !reserve(chunk.length())) {
-                finish();
+                drop();
                 busy(rc);
                 return;
             }
-            body.appendBuffer(chunk);
+            chunks.add(chunk);
+            length += chunk.length();
         }
 
         void end() {
@@ -129,6 +131,11 @@ final class BoundedBodies implements Handler<RoutingContext> {
                 return;
             }
             finish();
+            Buffer body = chunks.size() == 1 ? chunks.get(0) : Buffer.buffer(length);
+            if (chunks.size() != 1) {
+                chunks.forEach(body::appendBuffer);
+            }
+            chunks.clear();
             ((RoutingContextInternal) rc).setBody(body);
             rc.next();
         }
@@ -137,15 +144,21 @@ final class BoundedBodies implements Handler<RoutingContext> {
             if (finished) {
                 return;
             }
-            finished = true;
+            drop();
             release();
             refuse(rc, 408, "the request body did not arrive within " + timeoutMs + " ms", "request_timeout", null);
         }
 
         void broken() {
             if (!finished) {
-                finish();
+                drop();
             }
+        }
+
+        /** Refused or broken: nothing read is kept. */
+        private void drop() {
+            finish();
+            chunks.clear();
         }
 
         private void finish() {
