@@ -130,6 +130,23 @@ class HttpEdgeTest {
     }
 
     @Test
+    void aKeptAliveConnectionIsClosedAfterTheIdleTimeoutNotTheHeadTimeout() throws Exception {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), caravan.httpPort)) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            assertThat(RawResponse.read(socket.getInputStream()).status).isEqualTo(200);
+            long answered = System.nanoTime();
+            // past the 2 s head timeout a used connection is still open (its idle timeout is 3 s) ...
+            socket.setSoTimeout(2_300);
+            assertThat(closedByServerWithin(socket, Duration.ofMillis(2_300))).isFalse();
+            // ... and closed once the idle timeout passed
+            assertThat(closedByServerWithin(socket, Duration.ofSeconds(10))).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - answered)).isGreaterThanOrEqualTo(Duration.ofSeconds(3));
+        }
+    }
+
+    @Test
     void aChunkedBodyOverTheLimitGets413InOpenAiShapeAndIsNotReadOn() throws Exception {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), caravan.httpPort)) {
             socket.setSoTimeout(10_000);
@@ -390,12 +407,35 @@ class HttpEdgeTest {
             }
             int status = Integer.parseInt(text.split(" ", 3)[1]);
             int length = 0;
+            boolean chunked = false;
             for (String line : text.split("\r\n")) {
-                if (line.toLowerCase().startsWith("content-length:")) {
+                String lower = line.toLowerCase();
+                if (lower.startsWith("content-length:")) {
                     length = Integer.parseInt(line.substring(15).trim());
                 }
+                chunked |= lower.startsWith("transfer-encoding:") && lower.contains("chunked");
             }
-            return new RawResponse(status, new String(in.readNBytes(length), StandardCharsets.UTF_8));
+            if (!chunked) {
+                return new RawResponse(status, new String(in.readNBytes(length), StandardCharsets.UTF_8));
+            }
+            ByteArrayOutputStream body = new ByteArrayOutputStream();
+            for (int size = chunkSize(in); size > 0; size = chunkSize(in)) {
+                body.write(in.readNBytes(size));
+                in.readNBytes(2); // CRLF
+            }
+            in.readNBytes(2); // the last chunk's CRLF
+            return new RawResponse(status, body.toString(StandardCharsets.UTF_8));
+        }
+
+        private static int chunkSize(InputStream in) throws IOException {
+            StringBuilder line = new StringBuilder();
+            int b;
+            while ((b = in.read()) >= 0 && b != '\n') {
+                if (b != '\r') {
+                    line.append((char) b);
+                }
+            }
+            return line.length() == 0 ? 0 : Integer.parseInt(line.toString().split(";")[0].trim(), 16);
         }
     }
 
