@@ -12,12 +12,13 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Reads every request body on the HTTP server, in place of platform-http's body handler, so that no body is held
- * beyond what Caravan accepts: a body longer than {@code caravan.max-task-bytes} (declared, or counted as it
- * arrives when chunked) gets 413 at the byte that passes the limit and nothing after it is kept; all bodies being
- * read or worked on share {@code caravan.http.max-body-bytes-in-flight} (over it: 503 with {@code Retry-After});
- * a body must arrive within {@code caravan.http.body-timeout} (408 otherwise). Errors are OpenAI's shape, and the
- * connection is closed after them (the rest of the body was not read).
+ * Reads the request bodies of {@code /v1} and {@code /admin}, in place of platform-http's body handler, so that no
+ * body is held beyond what Caravan accepts: a body longer than {@code caravan.max-task-bytes} (declared, or counted
+ * as it arrives when chunked) gets 413 at the byte that passes the limit and nothing after it is kept; the bytes of
+ * all bodies being read or worked on, counted as they arrive and until their response has ended, share
+ * {@code caravan.http.max-body-bytes-in-flight} (over it: 503 with {@code Retry-After}); a body must arrive within
+ * {@code caravan.http.body-timeout} (408 otherwise). Errors are OpenAI's shape, and the connection is closed after
+ * them (the rest of the body was not read).
  *
  * <p>Marks the request's body as read the way Vert.x's own body handler does ({@link RoutingContextInternal}), so
  * the body handler platform-http puts on each route passes the body through untouched.
@@ -59,11 +60,7 @@ final class BoundedBodies implements Handler<RoutingContext> {
             tooLarge(rc, declared + " bytes");
             return;
         }
-        Read read = new Read(rc, declared);
-        if (declared > 0 && !read.reserve(declared)) {
-            busy(rc);
-            return;
-        }
+        Read read = new Read(rc);
         rc.addEndHandler(done -> read.release());
         if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
             rc.response().writeContinue(); // only now: a body over the limit was refused without being sent
@@ -81,14 +78,12 @@ final class BoundedBodies implements Handler<RoutingContext> {
         /** The chunks as they came: one body of the exact size is made at the end, not a buffer grown by doubling. */
         final java.util.ArrayList<Buffer> chunks = new java.util.ArrayList<>();
         int length;
-        final boolean counted;
         long reserved;
         long timer;
         boolean finished;
 
-        Read(RoutingContext rc, long declared) {
+        Read(RoutingContext rc) {
             this.rc = rc;
-            this.counted = declared < 0; // a chunked body is counted chunk by chunk; a declared one up front
         }
 
         boolean reserve(long bytes) {
@@ -117,7 +112,7 @@ final class BoundedBodies implements Handler<RoutingContext> {
                 tooLarge(rc, "more than " + maxBodyBytes + " bytes");
                 return;
             }
-            if (counted && !reserve(chunk.length())) {
+            if (!reserve(chunk.length())) { // counted as they arrive: a body that is only declared holds nothing
                 drop();
                 busy(rc);
                 return;

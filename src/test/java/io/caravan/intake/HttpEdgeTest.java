@@ -176,15 +176,16 @@ class HttpEdgeTest {
     void bodiesInFlightAreBoundedAndSlowBodiesTimeOut() throws Exception {
         List<Socket> slow = new ArrayList<>();
         try {
-            // four declared 4000-byte bodies that never come hold the whole 16 KB budget
+            // four 4000-byte bodies whose last byte never comes hold (nearly) the whole 16 KB budget
             for (int i = 0; i < 4; i++) {
                 Socket s = new Socket(InetAddress.getLoopbackAddress(), caravan.httpPort);
                 s.getOutputStream().write(head("POST", "/v1/tasks", "Content-Length: 4000\r\n"));
+                s.getOutputStream().write("z".repeat(3999).getBytes(StandardCharsets.US_ASCII));
                 s.getOutputStream().flush();
                 slow.add(s);
             }
             Awaitility.await().atMost(Duration.ofSeconds(5))
-                    .until(() -> metric("caravan_http_body_bytes_in_flight") >= 16_000);
+                    .until(() -> metric("caravan_http_body_bytes_in_flight") >= 4 * 3999);
             HttpResponse<String> busy = post("/v1/tasks", "{\"prompt\":\"" + "y".repeat(1000) + "\"}");
             assertThat(busy.statusCode()).isEqualTo(503);
             assertThat(busy.headers().firstValue("Retry-After")).hasValue("1");
