@@ -12,11 +12,11 @@ import io.caravan.dispatch.ProviderCalls;
 import io.caravan.dispatch.RetryPolicy;
 import io.caravan.dispatch.StreamCalls;
 import io.caravan.dispatch.UpstreamEndpoints;
-import io.caravan.intake.ApiKeyAuth;
 import io.caravan.intake.ChatCompletionsIntake;
 import io.caravan.intake.ChatStreamWriter;
 import io.caravan.intake.ErrorsAsExceptions;
 import io.caravan.intake.FatalErrors;
+import io.caravan.intake.HttpEdgeServer;
 import io.caravan.intake.HttpIntake;
 import io.caravan.intake.KafkaInFlight;
 import io.caravan.intake.KafkaIntake;
@@ -131,10 +131,14 @@ public final class CaravanApp implements AutoCloseable {
         java.time.Duration stallTimeout = Durations.parse(settings.get("caravan.kafka.stall-timeout", "5m"));
         operations.health().watchIntake(() -> inFlight.stall(stallTimeout));
         // platform-http runs each request's route on a Vert.x worker thread, held for the whole call (a stream
-        // included): one worker per request in flight, and no blocked-thread warnings for long streams
+        // included): one worker per /v1 request let through and some for the operations endpoints, and no
+        // blocked-thread warnings for long streams
+        HttpEdgeServer.Edge edge = HttpEdgeServer.Edge.of(settings);
         main.bind("caravanVertxOptions", new io.vertx.core.VertxOptions()
-                .setWorkerPoolSize(Math.max(20, settings.getInt("caravan.max-in-flight", 256)))
+                .setWorkerPoolSize(Math.max(20, edge.workerThreads()))
                 .setMaxWorkerExecuteTime(15).setMaxWorkerExecuteTimeUnit(java.util.concurrent.TimeUnit.MINUTES));
+        // the HTTP server with Caravan's edge: connection cap and timeouts, API keys, bounded bodies
+        main.bind("caravanHttpServer", new HttpEdgeServer.Factory(edge));
 
         // one poll never brings more than the in-flight limit, so the hand-over queue stays bounded
         int maxPoll = settings.getInt("caravan.kafka.max-poll-records", Math.min(500, maxInFlight));
@@ -148,8 +152,8 @@ public final class CaravanApp implements AutoCloseable {
                 bootstrapServers != null ? bootstrapServers : "127.0.0.1:9");
         main.addOverrideProperty("camel.server.host", settings.get("caravan.http.host", "127.0.0.1"));
         main.addOverrideProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
-        // bodies far over the task limit are cut off by the server itself; the rest get Caravan's 413
-        main.addOverrideProperty("camel.server.max-body-size", String.valueOf(16L * maxTaskBytes));
+        // bodies are read by the edge (BoundedBodies); platform-http's own limit only backs it up
+        main.addOverrideProperty("camel.server.max-body-size", String.valueOf(maxTaskBytes));
         for (String component : new String[] {"http", "https"}) {
             // retries are Caravan's (RetryPolicy, one attempt per call): the client must not re-send 429/503 itself
             main.addOverrideProperty("camel.component." + component + ".automatic-retries-disabled", "true");
@@ -172,15 +176,6 @@ public final class CaravanApp implements AutoCloseable {
                 support.getCamelContext().getCamelContextExtension()
                         .addInterceptStrategy(new ErrorsAsExceptions(fatalErrors));
                 deploymentRoutes.addAll(support.getCamelContext(), catalogs.current());
-                // the API-key check goes in front of every /v1 route once the HTTP server's router exists
-                var apiKeys = ApiKeyAuth.parse(settings.get("caravan.http.api-keys"));
-                try {
-                    support.getCamelContext().addStartupListener(
-                            (camel, alreadyStarted) -> ApiKeyAuth.install(camel,
-                                    settings.getInt("caravan.http.port", 8080), apiKeys));
-                } catch (Exception e) {
-                    throw new IllegalStateException("cannot install the API-key check", e);
-                }
                 support.getCamelContext().addLifecycleStrategy(new LifecycleStrategySupport() {
                     @Override
                     public void onRoutesAdd(java.util.Collection<Route> routes) {

@@ -8,21 +8,17 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.camel.CamelContext;
-import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpRouter;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * {@code caravan.http.api-keys}: when set, every {@code /v1/*} request needs {@code Authorization: Bearer KEY}
- * with one of the keys, else 401 in OpenAI's error shape. One handler on platform-http's Vert.x router, ordered
- * before every route, so it covers each {@code /v1} route there is or will be, and it answers before the body is
- * read (an unauthenticated caller cannot make Caravan buffer a large body). Keys are compared as SHA-256 digests
+ * with one of the keys, else 401 in OpenAI's error shape. One handler on platform-http's Vert.x router, installed
+ * once by {@link HttpEdgeServer} when the router is made and ordered before every route, so it covers each
+ * {@code /v1} route there is or will be, and it answers before the body is read (an unauthenticated caller cannot
+ * make Caravan buffer a large body). Keys are compared as SHA-256 digests
  * with {@link MessageDigest#isEqual}, every key every time: the time taken says nothing about how close a guess was.
  */
 public final class ApiKeyAuth implements Handler<RoutingContext> {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ApiKeyAuth.class);
     private static final String PREFIX = "Bearer ";
 
     private final List<byte[]> digests;
@@ -37,22 +33,6 @@ public final class ApiKeyAuth implements Handler<RoutingContext> {
             return List.of();
         }
         return Arrays.stream(setting.split(",")).map(String::trim).filter(k -> !k.isEmpty()).toList();
-    }
-
-    /** Puts the check in front of every {@code /v1/*} route of the platform-http server. */
-    public static void install(CamelContext camel, int port, List<String> keys) {
-        if (keys.isEmpty()) {
-            return;
-        }
-        VertxPlatformHttpRouter router = VertxPlatformHttpRouter.lookup(camel, VertxPlatformHttpRouter.getRouterNameFromPort(port));
-        if (router == null) {
-            router = VertxPlatformHttpRouter.lookup(camel);
-        }
-        if (router == null) {
-            throw new IllegalStateException("caravan.http.api-keys is set but the HTTP server's router is not there");
-        }
-        router.route("/v1/*").order(-1000).handler(new ApiKeyAuth(keys));
-        LOG.info("API keys required on /v1/* ({} keys)", keys.size());
     }
 
     public boolean allows(String authorization) {

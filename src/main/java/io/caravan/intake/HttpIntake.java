@@ -33,7 +33,13 @@ public final class HttpIntake {
             throw new InvalidTaskException("the body was sent as a form: send the task as JSON with "
                     + "Content-Type: application/json", null);
         }
-        intake.open(exchange, body, null, TaskContext.Source.HTTP);
+        TaskContext ctx = intake.open(exchange, body, null, TaskContext.Source.HTTP);
+        // a caller who hangs up stops the provider call and the fallbacks (CallCancellation), as on the chat door
+        Object response = ChatStreamWriter.responseOf(in);
+        ChatStreamWriter.watchCaller(response, ctx);
+        if (response instanceof io.vertx.core.http.HttpServerResponse r && r.closed()) {
+            ctx.markCallerGone(); // gone before the watch was set
+        }
     }
 
     /** 413 on the declared Content-Length alone, before the body is read or parsed. */
@@ -58,7 +64,8 @@ public final class HttpIntake {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
-        out.setBody(jsonBody(openAiError(invalid.getMessage(), "invalid_request_error", "invalid_task")));
+        out.setBody(jsonBody(openAiError(invalid.getMessage(), "invalid_request_error",
+                invalid.tooLarge() ? "request_too_large" : "invalid_task")));
     }
 
     /**
