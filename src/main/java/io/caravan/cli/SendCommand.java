@@ -82,7 +82,7 @@ public final class SendCommand {
             try {
                 producer.partitionsFor(topic);
             } catch (TimeoutException e) {
-                err.println("caravan send: no topic " + topic + " within 10 s; " + Broker.unreachable(settings, address));
+                err.println("caravan send: cannot reach topic " + topic + " within 10 s; " + Broker.unreachable(settings, address));
                 return 1;
             }
             LineReader reader = new LineReader(lines, maxTaskBytes);
@@ -130,7 +130,7 @@ public final class SendCommand {
             return 1;
         }
         out.println("send: " + sent.get() + " tasks sent to " + topic + " on " + address
-                + (skipped > 0 ? ", " + skipped + " lines skipped" : "")
+                + (skipped > 0 ? ", " + skipped + " skipped (bad lines, above)" : "")
                 + (failed.get() > 0 ? ", " + failed.get() + " not sent" : ""));
         out.flush();
         return skipped + failed.get() == 0 ? 0 : 1;

@@ -54,7 +54,7 @@ class SendCommandTest {
                 .doesNotContain("line 3"); // a blank line is no task and no error
         assertThat(out.toString(StandardCharsets.UTF_8).strip())
                 .isEqualTo("send: 3 tasks sent to " + topic + " on " + TestKafka.bootstrapServers()
-                        + ", 1 lines skipped");
+                        + ", 1 skipped (bad lines, above)");
         List<ConsumerRecord<String, byte[]>> records = TestKafka.read(topic, 3, Duration.ofSeconds(20));
         assertThat(records).hasSize(3);
         Map<String, String> valueByKey = records.stream().collect(Collectors.toMap(ConsumerRecord::key,
