@@ -70,7 +70,9 @@ public final class CaravanMain {
         }
         if (!COMMANDS.contains(command)) {
             System.err.println("caravan: unknown " + (command.startsWith("-") ? "option '" : "command '") + command
-                    + "' (commands: " + String.join(", ", COMMANDS) + ", help)");
+                    + (command.startsWith("-D") ? "' (settings go before -jar: java -Dname=value -jar caravan.jar"
+                            + " COMMAND, or bin/caravan -Dname=value COMMAND)"
+                            : "' (commands: " + String.join(", ", COMMANDS) + ", help)"));
             return 2;
         }
         Settings settings;

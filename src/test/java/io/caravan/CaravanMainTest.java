@@ -58,7 +58,8 @@ class CaravanMainTest {
     @CsvSource(delimiter = '|', value = {
         "frobnicate|caravan: unknown command 'frobnicate' (commands: run, check, send, tail, batch, report, help)",
         "--port|caravan: unknown option '--port' (commands: run, check, send, tail, batch, report, help)",
-        "-Dcaravan.http.port=1|caravan: unknown option '-Dcaravan.http.port=1' (commands: run, check, send, tail, batch, report, help)"})
+        "-Dcaravan.http.port=1|caravan: unknown option '-Dcaravan.http.port=1' (settings go before -jar:"
+                + " java -Dname=value -jar caravan.jar COMMAND, or bin/caravan -Dname=value COMMAND)"})
     void anUnknownCommandOrOptionIsOneLineAndExitTwo(String arg, String line) throws Exception {
         String[] result = main(arg, "--catalog", "catalog.yaml");
         assertThat(result[0]).isEqualTo("2");
