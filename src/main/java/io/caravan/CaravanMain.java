@@ -6,15 +6,18 @@ import io.caravan.catalog.CatalogLoader;
 import io.caravan.cli.BatchCommand;
 import io.caravan.cli.CheckCommand;
 import io.caravan.cli.ReportCommand;
+import io.caravan.cli.SendCommand;
+import io.caravan.cli.TailCommand;
 import io.caravan.intake.FatalErrors;
 import io.caravan.kafka.EmbeddedKafka;
+import io.caravan.kafka.Topics;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code java -jar caravan.jar [run|check|batch|report] [--catalog FILE]}. Nothing of Camel is touched before
- * the virtual-thread switch is set, because Camel reads it once when its thread pools first load.
+ * {@code java -jar caravan.jar COMMAND} ({@code bin/caravan COMMAND}; {@code caravan help} lists the commands).
+ * Nothing of Camel is touched before the virtual-thread switch is set, because Camel reads it once when its thread pools first load.
  */
 public final class CaravanMain {
 
@@ -27,9 +30,51 @@ public final class CaravanMain {
         System.exit(run(args));
     }
 
+    /** What {@code caravan help} prints: every command. */
+    static final String USAGE = """
+            usage: caravan [-Dname=value ...] COMMAND [options]   (bin/caravan; or java [-D...] -jar caravan.jar)
+
+            commands:
+              run [--catalog FILE]       the router: HTTP and Kafka intakes (the default command); creates
+                                         its topics when missing; with no kafka.bootstrap-servers it starts
+                                         an embedded broker on 127.0.0.1:9092 (caravan.embedded-kafka.port)
+              send [FILE.jsonl|-] [-H name=value ...] [--topic TOPIC]
+                                         tasks, one JSON a line (- or nothing: stdin), to the tasks topic;
+                                         key = the task's id (a new UUID when it has none)
+              tail [results|usage|dlq] [--from-beginning] [--max N] [--json] [--topic TOPIC]
+                                         follow a topic, one compact line (or the raw JSON) per record
+              check [--catalog FILE]     validate the catalog and print the routing table
+              batch IN.jsonl -o OUT.jsonl [--concurrency N] [--catalog FILE]
+                                         an OpenAI Batch file through the router, resumable
+              report [--by tier|model|provider|tenant|day] [--since DATE] [--until DATE]
+                     [--format table|csv|json] [--html FILE]
+                                         spend and fallbacks from the usage topic
+              help                       this text (also --help, -h)
+
+            send and tail talk to kafka.bootstrap-servers, else to the embedded broker of a `caravan run`
+            on this machine (127.0.0.1 and caravan.embedded-kafka.port). Settings: -Dname=value before the
+            command, or ./application.properties. bin/caravan reads JAVA_HOME, CARAVAN_HEAP (default 512m)
+            and CARAVAN_JAVA_OPTS.""";
+
+    private static final List<String> COMMANDS = List.of("run", "check", "send", "tail", "batch", "report");
+    private static final List<String> HELP = List.of("help", "--help", "-h");
+
     static int run(String[] args) throws Exception {
         List<String> rest = new ArrayList<>(List.of(args));
-        String command = rest.isEmpty() || rest.get(0).startsWith("-") ? "run" : rest.remove(0);
+        // the router is the default command, also when the arguments start with its one option
+        boolean runByDefault = rest.isEmpty() || rest.get(0).equals("--catalog") || rest.get(0).startsWith("--catalog=");
+        String command = runByDefault ? "run" : rest.remove(0);
+        if (HELP.contains(command) || rest.contains("--help") || rest.contains("-h")) {
+            System.out.println(USAGE);
+            return 0;
+        }
+        if (!COMMANDS.contains(command)) {
+            System.err.println("caravan: unknown " + (command.startsWith("-") ? "option '" : "command '") + command
+                    + (command.startsWith("-D") ? "' (settings go before -jar: java -Dname=value -jar caravan.jar"
+                            + " COMMAND, or bin/caravan -Dname=value COMMAND)"
+                            : "' (commands: " + String.join(", ", COMMANDS) + ", help)"));
+            return 2;
+        }
         Settings settings;
         try {
             settings = Settings.load();
@@ -41,24 +86,24 @@ public final class CaravanMain {
         if (catalogOption != null) {
             settings = settings.with("caravan.catalog", catalogOption);
         }
+        if ((command.equals("run") || command.equals("check")) && !rest.isEmpty()) {
+            System.err.println("caravan " + command + ": unexpected argument '" + rest.get(0) + "' (caravan help)");
+            return 2;
+        }
         Path catalogFile = Path.of(settings.get("caravan.catalog", "catalog.yaml"));
         switch (command) {
             case "check":
                 return CheckCommand.run(catalogFile, System.out, System.err);
             case "run":
                 return runRouter(settings, catalogFile);
+            case "send":
+                return SendCommand.run(rest, settings, System.in, System.out, System.err);
+            case "tail":
+                return TailCommand.run(rest, settings, System.out, System.err);
             case "report":
                 return ReportCommand.run(rest, settings, System.out, System.err);
-            case "batch":
-                return BatchCommand.run(settings, rest, System.out, System.err);
-            case "help", "--help", "-h":
-                System.out.println("usage: java [-Dname=value ...] -jar caravan.jar [run|check|report|batch] [--catalog FILE]\n"
-                        + "       caravan batch IN.jsonl -o OUT.jsonl [--concurrency N]\n"
-                        + "       caravan report [--by tier|model|provider|tenant|day] [--since D] [--until D] [--format table|csv|json] [--html FILE]");
-                return 0;
             default:
-                System.err.println("caravan: unknown command '" + command + "' (run, check, report, batch)");
-                return 2;
+                return BatchCommand.run(settings, rest, System.out, System.err);
         }
     }
 
@@ -80,6 +125,12 @@ public final class CaravanMain {
             bootstrap = embedded.bootstrapServers();
         }
         try (EmbeddedKafka broker = embedded) {
+            try {
+                Topics.create(settings, bootstrap);
+            } catch (IllegalArgumentException e) {
+                System.err.println("caravan: " + e.getMessage());
+                return 2;
+            }
             new CaravanApp(settings, catalog, bootstrap).run();
         }
         return 0;

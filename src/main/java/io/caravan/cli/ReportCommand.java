@@ -60,7 +60,7 @@ public final class ReportCommand {
             return 2;
         }
         String topic = settings.get("caravan.topics.usage", "llm.usage");
-        quietKafkaClient();
+        Broker.quietClientLogs();
         List<UsageEvent> events = new ArrayList<>();
         try {
             UsageTopicReader.read(bootstrap, topic, since, e -> {
@@ -93,13 +93,6 @@ public final class ReportCommand {
         }
         out.flush();
         return 0;
-    }
-
-    /** The report speaks for itself: the Kafka client's retry warnings would only bury its one-line error. */
-    private static void quietKafkaClient() {
-        if (org.slf4j.LoggerFactory.getLogger("org.apache.kafka") instanceof ch.qos.logback.classic.Logger kafka) {
-            kafka.setLevel(ch.qos.logback.classic.Level.ERROR);
-        }
     }
 
     /** A UTC date (start of day; with {@code endOfDay}, the start of the next day) or an ISO instant. */

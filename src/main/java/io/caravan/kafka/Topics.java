@@ -1,0 +1,88 @@
+package io.caravan.kafka;
+
+import io.caravan.Settings;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Creates Caravan's topics (tasks, results, usage, dead letters) when they are missing, so that a consumer of
+ * results can subscribe before the first task. Existing topics are left as they are. Partitions come from
+ * {@code caravan.topics.partitions}; replicas from {@code caravan.topics.replication}, else the broker's own
+ * {@code default.replication.factor}.
+ */
+public final class Topics {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Topics.class);
+
+    private Topics() {}
+
+    /** The names of Caravan's topics under these settings, in a stable order. */
+    public static List<String> names(Settings settings) {
+        Set<String> names = new LinkedHashSet<>();
+        names.add(settings.get("caravan.topics.tasks", "llm.tasks"));
+        names.add(settings.get("caravan.topics.results", "llm.results"));
+        names.add(settings.get("caravan.topics.usage", "llm.usage"));
+        names.add(settings.get("caravan.topics.dlq", "llm.tasks.dlq"));
+        return new ArrayList<>(names);
+    }
+
+    /**
+     * Creates the missing topics and returns the names created. A broker that refuses (no permission, topics
+     * managed elsewhere) is logged, not fatal: the router still runs on whatever topics there are.
+     */
+    public static List<String> create(Settings settings, String bootstrapServers) {
+        int partitions = settings.getInt("caravan.topics.partitions", 3);
+        String replication = settings.get("caravan.topics.replication");
+        Optional<Short> replicas;
+        try {
+            replicas = replication == null ? Optional.empty() : Optional.of(Short.parseShort(replication));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("setting caravan.topics.replication: not a number: '" + replication + "'");
+        }
+        if (partitions < 1 || replicas.map(r -> r < 1).orElse(false)) {
+            throw new IllegalArgumentException("settings caravan.topics.partitions and .replication must be positive");
+        }
+        List<NewTopic> wanted = names(settings).stream()
+                .map(name -> new NewTopic(name, Optional.of(partitions), replicas)).toList();
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(AdminClientConfig.CLIENT_ID_CONFIG, "caravan-topics");
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+        List<String> created = new ArrayList<>();
+        try (Admin admin = Admin.create(p)) {
+            for (Map.Entry<String, KafkaFuture<Void>> result : admin.createTopics(wanted).values().entrySet()) {
+                try {
+                    result.getValue().get(30, TimeUnit.SECONDS);
+                    created.add(result.getKey());
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException)) {
+                        LOG.warn("cannot create topic {} on {}: {}", result.getKey(), bootstrapServers,
+                                e.getCause().getMessage());
+                    }
+                } catch (java.util.concurrent.TimeoutException e) {
+                    LOG.warn("cannot create topic {} on {}: no answer within 30 s", result.getKey(), bootstrapServers);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!created.isEmpty()) {
+            LOG.info("created topics {} ({} partitions each)", created, partitions);
+        }
+        return created;
+    }
+}
