@@ -40,11 +40,12 @@ public final class StatusBoard {
         final DoubleAdder spend = new DoubleAdder();
     }
 
-    void attempt(Attempt a, boolean afterAnotherDeployment, String tier) {
+    /** {@code servedAsFallback}: the task's answer, from a deployment other than the first of its plan. */
+    void attempt(Attempt a, boolean servedAsFallback, String tier) {
         DeploymentStats s = deployments.computeIfAbsent(a.deployment(), d -> new DeploymentStats());
         s.requests.increment();
         if (a.ok()) {
-            if (afterAnotherDeployment) {
+            if (servedAsFallback) {
                 s.fallbacksServed.increment();
             }
         } else {
@@ -61,6 +62,7 @@ public final class StatusBoard {
         }
     }
 
+    /** {@code fallbacks}: 1 when the task fell back (README, Fallback), else 0. */
     void task(int fallbacks) {
         requests.increment();
         fallbackEvents.add(fallbacks);

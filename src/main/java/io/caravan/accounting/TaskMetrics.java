@@ -188,8 +188,12 @@ public final class TaskMetrics {
         counter("caravan.requests", "Finished tasks",
                 "tier", tier, "model", model, "provider", provider, "outcome", outcome).increment();
 
-        int fallbacks = 0;
-        Attempt previous = null;
+        // one meaning (README, Fallback): the answer came from a deployment other than the first of the plan
+        boolean fellBack = by != null && by.fallback();
+        if (fellBack) {
+            counter("caravan.fallbacks", "Tasks answered by a deployment other than the first of their plan",
+                    "from", label(ctx.firstChoice()), "to", by.deployment().id()).increment();
+        }
         for (Attempt a : attempts) {
             attemptTimer(label(a.provider()), label(a.deployment()), a.outcome())
                     .record(a.latencyMs(), TimeUnit.MILLISECONDS);
@@ -200,16 +204,9 @@ public final class TaskMetrics {
                 counter("caravan.cost.usd", "Spend, USD",
                         "tier", tier, "model", label(a.group()), "provider", label(a.provider())).increment(a.costUsd());
             }
-            boolean movedOn = previous != null && !previous.deployment().equals(a.deployment());
-            if (movedOn) {
-                fallbacks++;
-                counter("caravan.fallbacks", "Moves from one deployment to another",
-                        "from", previous.deployment(), "to", a.deployment()).increment();
-            }
-            board.attempt(a, movedOn, ctx.tier());
-            previous = a;
+            board.attempt(a, fellBack && a.ok() && a.deployment().equals(by.deployment().id()), ctx.tier());
         }
-        board.task(fallbacks);
+        board.task(fellBack ? 1 : 0);
     }
 
     private void tokens(Attempt a, String kind, long count) {

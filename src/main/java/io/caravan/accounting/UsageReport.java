@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.util.Json;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -16,8 +15,9 @@ import java.util.function.Function;
 
 /**
  * Spend, tokens, requests (distinct task ids), attempts and fallback share of a set of usage events, grouped by
- * tier, model, provider, tenant or day (UTC). A task "fell back" when its attempts used more than one deployment,
- * as {@code caravan_fallbacks_total} counts it.
+ * tier, model, provider, tenant or day (UTC). A task "fell back" when its answer came from a deployment other than
+ * the first of its plan (its {@code ok} event says {@code fallback: true}), as {@code caravan_fallbacks_total}
+ * counts it.
  */
 public final class UsageReport {
 
@@ -82,8 +82,8 @@ public final class UsageReport {
             spend += e.costUsd();
         }
 
-        Row row(String key, Map<String, Set<String>> deploymentsByTask) {
-            long fellBack = tasks.stream().filter(t -> deploymentsByTask.getOrDefault(t, Set.of()).size() > 1).count();
+        Row row(String key, Set<String> tasksThatFellBack) {
+            long fellBack = tasks.stream().filter(tasksThatFellBack::contains).count();
             return new Row(key, tasks.size(), attempts, fellBack, input, cached, output, spend);
         }
     }
@@ -101,20 +101,20 @@ public final class UsageReport {
     public static UsageReport of(Iterable<UsageEvent> events, By by) {
         Map<String, Acc> groups = new TreeMap<>();
         Acc all = new Acc();
-        Map<String, Set<String>> deploymentsByTask = new HashMap<>();
+        Set<String> tasksThatFellBack = new HashSet<>();
         for (UsageEvent e : events) {
             if (e.taskId() == null) {
                 continue;
             }
             groups.computeIfAbsent(by.keyOf(e), k -> new Acc()).add(e);
             all.add(e);
-            if (e.deployment() != null) {
-                deploymentsByTask.computeIfAbsent(e.taskId(), t -> new HashSet<>(2)).add(e.deployment());
+            if (e.fallback() && "ok".equals(e.outcome())) {
+                tasksThatFellBack.add(e.taskId());
             }
         }
         List<Row> rows = new ArrayList<>();
-        groups.forEach((k, acc) -> rows.add(acc.row(k, deploymentsByTask)));
-        return new UsageReport(by, List.copyOf(rows), all.row("total", deploymentsByTask));
+        groups.forEach((k, acc) -> rows.add(acc.row(k, tasksThatFellBack)));
+        return new UsageReport(by, List.copyOf(rows), all.row("total", tasksThatFellBack));
     }
 
     public By by() {

@@ -77,7 +77,7 @@ public final class AttemptFailures implements Processor {
         }
         String message = ErrorClassifier.describe(failure);
         ctx.lastFailureMessage(message);
-        ctx.record(candidate, errorClass.wireName(), status, latency, TokenUsage.NONE, !ctx.onFirstCandidate());
+        ctx.record(candidate, errorClass.wireName(), status, latency, TokenUsage.NONE);
         LOG.debug("attempt failed task={} deployment={} key={} error={} status={} detail={}",
                 ctx.task().id(), deployment.id(), key, errorClass, status, message);
     }

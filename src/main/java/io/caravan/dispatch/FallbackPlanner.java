@@ -64,19 +64,33 @@ public final class FallbackPlanner {
     public void plan(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
         Catalog catalog = ctx.catalog();
         List<Candidate> candidates = new ArrayList<>();
-        addGroup(candidates, catalog, ctx.group(), false);
+        addGroup(candidates, catalog, ctx.group());
         for (String fallback : catalog.fallbackChain(ctx.group())) {
-            addGroup(candidates, catalog, fallback, true);
+            addGroup(candidates, catalog, fallback);
         }
-        ctx.plan(candidates);
+        ctx.plan(markFallbacks(ctx, candidates));
     }
 
-    private void addGroup(List<Candidate> into, Catalog catalog, String group, boolean fallback) {
+    private void addGroup(List<Candidate> into, Catalog catalog, String group) {
         for (DeploymentSpec d : strategies.order(catalog, group)) {
             if (callable(catalog, d)) {
-                into.add(new Candidate(d, group, fallback));
+                into.add(new Candidate(d, group, false));
             }
         }
+    }
+
+    /**
+     * The one meaning of "fallback" (README, Fallback): an answer from any deployment but the first of the task's
+     * plan. Deployments that cannot be called are not in the plan, so they never make the answer a fallback.
+     */
+    private static List<Candidate> markFallbacks(TaskContext ctx, List<Candidate> planned) {
+        String first = ctx.firstChoice() != null ? ctx.firstChoice()
+                : planned.isEmpty() ? null : planned.get(0).deployment().id();
+        List<Candidate> marked = new ArrayList<>(planned.size());
+        for (Candidate c : planned) {
+            marked.add(new Candidate(c.deployment(), c.group(), !c.deployment().id().equals(first)));
+        }
+        return marked;
     }
 
     /** A deployment whose provider needs keys but has none configured is left out of every plan. */
@@ -124,7 +138,7 @@ public final class FallbackPlanner {
                 ctx.waitForCooldown(ms);
                 if (wait.forCapacity()) {
                     Candidate at = wait.candidate();
-                    ctx.record(at, WAITED, null, ms, TokenUsage.NONE, at.fallback());
+                    ctx.record(at, WAITED, null, ms, TokenUsage.NONE);
                 }
                 plan(ctx);
                 return COOLDOWN_WAIT;
@@ -196,9 +210,9 @@ public final class FallbackPlanner {
         String group = current == null ? ctx.group() : current.group();
         List<Candidate> candidates = new ArrayList<>();
         for (String larger : ctx.catalog().contextWindowChain(group)) {
-            addGroup(candidates, ctx.catalog(), larger, true);
+            addGroup(candidates, ctx.catalog(), larger);
         }
-        ctx.plan(candidates);
+        ctx.plan(markFallbacks(ctx, candidates));
     }
 
     private static TaskError exhausted(TaskContext ctx) {

@@ -139,7 +139,7 @@ public final class ProviderCalls {
         stats.end(deployment.id(), latency);
         var usage = reply.usage();
         limits.correct(provider, keyIndex, estimate, usage.input() + usage.output());
-        ctx.record(candidate, "ok", status == null ? 200 : status, latency, usage, !ctx.onFirstCandidate());
+        ctx.record(candidate, "ok", status == null ? 200 : status, latency, usage);
         if (ctx.attempts().size() > 1 && !isFailure(ctx.attempts().get(ctx.attempts().size() - 2).outcome())) {
             // the previous attempt was a wait or an escalation, not a failure: nothing was recovered
         } else if (ctx.attempts().size() > 1) {

@@ -248,7 +248,7 @@ public final class ChatStreamWriter {
         long latency = ctx.endCall();
         TokenUsage used = usage == null ? TokenUsage.NONE : usage;
         Integer status = failure == null ? 200 : cause instanceof ProviderError pe && pe.status() != null ? pe.status() : 200;
-        ctx.record(by, failure == null ? "ok" : failure.wireName(), status, latency, used, !ctx.onFirstCandidate());
+        ctx.record(by, failure == null ? "ok" : failure.wireName(), status, latency, used);
         if (failure != null) {
             ctx.fail(new TaskError(failure, message));
             if (cause != null && Breakers.isDeploymentFault(failure)) {

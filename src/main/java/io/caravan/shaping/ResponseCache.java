@@ -61,7 +61,7 @@ public final class ResponseCache {
         }
         hits.incrementAndGet();
         Candidate by = new Candidate(hit.by().deployment(), hit.by().group(), false);
-        ctx.record(by, CACHE_HIT, null, 0, TokenUsage.NONE, false);
+        ctx.record(by, CACHE_HIT, null, 0, TokenUsage.NONE);
         ProviderReply reply = hit.reply();
         ctx.succeed(new ProviderReply(reply.message().deepCopy(), reply.finishReason(), reply.usage()), by);
         LOG.debug("cache hit task={} group={}", ctx.task().id(), ctx.group());

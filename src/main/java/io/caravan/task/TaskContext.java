@@ -40,6 +40,7 @@ public final class TaskContext {
     private String routingReason;
     private String group;
     private List<Candidate> plan = List.of();
+    private String firstChoice;
     private int cursor = -1;
     private ProviderReply reply;
     private Candidate answeredBy;
@@ -58,7 +59,10 @@ public final class TaskContext {
     private int cooldownWaits;
     private long pendingWaitMs;
 
-    /** A deployment to try, with the group it was planned for and whether reaching it is a fallback. */
+    /**
+     * A deployment to try, with the group it was planned for and whether an answer from it is a fallback: it is
+     * not the first deployment of the task's plan ({@link #firstChoice()}).
+     */
     public record Candidate(DeploymentSpec deployment, String group, boolean fallback) {}
 
     public TaskContext(Task task, Source source, Catalog catalog, long defaultTimeoutMs) {
@@ -97,12 +101,23 @@ public final class TaskContext {
         this.tier = tier;
         this.group = group;
         this.routingReason = reason;
+        this.firstChoice = null; // a new routing (escalation) has a plan of its own
     }
+
+    /**
+     * The deployment id first in the task's plan as it was first laid out for its routing, or null before that;
+     * an answer from any other deployment is a fallback. Later plans (after a cooldown wait, for a context-window
+     * error) keep it.
+     */
+    public String firstChoice() { return firstChoice; }
 
     public List<Candidate> plan() { return plan; }
 
     public void plan(List<Candidate> candidates) {
         this.plan = List.copyOf(candidates);
+        if (firstChoice == null && !plan.isEmpty()) {
+            firstChoice = plan.get(0).deployment().id();
+        }
         this.cursor = -1;
         this.roundStart = attempts.size();
     }
@@ -133,10 +148,6 @@ public final class TaskContext {
 
     public Candidate current() {
         return cursor >= 0 && cursor < plan.size() ? plan.get(cursor) : null;
-    }
-
-    public boolean onFirstCandidate() {
-        return cursor <= 0;
     }
 
     public List<Attempt> attempts() { return attempts; }
@@ -189,14 +200,13 @@ public final class TaskContext {
 
     /**
      * Records an attempt on this candidate, numbered and time-stamped now, its cost priced from the deployment's
-     * price ({@code usage} NONE for attempts that used no tokens).
+     * price ({@code usage} NONE for attempts that used no tokens); a fallback when the candidate is one.
      */
-    public Attempt record(Candidate at, String outcome, Integer status, long latencyMs, TokenUsage usage,
-            boolean fallback) {
+    public Attempt record(Candidate at, String outcome, Integer status, long latencyMs, TokenUsage usage) {
         DeploymentSpec d = at.deployment();
         double cost = d.price().cost(usage.input(), usage.cachedInput(), usage.output());
         Attempt attempt = new Attempt(nextAttemptNumber(), java.time.Instant.now(), at.group(), d.id(), d.provider(),
-                d.model(), outcome, status, latencyMs, usage, cost, fallback);
+                d.model(), outcome, status, latencyMs, usage, cost, at.fallback());
         attempts.add(attempt);
         return attempt;
     }

@@ -32,10 +32,10 @@ class ReportCommandTest {
     @BeforeAll
     static void seed() {
         topic = "report-usage-" + UUID.randomUUID().toString().substring(0, 8);
-        // t1 ok; t2 fails over inside its group; t3 falls back from big (beta) to small (alpha); t4, t5 ok
+        // t1 ok; t2 falls back inside its group (small#1 is not the first of its plan); t3 falls back from big (beta) to small (alpha); t4, t5 ok
         ok("t1", 1, "2025-03-01T09:00:00Z", "fast", "small", "small#0", "alpha", 1.10, false, "acme");
         failed("t2", 1, "2025-03-01T10:00:00Z", "fast", "small", "small#0", "alpha", "rate_limited", "acme");
-        ok("t2", 2, "2025-03-01T10:00:01Z", "fast", "small", "small#1", "alpha", 0.40, false, "acme");
+        ok("t2", 2, "2025-03-01T10:00:01Z", "fast", "small", "small#1", "alpha", 0.40, true, "acme");
         failed("t3", 1, "2025-03-02T11:00:00Z", "powerful", "big", "big#0", "beta", "server_error", "globex");
         ok("t3", 2, "2025-03-02T11:00:02Z", "powerful", "small", "small#0", "alpha", 2.25, true, "globex");
         ok("t4", 1, "2025-03-03T12:00:00Z", "powerful", "big", "big#0", "beta", 3.333333, false, null);
