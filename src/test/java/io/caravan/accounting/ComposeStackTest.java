@@ -9,17 +9,23 @@ import io.caravan.Settings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
  * The compose stack cannot run here (no Docker engine), so its files are checked instead: the services exist,
- * Prometheus scrapes the path and port Caravan serves its metrics on, and Grafana's provisioned files are there
- * and only ask for metrics Caravan (or Camel) exports.
+ * Prometheus scrapes the path and port Caravan serves its metrics on, Grafana's provisioned files are there
+ * and only ask for metrics Caravan (or Camel) exports; Kafka serves the stack and the host, keeps its data on a
+ * named volume, both have health checks, ports are on loopback, the catalog and its keys come from the host. When
+ * Debian's {@code docker-compose} (v1) is installed, it parses the file too.
  */
 class ComposeStackTest {
 
@@ -32,6 +38,33 @@ class ComposeStackTest {
         return YAML.readTree(Path.of(file).toFile());
     }
 
+    static JsonNode services() throws Exception {
+        return yaml("docker-compose.yml").path("services");
+    }
+
+    /** The text as compose reads it with no variable set: {@code ${NAME:-default}} is its default. */
+    static String withDefaults(String text) {
+        return text.replaceAll("\\$\\{[A-Z0-9_]+:-([^}]*)}", "$1").replaceAll("\\$\\{[A-Z0-9_]+}", "");
+    }
+
+    static String env(JsonNode service, String name) {
+        return withDefaults(service.path("environment").path(name).asText());
+    }
+
+    /** listener name -> host:port of a Kafka listeners setting ({@code NAME://host:port,...}). */
+    static Map<String, String> listeners(String setting) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String l : setting.split(",")) {
+            String[] parts = l.trim().split("://", 2);
+            out.put(parts[0], parts[1]);
+        }
+        return out;
+    }
+
+    static String port(String hostPort) {
+        return hostPort.substring(hostPort.lastIndexOf(':') + 1);
+    }
+
     @Test
     void composeHasKafkaCaravanPrometheusAndGrafana() throws Exception {
         JsonNode services = yaml("docker-compose.yml").path("services");
@@ -40,7 +73,7 @@ class ComposeStackTest {
         assertThat(names).contains("kafka", "caravan", "prometheus", "grafana");
         assertThat(services.path("kafka").path("image").asText()).startsWith("apache/kafka:");
         assertThat(services.path("caravan").path("build").asText()).isEqualTo(".");
-        assertThat(services.path("caravan").path("ports").get(0).asText()).isEqualTo("8080:8080");
+        assertThat(withDefaults(services.path("caravan").path("ports").get(0).asText())).isEqualTo("127.0.0.1:8080:8080");
         // every file a service mounts is in the repository
         for (String service : List.of("prometheus", "grafana")) {
             for (JsonNode volume : services.path(service).path("volumes")) {
@@ -98,5 +131,109 @@ class ComposeStackTest {
         assertThat(caravanUsed).contains("caravan_requests_total", "caravan_fallbacks_total",
                 "caravan_attempt_seconds_bucket", "caravan_cost_usd_total", "caravan_circuit_state");
         assertThat(String.join(" ", exprs)).contains("sum by (tier)").contains("sum by (provider, outcome)");
+    }
+
+    @Test
+    void everyPortIsPublishedOnLoopbackByDefault() throws Exception {
+        services().fields().forEachRemaining(service -> service.getValue().path("ports").forEach(p ->
+                assertThat(withDefaults(p.asText())).as(service.getKey() + " publishes " + p.asText())
+                        .startsWith("127.0.0.1:")));
+    }
+
+    @Test
+    void kafkaServesTheContainersOfTheStackAndClientsOnTheHost() throws Exception {
+        JsonNode kafka = services().path("kafka");
+        Map<String, String> bound = listeners(env(kafka, "KAFKA_LISTENERS"));
+        Map<String, String> advertised = listeners(env(kafka, "KAFKA_ADVERTISED_LISTENERS"));
+        String controller = env(kafka, "KAFKA_CONTROLLER_LISTENER_NAMES");
+        assertThat(advertised).doesNotContainKey(controller);
+        List<String> published = new ArrayList<>();
+        kafka.path("ports").forEach(p -> published.add(withDefaults(p.asText())));
+
+        // inside the network: advertised under the service's name, and that is where Caravan connects
+        String inside = advertised.values().stream().filter(a -> a.startsWith("kafka:")).findFirst().orElseThrow();
+        assertThat(env(services().path("caravan"), "CARAVAN_JAVA_OPTS"))
+                .contains("-Dkafka.bootstrap-servers=" + inside);
+        // on the host: advertised on loopback at a published port that leads to that listener's own port
+        String hostListener = advertised.entrySet().stream().filter(e -> e.getValue().startsWith("127.0.0.1:"))
+                .map(Map.Entry::getKey).findFirst().orElseThrow();
+        String hostPort = port(advertised.get(hostListener));
+        assertThat(published).contains("127.0.0.1:" + hostPort + ":" + port(bound.get(hostListener)));
+        assertThat(env(kafka, "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP")).contains(hostListener + ":PLAINTEXT");
+    }
+
+    @Test
+    void kafkaKeepsItsDataOnANamedVolume() throws Exception {
+        JsonNode compose = yaml("docker-compose.yml");
+        JsonNode kafka = compose.path("services").path("kafka");
+        String dataDir = env(kafka, "KAFKA_LOG_DIRS");
+        assertThat(dataDir).isNotBlank().doesNotStartWith("/tmp");
+        String mount = null;
+        for (JsonNode v : kafka.path("volumes")) {
+            if (v.asText().endsWith(":" + dataDir)) {
+                mount = v.asText().split(":")[0];
+            }
+        }
+        assertThat(mount).as("a volume on " + dataDir).isNotNull();
+        assertThat(compose.path("volumes").has(mount)).as(mount + " is a named volume").isTrue();
+    }
+
+    @Test
+    void caravanStartsOnceKafkaIsHealthyAndReportsItsOwnReadiness() throws Exception {
+        JsonNode services = services();
+        assertThat(services.path("kafka").path("healthcheck").path("test").toString()).contains("kafka:");
+        JsonNode caravan = services.path("caravan");
+        assertThat(caravan.path("depends_on").path("kafka").path("condition").asText()).isEqualTo("service_healthy");
+        String check = caravan.path("healthcheck").path("test").toString();
+        assertThat(check).contains("/health/ready").contains("/" + Settings.load().get("caravan.http.port") + " ");
+    }
+
+    @Test
+    void theCatalogAndEveryKeyItNamesComeFromTheHost() throws Exception {
+        JsonNode caravan = services().path("caravan");
+        Matcher setting = Pattern.compile("-Dcaravan\\.catalog=(\\S+)").matcher(env(caravan, "CARAVAN_JAVA_OPTS"));
+        assertThat(setting.find()).isTrue();
+        String catalogInContainer = setting.group(1);
+        String hostFile = null;
+        for (JsonNode v : caravan.path("volumes")) {
+            String[] parts = withDefaults(v.asText()).split(":");
+            if (catalogInContainer.startsWith(parts[1] + "/")) {
+                hostFile = parts[0] + catalogInContainer.substring(parts[1].length());
+            }
+        }
+        // a folder mount, so an editor's save-by-rename reaches the container and live reload sees it
+        assertThat(hostFile).as("a folder mount holding " + catalogInContainer).isNotNull();
+        assertThat(Path.of(hostFile)).exists();
+        assertThat(Files.isSameFile(Path.of(hostFile), Path.of("catalog.yaml"))).isTrue();
+
+        Matcher variables = Pattern.compile("\\$\\{([A-Za-z0-9_]+)").matcher(Files.readString(Path.of("catalog.yaml")));
+        Set<String> named = new java.util.TreeSet<>();
+        while (variables.find()) {
+            named.add(variables.group(1));
+        }
+        assertThat(named).isNotEmpty();
+        List<String> passed = new ArrayList<>();
+        caravan.path("environment").fieldNames().forEachRemaining(passed::add);
+        assertThat(passed).containsAll(named);
+    }
+
+    @Test
+    void composeItselfAcceptsTheFile() throws Exception {
+        Path tool = null;
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "docker-compose"))) {
+                tool = Path.of(dir, "docker-compose");
+            }
+        }
+        Assumptions.assumeTrue(tool != null, "docker-compose is not installed (apt-get install docker-compose)");
+        Process p = new ProcessBuilder(tool.toString(), "-f", "docker-compose.yml", "config", "-q")
+                .redirectErrorStream(true).start();
+        boolean ended = p.waitFor(60, TimeUnit.SECONDS);
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (!ended) {
+            p.destroyForcibly();
+        }
+        assertThat(ended).isTrue();
+        assertThat(p.exitValue()).as(out).isEqualTo(0);
     }
 }
