@@ -91,6 +91,10 @@ public final class CaravanMain {
             return 2;
         }
         Path catalogFile = Path.of(settings.get("caravan.catalog", "catalog.yaml"));
+        if ((command.equals("run") || command.equals("check")) && !java.nio.file.Files.isRegularFile(catalogFile)) {
+            System.err.println(noCatalog(command, catalogFile));
+            return 2;
+        }
         switch (command) {
             case "check":
                 return CheckCommand.run(catalogFile, System.out, System.err);
@@ -134,6 +138,12 @@ public final class CaravanMain {
             new CaravanApp(settings, catalog, bootstrap).run();
         }
         return 0;
+    }
+
+    /** One line for a catalog that is not there: where it was looked for, and how to name another. */
+    public static String noCatalog(String command, Path catalogFile) {
+        return "caravan " + command + ": no catalog at " + catalogFile.toAbsolutePath().normalize()
+                + " (a relative caravan.catalog is read from the folder you run in; name one with --catalog FILE)";
     }
 
     /** Removes {@code --name VALUE} (or {@code --name=VALUE}) from the arguments and returns the value. */

@@ -95,6 +95,10 @@ public final class BatchCommand {
         }
         Catalog catalog;
         Path catalogFile = Path.of(settings.get("caravan.catalog", "catalog.yaml"));
+        if (!Files.isRegularFile(catalogFile)) {
+            err.println(io.caravan.CaravanMain.noCatalog("batch", catalogFile));
+            return 2;
+        }
         try {
             catalog = CatalogLoader.load(catalogFile);
         } catch (CatalogException e) {
@@ -112,17 +116,29 @@ public final class BatchCommand {
 
     /** Runs the file through a Caravan started for the purpose, and stops it at the end. */
     public Summary process(Catalog catalog, Path in, Path out, int concurrency) throws Exception {
-        Settings batchSettings = settings
-                .with("camel.server.enabled", "false")
-                // only the task pipeline: no intake and no HTTP endpoint starts
-                .with("camel.main.auto-startup-exclude-pattern", "intake-*,ops-*,admin-*,kafka-task-worker"
-                        + (settings.get("kafka.bootstrap-servers") == null ? ",emit-usage,kafka-outlets" : ""));
-        CaravanApp app = new CaravanApp(batchSettings, catalog, settings.get("kafka.bootstrap-servers")).start();
+        CaravanApp app = new CaravanApp(batchSettings(settings), catalog, settings.get("kafka.bootstrap-servers")).start();
         try {
             return process(app, in, out, concurrency);
         } finally {
             app.close();
         }
+    }
+
+    /**
+     * Only the task pipeline: no intake and no HTTP endpoint starts, and without {@code kafka.bootstrap-servers}
+     * no route that publishes to Kafka either, so nothing tries to reach a broker.
+     */
+    static Settings batchSettings(Settings settings) {
+        Settings batch = settings
+                .with("camel.server.enabled", "false")
+                .with("camel.main.auto-startup-exclude-pattern", "intake-*,ops-*,admin-*,kafka-task-worker");
+        if (settings.get("kafka.bootstrap-servers") != null) {
+            return batch;
+        }
+        // not even loaded: Camel starts the producers of a route that does not start, and each would keep
+        // trying to reach a broker
+        return batch.with("camel.main.routes-exclude-pattern",
+                "**/routes/outlets.yaml,**/routes/intake-kafka.yaml");
     }
 
     Summary process(CaravanApp app, Path in, Path out, int concurrency) throws Exception {

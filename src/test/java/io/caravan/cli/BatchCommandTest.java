@@ -9,7 +9,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
+import io.caravan.CaravanApp;
 import io.caravan.Settings;
+import io.caravan.catalog.Catalog;
+import io.caravan.catalog.CatalogLoader;
 import io.caravan.support.Upstreams;
 import io.caravan.util.Json;
 import java.io.ByteArrayOutputStream;
@@ -171,5 +174,36 @@ class BatchCommandTest {
         }
         assertThat(count).containsOnlyKeys("req-1", "req-2", "line:3", "line:4", "req-3", "req-4", "req-5", "req-6");
         assertThat(count.values()).containsOnly(1);
+    }
+
+    @Test
+    void withoutABrokerNoRouteThatTalksToKafkaIsEvenLoaded() throws Exception {
+        Settings settings = settings();
+        assertThat(settings.get("kafka.bootstrap-servers")).isNull();
+        Catalog catalog = CatalogLoader.load(Path.of(settings.get("caravan.catalog")));
+        // a loaded route's Kafka producers start even when the route does not: each kept calling for a broker
+        CaravanApp app = new CaravanApp(BatchCommand.batchSettings(settings), catalog, null).start();
+        try {
+            assertThat(app.camelContext().getEndpoints()).extracting(e -> e.getEndpointUri())
+                    .isNotEmpty().noneMatch(uri -> uri.startsWith("kafka:"));
+            assertThat(app.camelContext().getRoute("task")).isNotNull();
+        } finally {
+            app.close();
+        }
+    }
+
+    @Test
+    void aMissingCatalogIsOneLineNamingWhereItWasLookedFor() throws Exception {
+        Path in = dir.resolve("in.jsonl");
+        Files.write(in, List.of(request("req-1", "hello")));
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = BatchCommand.run(settings().with("caravan.catalog", "no-such-catalog.yaml"),
+                List.of(in.toString(), "-o", dir.resolve("out.jsonl").toString()),
+                new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(status).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8).strip()).isEqualTo("caravan batch: no catalog at "
+                + Path.of("no-such-catalog.yaml").toAbsolutePath()
+                + " (a relative caravan.catalog is read from the folder you run in; name one with --catalog FILE)");
+        assertThat(dir.resolve("out.jsonl")).doesNotExist();
     }
 }

@@ -52,9 +52,14 @@ class LauncherTest {
     }
 
     private static Run launch(Map<String, String> env, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of("sh", "bin/caravan"));
+        return launchIn(Path.of("."), env, args);
+    }
+
+    /** bin/caravan run from this folder, as a user standing there would. */
+    private static Run launchIn(Path folder, Map<String, String> env, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("sh", Path.of("bin/caravan").toAbsolutePath().toString()));
         command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command);
+        ProcessBuilder builder = new ProcessBuilder(command).directory(folder.toFile());
         builder.environment().keySet().removeIf(name -> name.startsWith("CARAVAN_"));
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
         builder.environment().put("CARAVAN_JAR", stubJar.toString());
@@ -107,5 +112,16 @@ class LauncherTest {
         assertThat(unknown.out()).isEmpty();
         assertThat(unknown.err().lines()).hasSize(1).first().asString()
                 .startsWith("caravan: unknown command 'frobnicate'");
+    }
+
+    @Test
+    void batchLooksForTheCatalogWhereTheUserStandsAndSaysSoInOneLineWhenItIsMissing() throws Exception {
+        Path elsewhere = Files.createDirectory(dir.resolve("elsewhere"));
+        Files.writeString(elsewhere.resolve("in.jsonl"), "");
+        Run run = launchIn(elsewhere, Map.of(), "batch", "in.jsonl", "-o", "out.jsonl");
+        assertThat(run.status()).as(run.err()).isEqualTo(2);
+        assertThat(run.err().lines()).hasSize(1).first().asString()
+                .startsWith("caravan batch: no catalog at " + elsewhere.toRealPath().resolve("catalog.yaml") + " ")
+                .contains("--catalog FILE");
     }
 }
