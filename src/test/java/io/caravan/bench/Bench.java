@@ -296,18 +296,21 @@ public final class Bench {
             return;
         }
         Path script = Files.createTempFile("bench", ".lua");
+        script.toFile().deleteOnExit();
         Files.writeString(script, """
                 wrk.method = "POST"
                 wrk.headers["Content-Type"] = "application/json"
                 wrk.body = '{"prompt":"Say ok","params":{"max_tokens":8}}'
                 """);
         Path mockScript = Files.createTempFile("bench-mock", ".lua");
+        mockScript.toFile().deleteOnExit();
         Files.writeString(mockScript, """
                 wrk.method = "POST"
                 wrk.headers["Content-Type"] = "application/json"
                 wrk.body = '{"model":"bench-model","messages":[{"role":"user","content":"Say ok"}],"max_tokens":8}'
                 """);
         Path chatScript = Files.createTempFile("bench-chat", ".lua");
+        chatScript.toFile().deleteOnExit();
         Files.writeString(chatScript, """
                 wrk.method = "POST"
                 wrk.headers["Content-Type"] = "application/json"

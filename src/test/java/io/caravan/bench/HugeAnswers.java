@@ -99,6 +99,9 @@ public final class HugeAnswers {
         Path dir = Files.createTempDirectory("caravan-faults");
         Path file = dir.resolve("catalog.yaml");
         Files.writeString(file, catalog);
+        // a main run by a script: both go when the JVM ends (the file first, it was registered last)
+        dir.toFile().deleteOnExit();
+        file.toFile().deleteOnExit();
         int port = Caravan.freePort();
         System.setProperty("faults.port", String.valueOf(port));
         Settings settings = Settings.load().with("caravan.catalog", file.toString())

@@ -29,10 +29,12 @@ public final class Caravan implements AutoCloseable {
     public final String group;
     public final int httpPort;
     private final CaravanApp app;
+    private final Path dir;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    private Caravan(CaravanApp app, String prefix, int httpPort) {
+    private Caravan(CaravanApp app, Path dir, String prefix, int httpPort) {
         this.app = app;
+        this.dir = dir;
         this.tasksTopic = prefix + ".tasks";
         this.resultsTopic = prefix + ".results";
         this.usageTopic = prefix + ".usage";
@@ -78,8 +80,14 @@ public final class Caravan implements AutoCloseable {
         for (Map.Entry<String, String> e : extra.entrySet()) {
             settings = settings.with(e.getKey(), e.getValue());
         }
-        CaravanApp app = new CaravanApp(settings, catalog, bootstrapServers).start();
-        return new Caravan(app, prefix, port);
+        CaravanApp app;
+        try {
+            app = new CaravanApp(settings, catalog, bootstrapServers).start();
+        } catch (Exception | Error e) {
+            TempFolders.delete(dir);
+            throw e;
+        }
+        return new Caravan(app, dir, prefix, port);
     }
 
     public static Caravan start(String catalogYaml) throws Exception {
@@ -113,6 +121,10 @@ public final class Caravan implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        app.close();
+        try {
+            app.close();
+        } finally {
+            TempFolders.delete(dir);
+        }
     }
 }

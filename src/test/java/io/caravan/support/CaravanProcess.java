@@ -17,7 +17,10 @@ public final class CaravanProcess implements AutoCloseable {
     public final Process process;
     public final Path log;
 
-    private CaravanProcess(Process process, Path log) {
+    private final Path dir;
+
+    private CaravanProcess(Process process, Path dir, Path log) {
+        this.dir = dir;
         this.process = process;
         this.log = log;
     }
@@ -59,7 +62,7 @@ public final class CaravanProcess implements AutoCloseable {
         cmd.add("io.caravan.CaravanMain");
         cmd.add("run");
         Process process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        return new CaravanProcess(process, log);
+        return new CaravanProcess(process, dir, log);
     }
 
     /** Waits until the consumer group has this many members, each with partitions. */
@@ -97,5 +100,11 @@ public final class CaravanProcess implements AutoCloseable {
         if (process.isAlive()) {
             process.destroyForcibly();
         }
+        try {
+            process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        TempFolders.delete(dir);
     }
 }
