@@ -12,7 +12,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.camel.CamelContext;
+import org.apache.camel.ExtendedStartupListener;
 import org.apache.camel.Service;
+import org.apache.camel.component.platform.http.HttpEndpointModel;
+import org.apache.camel.component.platform.http.PlatformHttpComponent;
 import org.apache.camel.component.platform.http.main.DefaultMainHttpServerFactory;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpRouter;
 import org.apache.camel.component.platform.http.vertx.VertxPlatformHttpServer;
@@ -130,6 +133,33 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
         sweeper = getVertx().setPeriodic(every, t -> gate.sweep());
         LOG.info("Vert.x HttpServer started on {}:{} (at most {} connections)", configuration.getBindHost(),
                 server.actualPort(), gate.max());
+        // the routes register their paths later: list them once every route has started
+        getCamelContext().addStartupListener(new ExtendedStartupListener() {
+            @Override
+            public void onCamelContextStarted(CamelContext context, boolean alreadyStarted) {
+                // not yet: the routes start after this
+            }
+
+            @Override
+            public void onCamelContextFullyStarted(CamelContext context, boolean alreadyStarted) {
+                LOG.info(endpointSummary());
+            }
+        });
+    }
+
+    /**
+     * One line naming the address the server is bound to and each path served there (Camel's own summary says
+     * 0.0.0.0 whatever the bind address).
+     */
+    String endpointSummary() {
+        PlatformHttpComponent component = getCamelContext().getComponent("platform-http", PlatformHttpComponent.class);
+        String base = "http://" + configuration.getBindHost() + ":" + (server == null ? getPort() : server.actualPort());
+        String paths = component == null ? "" : component.getHttpEndpoints().stream()
+                .sorted(java.util.Comparator.comparing(HttpEndpointModel::getUri))
+                .map(e -> e.getUri() + (e.getVerbs() == null ? "" : " (" + e.getVerbs() + ")"))
+                .collect(java.util.stream.Collectors.joining(", "));
+        return "HTTP endpoints on " + base + ("0.0.0.0".equals(configuration.getBindHost()) ? " (every interface)" : "")
+                + ": " + paths;
     }
 
     /** Closes the server, then Vert.x (its event loops and workers serve nothing else in Caravan). */

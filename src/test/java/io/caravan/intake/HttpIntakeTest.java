@@ -205,4 +205,16 @@ class HttpIntakeTest {
             assertThat(e.getMDCPropertyMap().toString()).doesNotContain(KEY);
         }
     }
+
+    @Test
+    void theStartUpLogNamesTheAddressActuallyBoundAndEachPath() {
+        List<String> summaries;
+        synchronized (logs) {
+            summaries = logs.list.stream().map(ILoggingEvent::getFormattedMessage)
+                    .filter(m -> m.startsWith("HTTP endpoints on")).toList();
+        }
+        assertThat(summaries).singleElement().asString()
+                .startsWith("HTTP endpoints on http://127.0.0.1:" + caravan.httpPort + ": ")
+                .contains("/v1/tasks (POST)", "/v1/chat/completions", "/health/ready", "/status");
+    }
 }
