@@ -192,7 +192,7 @@ public final class TaskMetrics {
         boolean fellBack = by != null && by.fallback();
         if (fellBack) {
             counter("caravan.fallbacks", "Tasks answered by a deployment other than the first of their plan",
-                    "from", label(ctx.firstChoice()), "to", by.deployment().id()).increment();
+                    "from", by.fallbackFrom(), "to", by.deployment().id()).increment();
         }
         for (Attempt a : attempts) {
             attemptTimer(label(a.provider()), label(a.deployment()), a.outcome())

@@ -74,7 +74,7 @@ public final class FallbackPlanner {
     private void addGroup(List<Candidate> into, Catalog catalog, String group) {
         for (DeploymentSpec d : strategies.order(catalog, group)) {
             if (callable(catalog, d)) {
-                into.add(new Candidate(d, group, false));
+                into.add(new Candidate(d, group, null));
             }
         }
     }
@@ -88,7 +88,7 @@ public final class FallbackPlanner {
                 : planned.isEmpty() ? null : planned.get(0).deployment().id();
         List<Candidate> marked = new ArrayList<>(planned.size());
         for (Candidate c : planned) {
-            marked.add(new Candidate(c.deployment(), c.group(), !c.deployment().id().equals(first)));
+            marked.add(new Candidate(c.deployment(), c.group(), c.deployment().id().equals(first) ? null : first));
         }
         return marked;
     }

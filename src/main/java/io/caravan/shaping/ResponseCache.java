@@ -60,7 +60,7 @@ public final class ResponseCache {
             return;
         }
         hits.incrementAndGet();
-        Candidate by = new Candidate(hit.by().deployment(), hit.by().group(), false);
+        Candidate by = new Candidate(hit.by().deployment(), hit.by().group(), null);
         ctx.record(by, CACHE_HIT, null, 0, TokenUsage.NONE);
         ProviderReply reply = hit.reply();
         ctx.succeed(new ProviderReply(reply.message().deepCopy(), reply.finishReason(), reply.usage()), by);

@@ -60,10 +60,16 @@ public final class TaskContext {
     private long pendingWaitMs;
 
     /**
-     * A deployment to try, with the group it was planned for and whether an answer from it is a fallback: it is
-     * not the first deployment of the task's plan ({@link #firstChoice()}).
+     * A deployment to try, with the group it was planned for and, when an answer from it is a fallback (it is not
+     * the first deployment of the task's plan), that first deployment's id; null otherwise.
      */
-    public record Candidate(DeploymentSpec deployment, String group, boolean fallback) {}
+    public record Candidate(DeploymentSpec deployment, String group, String fallbackFrom) {
+
+        /** Whether an answer from this candidate is a fallback (README, Fallback). */
+        public boolean fallback() {
+            return fallbackFrom != null;
+        }
+    }
 
     public TaskContext(Task task, Source source, Catalog catalog, long defaultTimeoutMs) {
         this.task = task;
