@@ -1,6 +1,7 @@
 package io.caravan.kafka;
 
 import io.caravan.Settings;
+import io.caravan.util.Durations;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -56,8 +57,15 @@ public final class Topics {
         if (partitions < 1 || replicas.map(r -> r < 1).orElse(false)) {
             throw new IllegalArgumentException("settings caravan.topics.partitions and .replication must be positive");
         }
+        String usage = settings.get("caravan.topics.usage", "llm.usage");
+        // the usage topic is the spend ledger: a month's events must outlive the broker's 7-day default retention
+        long usageRetentionMs = Durations.parse(settings.get("caravan.topics.usage-retention", "35d")).toMillis();
         List<NewTopic> wanted = names(settings).stream()
-                .map(name -> new NewTopic(name, Optional.of(partitions), replicas)).toList();
+                .map(name -> {
+                    NewTopic topic = new NewTopic(name, Optional.of(partitions), replicas);
+                    return name.equals(usage)
+                            ? topic.configs(Map.of("retention.ms", String.valueOf(usageRetentionMs))) : topic;
+                }).toList();
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(AdminClientConfig.CLIENT_ID_CONFIG, "caravan-topics");

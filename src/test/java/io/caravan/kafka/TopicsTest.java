@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.junit.jupiter.api.Test;
 
@@ -70,5 +71,11 @@ class TopicsTest {
                 .collect(Collectors.toMap(TopicDescription::name, d -> d.partitions().size()));
         assertThat(partitions).containsEntry(prefix + ".results", 1).containsEntry(prefix + ".tasks", 5)
                 .containsEntry(prefix + ".usage", 5).containsEntry(prefix + ".dlq", 5);
+        // the spend ledger reads a whole month back from the usage topic: the broker's 7-day default would lose it
+        try (Admin admin = TestKafka.admin()) {
+            ConfigResource usage = new ConfigResource(ConfigResource.Type.TOPIC, prefix + ".usage");
+            assertThat(admin.describeConfigs(List.of(usage)).all().get().get(usage).get("retention.ms").value())
+                    .isEqualTo(String.valueOf(Duration.ofDays(35).toMillis()));
+        }
     }
 }
