@@ -59,7 +59,7 @@ public final class Topics {
         }
         String usage = settings.get("caravan.topics.usage", "llm.usage");
         // the usage topic is the spend ledger: a month's events must outlive the broker's 7-day default retention
-        long usageRetentionMs = Durations.parse(settings.get("caravan.topics.usage-retention", "35d")).toMillis();
+        long usageRetentionMs = Durations.parse(settings.get("caravan.topics.usage-retention", "840h")).toMillis();
         List<NewTopic> wanted = names(settings).stream()
                 .map(name -> {
                     NewTopic topic = new NewTopic(name, Optional.of(partitions), replicas);

@@ -5,17 +5,17 @@ import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Durations as written in the catalog and settings: {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, {@code 35d}, a bare number of seconds. */
+/** Durations as written in the catalog and settings: {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, a bare number of seconds. */
 public final class Durations {
 
-    private static final Pattern FORMAT = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)?");
+    private static final Pattern FORMAT = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)?");
 
     private Durations() {}
 
     public static Duration parse(String text) {
         Matcher m = FORMAT.matcher(text == null ? "" : text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
-            throw new IllegalArgumentException("bad duration '" + text + "' (expected e.g. 500ms, 30s, 2m, 1h, 35d)");
+            throw new IllegalArgumentException("bad duration '" + text + "' (expected e.g. 500ms, 30s, 2m, 1h)");
         }
         double amount = Double.parseDouble(m.group(1));
         String unit = m.group(2) == null ? "s" : m.group(2);
@@ -23,8 +23,7 @@ public final class Durations {
             case "ms" -> amount;
             case "s" -> amount * 1_000;
             case "m" -> amount * 60_000;
-            case "h" -> amount * 3_600_000;
-            default -> amount * 86_400_000;
+            default -> amount * 3_600_000;
         };
         return Duration.ofNanos(Math.round(millis * 1_000_000));
     }
