@@ -1,0 +1,273 @@
+package io.caravan.resilience;
+
+import io.caravan.accounting.UsageEvent;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.Headroom;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What this instance learns from the rest of its fleet through the usage topic, and the provider's own view of a
+ * key's limit (headroom). Fed every usage event the spend ledger reads; an event of this instance is skipped (it
+ * was counted when it happened). For a peer's attempt on key K (found by its fingerprint among this instance's
+ * keys of the provider):
+ * <ul>
+ *   <li>its request and tokens come out of this instance's rpm/tpm buckets for K ({@link RateLimits#peerCall});
+ *   <li>{@code rate_limited}: K rests here until the peer's Retry-After (or one second) has passed;
+ *   <li>{@code quota_exhausted} or {@code auth}: K cools down here for the key cooldown;
+ *   <li>its headroom, when fresher than the one known, caps what this instance sends on K until its reset.
+ * </ul>
+ * When the topic lags by more than {@code maxLag} (or cannot be read) the peers' calls are not seen in time:
+ * each call then weighs the number of live instances (those seen in the last minute, this one included), so the
+ * instance keeps to its local share ({@link #weight()}), until the reader catches up.
+ */
+public final class FleetState {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FleetState.class);
+    /** A peer is live while its events keep coming: one seen within this is counted in the local share. */
+    static final Duration LIVE = Duration.ofMinutes(1);
+    /** Peers tracked at most (an outsider writing the topic must not grow the map). */
+    static final int MAX_PEERS = 1024;
+
+    private final String instance;
+    private final KeyPool keys;
+    private final RateLimits limits;
+    private final Supplier<Map<String, ProviderSpec>> providers;
+    private final Duration keyCooldown;
+    private final Duration maxLag;
+    private volatile LongSupplier lagMillis = () -> 0;
+    private volatile boolean degraded;
+    private final Map<String, Long> peersSeen = new LinkedHashMap<>(16, 0.75f, true);
+    /** Per provider and key fingerprint; only keys this instance holds, so bounded by the catalog. */
+    private final Map<String, KeyState> states = new ConcurrentHashMap<>();
+
+    /** The provider's last word on one key, and why the fleet rests it. */
+    static final class KeyState {
+        volatile long headroomAtMillis = Long.MIN_VALUE;
+        volatile long headroomUntilNanos = System.nanoTime();
+        final AtomicLong headroomLeft = new AtomicLong(Long.MAX_VALUE);
+        volatile Headroom lastHeadroom;
+        volatile String restReason;
+        volatile long restUntilMillis;
+    }
+
+    public FleetState(String instance, KeyPool keys, RateLimits limits, Supplier<Map<String, ProviderSpec>> providers,
+            Duration keyCooldown, Duration maxLag) {
+        this.instance = instance;
+        this.keys = keys;
+        this.limits = limits;
+        this.providers = providers;
+        this.keyCooldown = keyCooldown;
+        this.maxLag = maxLag;
+        limits.weighing(this::weight);
+    }
+
+    /** How far behind the usage topic the reader is (ms); the spend ledger tells. */
+    public FleetState lagFrom(LongSupplier lagMillis) {
+        this.lagMillis = lagMillis;
+        return this;
+    }
+
+    public String instance() {
+        return instance;
+    }
+
+    /** A usage event read from the topic. */
+    public void apply(UsageEvent e) {
+        if (e == null || e.instance() == null || e.instance().equals(instance)) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        long at = e.ts().toEpochMilli();
+        if (now - at < LIVE.toMillis()) {
+            seen(e.instance(), at);
+        }
+        if (e.keyId() == null || e.provider() == null) {
+            return; // no call was made, or the provider has no keys
+        }
+        ProviderSpec provider = providers.get().get(e.provider());
+        int key = provider == null ? -1 : keys.indexOf(provider.name(), e.keyId());
+        if (key < 0) {
+            return; // a key this instance does not hold
+        }
+        limits.peerCall(provider, key, at, e.inputTokens() + e.outputTokens());
+        String outcome = e.outcome();
+        if (ErrorClass.RATE_LIMITED.wireName().equals(outcome)) {
+            long wait = e.retryAfterMs() != null ? e.retryAfterMs() : 1_000L;
+            rest(provider.name(), key, e.keyId(), at + wait, now, "rate_limited at " + e.instance());
+        } else if (ErrorClass.QUOTA_EXHAUSTED.wireName().equals(outcome) || ErrorClass.AUTH.wireName().equals(outcome)) {
+            rest(provider.name(), key, e.keyId(), at + keyCooldown.toMillis(), now, outcome + " at " + e.instance());
+        }
+        KeyState s = states.get(stateKey(provider.name(), e.keyId()));
+        if (s != null && at - e.latencyMs() > s.headroomAtMillis) {
+            s.headroomLeft.decrementAndGet(); // a peer's call the provider counted after the headroom known here
+        }
+        if (e.headroom() != null) {
+            headroom(provider.name(), e.keyId(), e.headroom(), at);
+        }
+    }
+
+    /** The headroom this instance's own call on {@code key} brought back (null when the provider sent none). */
+    public void reported(ProviderSpec provider, int key, Headroom headroom) {
+        if (headroom == null || key < 0) {
+            return;
+        }
+        String keyId = keys.keyId(provider.name(), key);
+        if (keyId != null) {
+            long now = System.currentTimeMillis();
+            headroom(provider.name(), keyId, headroom, now);
+        }
+    }
+
+    /**
+     * Takes a call's place on {@code key}: within the provider's last headroom while it holds, then from the rpm/tpm
+     * buckets ({@code buckets}); nothing is taken when either says no.
+     */
+    public boolean tryTake(ProviderSpec provider, int key, BooleanSupplier buckets) {
+        KeyState s = key < 0 ? null : states.get(stateKey(provider.name(), keys.keyId(provider.name(), key)));
+        boolean capped = s != null && s.headroomUntilNanos - System.nanoTime() > 0;
+        if (capped && s.headroomLeft.getAndDecrement() <= 0) {
+            s.headroomLeft.incrementAndGet();
+            return false;
+        }
+        if (!buckets.getAsBoolean()) {
+            if (capped) {
+                s.headroomLeft.incrementAndGet();
+            }
+            return false;
+        }
+        return true;
+    }
+
+    /** How long until some key of this provider is out of its headroom cap (zero when one is not capped). */
+    public Duration untilHeadroom(ProviderSpec provider, int keyCount) {
+        long best = Long.MAX_VALUE;
+        long now = System.nanoTime();
+        for (int key = 0; key < keyCount; key++) {
+            KeyState s = states.get(stateKey(provider.name(), keys.keyId(provider.name(), key)));
+            long wait = s == null || s.headroomLeft.get() > 0 ? 0 : Math.max(0, s.headroomUntilNanos - now);
+            best = Math.min(best, wait);
+        }
+        return Duration.ofNanos(best == Long.MAX_VALUE ? 0 : best);
+    }
+
+    /**
+     * How much each call of this instance weighs in the rpm/tpm buckets: 1 while the topic is read in time, the
+     * number of live instances while it is not. The switch is logged once each way.
+     */
+    public int weight() {
+        boolean late = lagMillis.getAsLong() > maxLag.toMillis();
+        if (late != degraded) {
+            synchronized (this) {
+                if (late != degraded) {
+                    degraded = late;
+                    if (late) {
+                        LOG.warn("fleet: the usage topic lags by more than {} ms; keeping to this instance's local "
+                                + "share of every rate limit (1/{}) until it catches up", maxLag.toMillis(),
+                                liveInstances());
+                    } else {
+                        LOG.info("fleet: the usage topic caught up; sharing rate limits with the fleet again");
+                    }
+                }
+            }
+        }
+        return late ? liveInstances() : 1;
+    }
+
+    /** True while the peers' calls are not seen in time and this instance keeps to its local share. */
+    public boolean degraded() {
+        return degraded;
+    }
+
+    public long lagMillis() {
+        return lagMillis.getAsLong();
+    }
+
+    /** Instances seen on the topic within the last minute, this one included. */
+    public int liveInstances() {
+        long since = System.currentTimeMillis() - LIVE.toMillis();
+        synchronized (peersSeen) {
+            peersSeen.values().removeIf(at -> at < since);
+            return 1 + peersSeen.size();
+        }
+    }
+
+    /** What /status shows of one key: the provider's last headroom, and why the fleet rests it (or null). */
+    public record KeyView(Headroom headroom, long headroomAgeMs, String restReason, long restMsLeft) {}
+
+    public KeyView view(String provider, String keyId) {
+        KeyState s = states.get(stateKey(provider, keyId));
+        if (s == null) {
+            return new KeyView(null, -1, null, 0);
+        }
+        long now = System.currentTimeMillis();
+        long left = Math.max(0, s.restUntilMillis - now);
+        return new KeyView(s.lastHeadroom, s.lastHeadroom == null ? -1 : now - s.headroomAtMillis,
+                left > 0 ? s.restReason : null, left);
+    }
+
+    private void seen(String peer, long at) {
+        synchronized (peersSeen) {
+            peersSeen.merge(peer, at, Math::max);
+            if (peersSeen.size() > MAX_PEERS) {
+                Iterator<String> eldest = peersSeen.keySet().iterator();
+                eldest.next();
+                eldest.remove();
+            }
+        }
+    }
+
+    private void rest(String provider, int key, String keyId, long untilMillis, long now, String reason) {
+        if (untilMillis <= now) {
+            return;
+        }
+        keys.coolDown(provider, key, Duration.ofMillis(untilMillis - now));
+        KeyState s = state(provider, keyId);
+        if (untilMillis >= s.restUntilMillis) {
+            s.restUntilMillis = untilMillis;
+            s.restReason = reason;
+        }
+        LOG.debug("fleet: key {} of {} rests {} ms: {}", keyId, provider, untilMillis - now, reason);
+    }
+
+    /**
+     * Takes a headroom reported at {@code atMillis} when it is the freshest known: until its reset, at most its
+     * remaining requests go on the key.
+     */
+    private void headroom(String provider, String keyId, Headroom h, long atMillis) {
+        KeyState s = state(provider, keyId);
+        synchronized (s) {
+            if (atMillis < s.headroomAtMillis) {
+                return;
+            }
+            s.headroomAtMillis = atMillis;
+            s.lastHeadroom = h;
+            long now = System.currentTimeMillis();
+            long resetLeft = h.resetMs() == null ? 0 : atMillis + h.resetMs() - now;
+            if (h.requests() != null && resetLeft > 0) {
+                s.headroomLeft.set(h.requests());
+                s.headroomUntilNanos = System.nanoTime() + resetLeft * 1_000_000L;
+            } else {
+                s.headroomUntilNanos = System.nanoTime();
+                s.headroomLeft.set(Long.MAX_VALUE);
+            }
+        }
+    }
+
+    private KeyState state(String provider, String keyId) {
+        return states.computeIfAbsent(stateKey(provider, keyId), k -> new KeyState());
+    }
+
+    private static String stateKey(String provider, String keyId) {
+        return provider + '\u0000' + keyId;
+    }
+}
