@@ -27,6 +27,7 @@ import io.caravan.provider.ResponseLimits;
 import io.caravan.provider.simulated.SimulatedUpstream;
 import io.caravan.resilience.Breakers;
 import io.caravan.resilience.FleetState;
+import io.caravan.resilience.GroupMembers;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.RateLimits;
 import io.caravan.dispatch.strategy.DeploymentStats;
@@ -65,6 +66,7 @@ public final class CaravanApp implements AutoCloseable {
     private final RateLimits limits;
     private final FleetState fleet;
     private final String instanceId;
+    private final GroupMembers members;
     private final ResponseCache responseCache = new ResponseCache();
     private final CatalogReloader reloader;
     private final KafkaInFlight inFlight;
@@ -136,6 +138,11 @@ public final class CaravanApp implements AutoCloseable {
         // the fleet learns its peers' calls from the usage topic the ledger already reads
         operations.ledger().follow(fleet::apply);
         fleet.lagFrom(operations.ledger()::lagMillis);
+        this.members = bootstrapServers == null ? null : new GroupMembers(bootstrapServers,
+                settings.get("caravan.consumer.group", "caravan"), java.time.Duration.ofSeconds(2));
+        if (members != null) {
+            fleet.membersFrom(members::count);
+        }
         operations.bind(main);
         java.time.Duration stallTimeout = Durations.parse(settings.get("caravan.kafka.stall-timeout", "5m"));
         operations.health().watchIntake(() -> inFlight.stall(stallTimeout));
@@ -239,6 +246,9 @@ public final class CaravanApp implements AutoCloseable {
     /** Starts the routes and returns; {@link #close()} stops them. */
     public CaravanApp start() throws Exception {
         operations.start();
+        if (members != null) {
+            members.start();
+        }
         main.start();
         watchCatalog();
         return this;
@@ -247,11 +257,17 @@ public final class CaravanApp implements AutoCloseable {
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
         operations.start();
+        if (members != null) {
+            members.start();
+        }
         watchCatalog();
         try {
             main.run();
         } finally {
             operations.close();
+        if (members != null) {
+            members.close();
+        }
         }
     }
 
@@ -344,6 +360,9 @@ public final class CaravanApp implements AutoCloseable {
         }
         main.stop();
         operations.close();
+        if (members != null) {
+            members.close();
+        }
         keys.forget();
     }
 }

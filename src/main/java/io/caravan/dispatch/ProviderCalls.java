@@ -98,17 +98,13 @@ public final class ProviderCalls {
         String key = null;
         long estimate = estimateTokens(ctx);
         if (keys.size(provider.name()) > 0) {
-            // a key goes when the provider's last headroom and the fleet's rpm/tpm both leave room on it
-            keyIndex = keys.pick(provider.name(), k -> fleet.tryTake(provider, k, () -> limits.tryAcquire(provider, k, estimate)));
+            keyIndex = keys.pick(provider.name(), k -> limits.tryAcquire(provider, k, estimate));
             if (keyIndex < 0) {
                 if (keys.pick(provider.name()) >= 0) {
                     // keys are usable but none has rpm/tpm capacity left: skip without a call
-                    int count = keys.size(provider.name());
-                    java.time.Duration wait = limits.untilCapacity(provider, count, estimate);
-                    java.time.Duration headroomWait = fleet.untilHeadroom(provider, count);
                     throw new ProviderError(ErrorClass.RATE_LIMITED, null,
                             "every key of provider " + provider.name() + " is at its rpm/tpm limit",
-                            headroomWait.compareTo(wait) > 0 ? headroomWait : wait);
+                            limits.untilCapacity(provider, keys.size(provider.name()), estimate));
                 }
                 throw new ProviderError(ErrorClass.RATE_LIMITED, null,
                         "every key of provider " + provider.name() + " is cooling down",

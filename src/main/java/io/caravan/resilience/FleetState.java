@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -24,11 +23,13 @@ import org.slf4j.LoggerFactory;
  *   <li>its request and tokens come out of this instance's rpm/tpm buckets for K ({@link RateLimits#peerCall});
  *   <li>{@code rate_limited}: K rests here until the peer's Retry-After (or one second) has passed;
  *   <li>{@code quota_exhausted} or {@code auth}: K cools down here for the key cooldown;
- *   <li>its headroom, when fresher than the one known, caps what this instance sends on K until its reset.
+ *   <li>its headroom, when fresher than the one known, caps what this instance sends on K until its reset: this
+ *       instance's share of the requests the provider says are left (as every instance hears the same headroom).
  * </ul>
- * When the topic lags by more than {@code maxLag} (or cannot be read) the peers' calls are not seen in time:
- * each call then weighs the number of live instances (those seen in the last minute, this one included), so the
- * instance keeps to its local share ({@link #weight()}), until the reader catches up.
+ * Each instance may always use its share of a limit (limit ÷ live instances) and, beyond it, what the others leave
+ * unused ({@link RateLimits#fits}). When the topic lags by more than {@code maxLag} (or cannot be read) the
+ * peers' calls are not seen in time: the instance then keeps strictly to its share ({@link #lagging()}), until the
+ * reader catches up.
  */
 public final class FleetState {
 
@@ -46,6 +47,7 @@ public final class FleetState {
     private final Duration maxLag;
     private volatile LongSupplier lagMillis = () -> 0;
     private volatile boolean degraded;
+    private volatile java.util.function.IntSupplier groupMembers = () -> 0;
     private final Map<String, Long> peersSeen = new LinkedHashMap<>(16, 0.75f, true);
     /** Per provider and key fingerprint; only keys this instance holds, so bounded by the catalog. */
     private final Map<String, KeyState> states = new ConcurrentHashMap<>();
@@ -68,7 +70,27 @@ public final class FleetState {
         this.providers = providers;
         this.keyCooldown = keyCooldown;
         this.maxLag = maxLag;
-        limits.weighing(this::weight);
+        limits.sharedWith(new RateLimits.Fleet() {
+            public int members() {
+                return liveInstances();
+            }
+
+            public boolean sharing() {
+                return !lagging();
+            }
+
+            public boolean takeHeadroom(ProviderSpec provider, int key) {
+                return FleetState.this.takeHeadroom(provider, key);
+            }
+
+            public void returnHeadroom(ProviderSpec provider, int key) {
+                FleetState.this.returnHeadroom(provider, key);
+            }
+
+            public long headroomWaitNanos(ProviderSpec provider, int key) {
+                return FleetState.this.headroomWaitNanos(provider, key);
+            }
+        });
     }
 
     /** How far behind the usage topic the reader is (ms); the spend ledger tells. */
@@ -107,10 +129,6 @@ public final class FleetState {
         } else if (ErrorClass.QUOTA_EXHAUSTED.wireName().equals(outcome) || ErrorClass.AUTH.wireName().equals(outcome)) {
             rest(provider.name(), key, e.keyId(), at + keyCooldown.toMillis(), now, outcome + " at " + e.instance());
         }
-        KeyState s = states.get(stateKey(provider.name(), e.keyId()));
-        if (s != null && at - e.latencyMs() > s.headroomAtMillis) {
-            s.headroomLeft.decrementAndGet(); // a peer's call the provider counted after the headroom known here
-        }
         if (e.headroom() != null) {
             headroom(provider.name(), e.keyId(), e.headroom(), at);
         }
@@ -128,43 +146,47 @@ public final class FleetState {
         }
     }
 
-    /**
-     * Takes a call's place on {@code key}: within the provider's last headroom while it holds, then from the rpm/tpm
-     * buckets ({@code buckets}); nothing is taken when either says no.
-     */
-    public boolean tryTake(ProviderSpec provider, int key, BooleanSupplier buckets) {
-        KeyState s = key < 0 ? null : states.get(stateKey(provider.name(), keys.keyId(provider.name(), key)));
-        boolean capped = s != null && s.headroomUntilNanos - System.nanoTime() > 0;
-        if (capped && s.headroomLeft.getAndDecrement() <= 0) {
+    /** Takes one call from the provider's last headroom on {@code key} while it holds; false when used up. */
+    boolean takeHeadroom(ProviderSpec provider, int key) {
+        KeyState s = capped(provider, key);
+        if (s != null && s.headroomLeft.getAndDecrement() <= 0) {
             s.headroomLeft.incrementAndGet();
-            return false;
-        }
-        if (!buckets.getAsBoolean()) {
-            if (capped) {
-                s.headroomLeft.incrementAndGet();
-            }
             return false;
         }
         return true;
     }
 
-    /** How long until some key of this provider is out of its headroom cap (zero when one is not capped). */
-    public Duration untilHeadroom(ProviderSpec provider, int keyCount) {
-        long best = Long.MAX_VALUE;
-        long now = System.nanoTime();
-        for (int key = 0; key < keyCount; key++) {
-            KeyState s = states.get(stateKey(provider.name(), keys.keyId(provider.name(), key)));
-            long wait = s == null || s.headroomLeft.get() > 0 ? 0 : Math.max(0, s.headroomUntilNanos - now);
-            best = Math.min(best, wait);
+    void returnHeadroom(ProviderSpec provider, int key) {
+        KeyState s = capped(provider, key);
+        if (s != null) {
+            s.headroomLeft.incrementAndGet();
         }
-        return Duration.ofNanos(best == Long.MAX_VALUE ? 0 : best);
+    }
+
+    /** Nanoseconds until the key's used-up headroom resets; 0 when it has room or none holds. */
+    long headroomWaitNanos(ProviderSpec provider, int key) {
+        KeyState s = capped(provider, key);
+        return s == null || s.headroomLeft.get() > 0 ? 0 : Math.max(0, s.headroomUntilNanos - System.nanoTime());
+    }
+
+    /** The key's state while a headroom caps it, else null. */
+    private KeyState capped(ProviderSpec provider, int key) {
+        String keyId = keys.keyId(provider.name(), key);
+        KeyState s = keyId == null ? null : states.get(stateKey(provider.name(), keyId));
+        return s != null && s.headroomUntilNanos - System.nanoTime() > 0 ? s : null;
+    }
+
+    /** Live members of the tasks consumer group (0 when unknown); the larger of it and the peers seen counts. */
+    public FleetState membersFrom(java.util.function.IntSupplier groupMembers) {
+        this.groupMembers = groupMembers;
+        return this;
     }
 
     /**
-     * How much each call of this instance weighs in the rpm/tpm buckets: 1 while the topic is read in time, the
-     * number of live instances while it is not. The switch is logged once each way.
+     * Whether the peers' calls are seen too late to share limits with them: then this instance keeps strictly to its
+     * share of each limit. The switch is logged once each way.
      */
-    public int weight() {
+    public boolean lagging() {
         boolean late = lagMillis.getAsLong() > maxLag.toMillis();
         if (late != degraded) {
             synchronized (this) {
@@ -180,7 +202,7 @@ public final class FleetState {
                 }
             }
         }
-        return late ? liveInstances() : 1;
+        return late;
     }
 
     /** True while the peers' calls are not seen in time and this instance keeps to its local share. */
@@ -192,13 +214,18 @@ public final class FleetState {
         return lagMillis.getAsLong();
     }
 
-    /** Instances seen on the topic within the last minute, this one included. */
+    /**
+     * Instances sharing the keys: the live members of the consumer group, or, when more, the instances seen on
+     * the topic within the last minute (this one included).
+     */
     public int liveInstances() {
         long since = System.currentTimeMillis() - LIVE.toMillis();
+        int seen;
         synchronized (peersSeen) {
             peersSeen.values().removeIf(at -> at < since);
-            return 1 + peersSeen.size();
+            seen = 1 + peersSeen.size();
         }
+        return Math.max(seen, groupMembers.getAsInt());
     }
 
     /** What /status shows of one key: the provider's last headroom, and why the fleet rests it (or null). */
@@ -240,8 +267,8 @@ public final class FleetState {
     }
 
     /**
-     * Takes a headroom reported at {@code atMillis} when it is the freshest known: until its reset, at most its
-     * remaining requests go on the key.
+     * Takes a headroom reported at {@code atMillis} when it is the freshest known: until its reset, at most this
+     * instance's share of its remaining requests go on the key.
      */
     private void headroom(String provider, String keyId, Headroom h, long atMillis) {
         KeyState s = state(provider, keyId);
@@ -254,7 +281,8 @@ public final class FleetState {
             long now = System.currentTimeMillis();
             long resetLeft = h.resetMs() == null ? 0 : atMillis + h.resetMs() - now;
             if (h.requests() != null && resetLeft > 0) {
-                s.headroomLeft.set(h.requests());
+                // every instance hears the same headroom: each takes its share of it
+                s.headroomLeft.set(h.requests() / liveInstances());
                 s.headroomUntilNanos = System.nanoTime() + resetLeft * 1_000_000L;
             } else {
                 s.headroomUntilNanos = System.nanoTime();

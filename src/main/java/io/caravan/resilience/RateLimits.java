@@ -22,7 +22,7 @@ public final class RateLimits {
 
     private final Duration window;
     private final Map<String, ProviderBuckets> providers = new ConcurrentHashMap<>();
-    private volatile java.util.function.IntSupplier weight = () -> 1;
+    private volatile Fleet fleet = Fleet.ALONE;
 
     public RateLimits() {
         this(Duration.ofMinutes(1));
@@ -33,12 +33,40 @@ public final class RateLimits {
         this.window = window;
     }
 
-    /**
-     * How many requests (and times its tokens) each call of this instance takes from the buckets: 1 while the
-     * fleet's calls are seen, the number of live instances while they are not (the local share).
-     */
-    public RateLimits weighing(java.util.function.IntSupplier weight) {
-        this.weight = weight;
+    /** What the limits need to know of the fleet this instance belongs to. */
+    public interface Fleet {
+        /** Live instances sharing the keys, this one included (at least 1). */
+        int members();
+
+        /** Whether the peers' calls are seen in time; when not, the instance keeps strictly to its share. */
+        boolean sharing();
+
+        /** Takes one call from the provider's last reported headroom on this key; false while it is used up. */
+        default boolean takeHeadroom(ProviderSpec provider, int key) {
+            return true;
+        }
+
+        /** Gives back what {@link #takeHeadroom} took, when the call did not go after all. */
+        default void returnHeadroom(ProviderSpec provider, int key) {}
+
+        /** How long until the key's used-up headroom resets (nanoseconds; 0 when it has room or none is known). */
+        default long headroomWaitNanos(ProviderSpec provider, int key) {
+            return 0;
+        }
+
+        Fleet ALONE = new Fleet() {
+            public int members() {
+                return 1;
+            }
+
+            public boolean sharing() {
+                return true;
+            }
+        };
+    }
+
+    public RateLimits sharedWith(Fleet fleet) {
+        this.fleet = fleet;
         return this;
     }
 
@@ -83,28 +111,93 @@ public final class RateLimits {
         return provider.rpm() != null || provider.tpm() != null;
     }
 
-    /** Takes one request and {@code tokens} from the key's buckets, or nothing at all when either is short. */
+    /**
+     * Takes one request and {@code tokens} from the key's buckets, and one call from the provider's last headroom
+     * on it, or nothing at all when any is short.
+     */
     public boolean tryAcquire(ProviderSpec provider, int key, long tokens) {
-        if (!limited(provider) || key < 0) {
+        if (key < 0) {
+            return true;
+        }
+        if (!fleet.takeHeadroom(provider, key)) {
+            return false;
+        }
+        if (!acquire(provider, key, tokens)) {
+            fleet.returnHeadroom(provider, key);
+            return false;
+        }
+        return true;
+    }
+
+    private boolean acquire(ProviderSpec provider, int key, long tokens) {
+        if (!limited(provider)) {
             return true;
         }
         KeyBuckets buckets = buckets(provider, key);
         if (buckets == null) {
             return true;
         }
-        int w = Math.max(1, weight.getAsInt());
-        // a call never weighs more than a whole window, or it could never go
-        long requests = Math.min(w, provider.rpm() == null ? w : provider.rpm());
-        if (buckets.requests != null && !buckets.requests.tryConsume(requests)) {
-            return false;
-        }
-        if (buckets.tokens != null && !buckets.tokens.tryConsume(buckets.cap(tokens * w))) {
-            if (buckets.requests != null) {
-                buckets.requests.addTokens(requests);
+        long t = buckets.cap(tokens);
+        synchronized (buckets) {
+            if (!wouldFit(provider, buckets, tokens, System.currentTimeMillis())) {
+                return false;
             }
-            return false;
+            if (buckets.requests != null && !buckets.requests.tryConsume(1)) {
+                return false;
+            }
+            if (buckets.tokens != null && !buckets.tokens.tryConsume(t)) {
+                if (buckets.requests != null) {
+                    buckets.requests.addTokens(1);
+                }
+                return false;
+            }
+            buckets.ownRequests++;
+            buckets.ownTokens += t;
         }
         return true;
+    }
+
+    /** Whether a call of {@code tokens} fits this instance's part of the key's limits now. */
+    private boolean wouldFit(ProviderSpec provider, KeyBuckets buckets, long tokens, long now) {
+        long start = windowStart(now);
+        int members = Math.max(1, fleet.members());
+        boolean strict = !fleet.sharing();
+        double elapsed = (now - start) / (double) Math.max(1, window.toMillis());
+        synchronized (buckets) {
+            buckets.roll(start);
+            return (buckets.requests == null || fits(provider.rpm(), buckets.requests.getAvailableTokens(),
+                    buckets.ownRequests, 1, members, strict, elapsed))
+                    && (buckets.tokens == null || fits(provider.tpm(), buckets.tokens.getAvailableTokens(),
+                    buckets.ownTokens, buckets.cap(tokens), members, strict, elapsed));
+        }
+    }
+
+    /**
+     * Whether a call of {@code amount} fits a limit of which {@code available} is left in this window (for the
+     * fleet, as far as seen) and this instance took {@code own}. Within its share (limit ÷ members) it always
+     * may; beyond it, only its part (÷ members) of what the other members' unused shares leave over, as all may
+     * look at the same spare at once: the unused shares are held through the first half of the window, then
+     * shrink to nothing at its end (a member that has not used its share by then is unlikely to). Kept strictly to the share
+     * while the peers' calls are not seen. The first call of a window always fits when the bucket has room.
+     */
+    static boolean fits(long limit, long available, long own, long amount, int members, boolean strict,
+            double elapsed) {
+        if (available < amount) {
+            return false;
+        }
+        long share = Math.max(1, limit / members);
+        if (own == 0 || own + amount <= share) {
+            return true;
+        }
+        if (strict || members == 1) {
+            return members == 1;
+        }
+        long peersSeen = Math.max(0, limit - available - own);
+        // peers' calls are seen late; their unused shares are held for them through the first half of the window
+        double reserve = Math.max(0, (members - 1) * share - peersSeen) * Math.min(1, Math.max(0, 2 * (1 - elapsed)));
+        // every member may see the same spare at once: each borrows only its part of it
+        long borrowed = own - share;
+        return borrowed + amount <= (available + Math.max(0, borrowed) - reserve) / members;
     }
 
     /** Replaces the estimate of a call by the tokens the provider counted. */
@@ -117,6 +210,9 @@ public final class RateLimits {
             return;
         }
         long diff = actual - buckets.cap(estimated);
+        synchronized (buckets) {
+            buckets.ownTokens = Math.max(0, buckets.ownTokens + diff);
+        }
         if (diff > 0) {
             buckets.tokens.consumeIgnoringRateLimits(diff);
         } else if (diff < 0) {
@@ -129,16 +225,23 @@ public final class RateLimits {
      * when the provider has no limits.
      */
     public Duration untilCapacity(ProviderSpec provider, int keyCount, long tokens) {
-        if (!limited(provider) || keyCount <= 0) {
+        if (keyCount <= 0) {
             return Duration.ZERO;
         }
         long best = Long.MAX_VALUE;
+        long now = System.currentTimeMillis();
         for (int key = 0; key < keyCount; key++) {
-            KeyBuckets buckets = buckets(provider, key);
+            long headroom = fleet.headroomWaitNanos(provider, key);
+            KeyBuckets buckets = limited(provider) ? buckets(provider, key) : null;
             if (buckets == null) {
-                return Duration.ZERO;
+                best = Math.min(best, headroom);
+                continue;
             }
-            long wait = 0;
+            long wait = headroom;
+            if (!wouldFit(provider, buckets, tokens, now)) {
+                // past this instance's share: the next window
+                wait = Math.max(wait, (windowStart(now) + window.toMillis() - now) * 1_000_000L);
+            }
             if (buckets.requests != null) {
                 wait = Math.max(wait, buckets.requests.estimateAbilityToConsume(1).getNanosToWaitForRefill());
             }
@@ -196,10 +299,32 @@ public final class RateLimits {
         }
     }
 
-    private record KeyBuckets(Bucket requests, Bucket tokens, long tokenCapacity) {
+    private static final class KeyBuckets {
+        final Bucket requests;
+        final Bucket tokens;
+        final long tokenCapacity;
+        // what this instance itself took in the current window (guarded by this)
+        long windowStart;
+        long ownRequests;
+        long ownTokens;
+
+        KeyBuckets(Bucket requests, Bucket tokens, long tokenCapacity) {
+            this.requests = requests;
+            this.tokens = tokens;
+            this.tokenCapacity = tokenCapacity;
+        }
+
         /** A call larger than the whole window's tokens can still go once the bucket is full. */
         long cap(long tokens) {
             return Math.max(1, Math.min(tokens, tokenCapacity));
+        }
+
+        void roll(long start) {
+            if (start != windowStart) {
+                windowStart = start;
+                ownRequests = 0;
+                ownTokens = 0;
+            }
         }
     }
 }

@@ -121,8 +121,11 @@ public final class LimitedProvider implements AutoCloseable {
                     w[0] = start;
                     w[1] = 0;
                 }
-                w[1]++;
-                status = w[1] <= limit ? 200 : 429;
+                // like providers, a refused request does not count against the limit
+                status = w[1] < limit ? 200 : 429;
+                if (status == 200) {
+                    w[1]++;
+                }
                 remaining = Math.max(0, limit - w[1]);
             }
         }
