@@ -143,6 +143,8 @@ public final class CaravanApp implements AutoCloseable {
         if (members != null) {
             fleet.membersFrom(members::count);
         }
+        operations.board().showFleet(fleet::status);
+        fleet.register(operations.metrics().registry());
         operations.bind(main);
         java.time.Duration stallTimeout = Durations.parse(settings.get("caravan.kafka.stall-timeout", "5m"));
         operations.health().watchIntake(() -> inFlight.stall(stallTimeout));

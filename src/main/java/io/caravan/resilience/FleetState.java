@@ -228,18 +228,71 @@ public final class FleetState {
         return Math.max(seen, groupMembers.getAsInt());
     }
 
-    /** What /status shows of one key: the provider's last headroom, and why the fleet rests it (or null). */
-    public record KeyView(Headroom headroom, long headroomAgeMs, String restReason, long restMsLeft) {}
+    /** Gauges: {@code caravan_fleet_local_share} (1 while keeping to the local share), the topic's lag, members. */
+    public void register(io.micrometer.core.instrument.MeterRegistry registry) {
+        io.micrometer.core.instrument.Gauge.builder("caravan_fleet_local_share", this, f -> f.lagging() ? 1 : 0)
+                .description("1 while the usage topic lags and this instance keeps to its local share of each limit")
+                .register(registry);
+        io.micrometer.core.instrument.Gauge.builder("caravan_fleet_usage_lag_seconds", this,
+                f -> Math.min(f.lagMillis(), 86_400_000L) / 1000.0)
+                .description("How far behind the usage topic this instance reads its peers' calls")
+                .register(registry);
+        io.micrometer.core.instrument.Gauge.builder("caravan_fleet_members", this, FleetState::liveInstances)
+                .description("Live instances sharing the keys' limits, this one included")
+                .register(registry);
+    }
 
-    public KeyView view(String provider, String keyId) {
-        KeyState s = states.get(stateKey(provider, keyId));
-        if (s == null) {
-            return new KeyView(null, -1, null, 0);
+    /**
+     * The {@code fleet} section of /status: whether limits are shared or kept to the local share (and why), and per
+     * key fingerprint the fleet's use this window, this instance's share, the last headroom, and why it rests.
+     */
+    public com.fasterxml.jackson.databind.node.ObjectNode status() {
+        var root = io.caravan.util.Json.object();
+        boolean late = lagging();
+        long lag = lagMillis();
+        int members = liveInstances();
+        root.put("instance", instance);
+        root.put("members", members);
+        root.put("mode", late ? "local_share" : "shared");
+        root.put("usage_lag_ms", lag == Long.MAX_VALUE ? null : lag);
+        if (late) {
+            root.put("reason", lag == Long.MAX_VALUE ? "the usage topic has not been read yet"
+                    : "the usage topic lags by more than " + maxLag.toMillis() + " ms");
         }
+        var list = root.putArray("keys");
         long now = System.currentTimeMillis();
-        long left = Math.max(0, s.restUntilMillis - now);
-        return new KeyView(s.lastHeadroom, s.lastHeadroom == null ? -1 : now - s.headroomAtMillis,
-                left > 0 ? s.restReason : null, left);
+        for (ProviderSpec p : new java.util.TreeMap<>(providers.get()).values()) {
+            java.util.List<String> ids = keys.keyIds(p.name());
+            for (int k = 0; k < ids.size(); k++) {
+                var n = list.addObject();
+                n.put("provider", p.name());
+                n.put("key_id", ids.get(k));
+                n.put("window_ms", limits.window().toMillis());
+                Long used = limits.requestsUsed(p, k);
+                n.put("fleet_requests_this_window", used);
+                n.put("rpm", p.rpm());
+                n.put("tpm", p.tpm());
+                n.put("share_rpm", p.rpm() == null ? null : Math.max(1, p.rpm() / members));
+                n.put("share_tpm", p.tpm() == null ? null : Math.max(1, p.tpm() / members));
+                KeyState s = states.get(stateKey(p.name(), ids.get(k)));
+                Headroom h = s == null ? null : s.lastHeadroom;
+                if (h == null) {
+                    n.putNull("headroom");
+                } else {
+                    var hn = n.putObject("headroom");
+                    hn.put("requests", h.requests());
+                    hn.put("tokens", h.tokens());
+                    hn.put("reset_ms", h.resetMs());
+                    hn.put("age_ms", now - s.headroomAtMillis);
+                }
+                Long until = keys.coolingUntil(p.name(), k);
+                long restLeft = until == null ? 0 : Math.max(0, (until - System.nanoTime()) / 1_000_000L);
+                n.put("resting_ms", restLeft);
+                String why = s != null && s.restUntilMillis > now ? s.restReason : restLeft > 0 ? "this instance" : null;
+                n.put("resting_because", why);
+            }
+        }
+        return root;
     }
 
     private void seen(String peer, long at) {

@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * How many instances the fleet has: the live members of the tasks consumer group, asked of the broker every few
- * seconds (an AdminClient's describeConsumerGroups). The last answer stays while the broker does not answer.
+ * seconds (an AdminClient's describeConsumerGroups). The last answer stays while the broker does not answer, and a
+ * lower count is taken only once it has lasted {@link #HOLD} (during a rebalance the group may list fewer).
  */
 public final class GroupMembers implements AutoCloseable {
 
@@ -23,7 +24,10 @@ public final class GroupMembers implements AutoCloseable {
     private final String group;
     private final Properties props = new Properties();
     private final Duration every;
+    /** How long a higher count is kept after the group shows fewer members. */
+    static final Duration HOLD = Duration.ofSeconds(10);
     private volatile int members;
+    private long highSince;
     private ScheduledExecutorService timer;
     private Admin admin;
 
@@ -60,7 +64,15 @@ public final class GroupMembers implements AutoCloseable {
             }
             ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).describedGroups().get(group)
                     .get(3, TimeUnit.SECONDS);
-            members = d.members().size();
+            int now = d.members().size();
+            long at = System.nanoTime();
+            // a rebalancing group may list fewer members for a moment: a drop counts once it has lasted
+            if (now >= members || at - highSince > HOLD.toNanos()) {
+                if (now >= members) {
+                    highSince = at;
+                }
+                members = now;
+            }
         } catch (Exception e) {
             LOG.debug("fleet: cannot count the members of {}: {}", group, e.toString());
         }
