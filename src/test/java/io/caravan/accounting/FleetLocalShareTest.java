@@ -73,7 +73,14 @@ class FleetLocalShareTest {
 
             // the reader is back: shared limits again
             await().atMost(Duration.ofSeconds(20)).until(() -> !a.app().fleet().lagging());
-            assertThat(fleet(a).path("mode").asText()).isEqualTo("shared");
+            JsonNode shared = fleet(a);
+            assertThat(shared.path("mode").asText()).isEqualTo("shared");
+            // per key fingerprint: the fleet's use, the share, the provider's last headroom; never the key
+            JsonNode key = shared.path("keys").get(0);
+            assertThat(key.path("key_id").asText()).isEqualTo(io.caravan.resilience.KeyPool.fingerprint(KEY));
+            assertThat(key.path("headroom").path("requests").asLong()).isPositive();
+            assertThat(key.has("fleet_requests_this_window")).isTrue();
+            assertThat(a.get("/status").body()).doesNotContain(KEY);
             assertThat(a.get("/metrics").body()).containsPattern("caravan_fleet_local_share(\\{[^}]*\\})? 0\\.0");
         }
     }
