@@ -136,9 +136,12 @@ public final class CaravanApp implements AutoCloseable {
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
         // the fleet learns its peers' calls from the usage topic the ledger already reads
-        operations.ledger().follow(fleet::apply);
-        fleet.lagFrom(operations.ledger()::lagMillis);
-        this.members = bootstrapServers == null ? null : new GroupMembers(bootstrapServers,
+        boolean share = Boolean.parseBoolean(settings.get("caravan.fleet.share", "true"));
+        if (share) {
+            operations.ledger().follow(fleet::apply);
+            fleet.lagFrom(operations.ledger()::lagMillis);
+        }
+        this.members = bootstrapServers == null || !share ? null : new GroupMembers(bootstrapServers,
                 settings.get("caravan.consumer.group", "caravan"), java.time.Duration.ofSeconds(2));
         if (members != null) {
             fleet.membersFrom(members::count);

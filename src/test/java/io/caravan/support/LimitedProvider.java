@@ -64,6 +64,14 @@ public final class LimitedProvider implements AutoCloseable {
                 """.formatted(name, port(), keys) + (extra == null || extra.isBlank() ? "" : extra.indent(4));
     }
 
+    private volatile boolean headroom = true;
+
+    /** Answers without rate-limit headers from now on (a provider that does not send them). */
+    public LimitedProvider withoutHeadroom() {
+        headroom = false;
+        return this;
+    }
+
     public void outOfCredit(String key) {
         outOfCredit.add(key);
     }
@@ -141,9 +149,11 @@ public final class LimitedProvider implements AutoCloseable {
         }
         var headers = exchange.getResponseHeaders();
         headers.add("Content-Type", "application/json");
-        headers.add("x-ratelimit-limit-requests", String.valueOf(limit));
-        headers.add("x-ratelimit-remaining-requests", String.valueOf(remaining));
-        headers.add("x-ratelimit-reset-requests", resetMs + "ms");
+        if (headroom) {
+            headers.add("x-ratelimit-limit-requests", String.valueOf(limit));
+            headers.add("x-ratelimit-remaining-requests", String.valueOf(remaining));
+            headers.add("x-ratelimit-reset-requests", resetMs + "ms");
+        }
         String body;
         if (status == 429) {
             headers.add("retry-after-ms", String.valueOf(resetMs));
