@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
  *   <li>its request and tokens come out of this instance's rpm/tpm buckets for K ({@link RateLimits#peerCall});
  *   <li>{@code rate_limited}: K rests here until the peer's Retry-After (or one second) has passed;
  *   <li>{@code quota_exhausted} or {@code auth}: K cools down here for the key cooldown;
- *   <li>its headroom, when fresher than the one known, caps what this instance sends on K until its reset: this
- *       instance's share of the requests the provider says are left (as every instance hears the same headroom).
+ *   <li>its headroom, when fresher than the one known and lower than the fleet's own count expects, caps what this
+ *       instance sends on K until its reset (every instance hears the same headroom: each keeps its part).
  * </ul>
  * Each instance may always use its share of a limit (limit ÷ live instances) and, beyond it, what the others leave
  * unused ({@link RateLimits#fits}). When the topic lags by more than {@code maxLag} (or cannot be read) the
@@ -320,8 +320,9 @@ public final class FleetState {
     }
 
     /**
-     * Takes a headroom reported at {@code atMillis} when it is the freshest known: until its reset, at most this
-     * instance's share of its remaining requests go on the key.
+     * Takes a headroom reported at {@code atMillis} when it is the freshest known. Until its reset it caps this
+     * instance's sends on the key when the provider has less left than the fleet's own count expects (a limit the
+     * catalog does not know, or knows wrong): every instance hears the same headroom, so each keeps its share of it.
      */
     private void headroom(String provider, String keyId, Headroom h, long atMillis) {
         KeyState s = state(provider, keyId);
@@ -333,15 +334,34 @@ public final class FleetState {
             s.lastHeadroom = h;
             long now = System.currentTimeMillis();
             long resetLeft = h.resetMs() == null ? 0 : atMillis + h.resetMs() - now;
-            if (h.requests() != null && resetLeft > 0) {
-                // every instance hears the same headroom: each takes its share of it
-                s.headroomLeft.set(h.requests() / liveInstances());
+            long cap = h.requests() == null || resetLeft <= 0 ? Long.MAX_VALUE : cap(provider, keyId, h.requests());
+            if (cap != Long.MAX_VALUE) {
+                s.headroomLeft.set(cap);
                 s.headroomUntilNanos = System.nanoTime() + resetLeft * 1_000_000L;
             } else {
                 s.headroomUntilNanos = System.nanoTime();
                 s.headroomLeft.set(Long.MAX_VALUE);
             }
         }
+    }
+
+    /**
+     * What this instance may still send on the key while the provider says {@code remaining} are left: nothing
+     * more than the fleet's own count allows when the provider agrees with it, allowing for what peers may have
+     * sent unseen (their shares); else this instance's share of {@code remaining}.
+     */
+    private long cap(String provider, String keyId, long remaining) {
+        ProviderSpec spec = providers.get().get(provider);
+        int key = spec == null ? -1 : keys.indexOf(provider, keyId);
+        long[] left = key < 0 ? null : limits.requestsLeft(spec, key);
+        int members = liveInstances();
+        if (left != null) {
+            long unseen = (members - 1) * Math.max(1, spec.rpm() / members);
+            if (remaining >= left[1] - unseen) {
+                return Long.MAX_VALUE; // the catalog's limit is the tighter one
+            }
+        }
+        return remaining / members;
     }
 
     private KeyState state(String provider, String keyId) {

@@ -11,9 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * Bucket4j buckets per key, refilled in full once a window (a minute), so a key never sends more than
  * {@code rpm} requests or {@code tpm} tokens in one window. Windows are aligned on multiples of the window since
  * the epoch, so every instance of a fleet counts the same window: each also takes its peers' calls out of its own
- * buckets ({@link #peerCall}, fed by {@link FleetState}), so the fleet as a whole stays within the limits. When the
- * fleet's calls cannot be seen, each call weighs the fleet's size ({@link #weighing}): the instance keeps to its
- * local share.
+ * buckets ({@link #peerCall}, fed by {@link FleetState}) and keeps to its share of each limit, borrowing only its
+ * part of what the others leave ({@link #fits}), so the fleet as a whole stays within the limits. The provider's
+ * own headroom, when known, caps a key too ({@link Fleet#takeHeadroom}).
  *
  * <p>A call takes one request and its estimated tokens ({@link #tryAcquire}); the estimate is corrected from
  * the response's usage ({@link #correct}).
@@ -65,6 +65,7 @@ public final class RateLimits {
         };
     }
 
+    /** The fleet this instance shares its keys with (alone until told). */
     public RateLimits sharedWith(Fleet fleet) {
         this.fleet = fleet;
         return this;
@@ -97,6 +98,22 @@ public final class RateLimits {
         }
         if (buckets.tokens != null && tokens > 0) {
             buckets.tokens.consumeIgnoringRateLimits(buckets.cap(tokens));
+        }
+    }
+
+    /**
+     * Of this key's rpm in the current window: what is left of this instance's share, and what is left for the
+     * fleet (as far as seen); null when the provider has no rpm.
+     */
+    public long[] requestsLeft(ProviderSpec provider, int key) {
+        KeyBuckets buckets = provider.rpm() == null || key < 0 ? null : buckets(provider, key);
+        if (buckets == null || buckets.requests == null) {
+            return null;
+        }
+        synchronized (buckets) {
+            buckets.roll(windowStart(System.currentTimeMillis()));
+            long share = Math.max(1, provider.rpm() / Math.max(1, fleet.members()));
+            return new long[] {Math.max(0, share - buckets.ownRequests), buckets.requests.getAvailableTokens()};
         }
     }
 
@@ -176,10 +193,13 @@ public final class RateLimits {
      * Whether a call of {@code amount} fits a limit of which {@code available} is left in this window (for the
      * fleet, as far as seen) and this instance took {@code own}. Within its share (limit ÷ members) it always
      * may; beyond it, only its part (÷ members) of what the other members' unused shares leave over, as all may
-     * look at the same spare at once: the unused shares are held through the first half of the window, then
-     * shrink to nothing at its end (a member that has not used its share by then is unlikely to). Kept strictly to the share
+     * look at the same spare at once: the unused shares are held through {@link #HOLD} of the window (by then the
+     * peers' calls of the window are seen), then shrink to nothing at its end (a member that has not used its share by then is unlikely to). Kept strictly to the share
      * while the peers' calls are not seen. The first call of a window always fits when the bucket has room.
      */
+    /** The part of a window through which the other members' unused shares are held for them. */
+    static final double HOLD = 0.9;
+
     static boolean fits(long limit, long available, long own, long amount, int members, boolean strict,
             double elapsed) {
         if (available < amount) {
@@ -193,8 +213,9 @@ public final class RateLimits {
             return members == 1;
         }
         long peersSeen = Math.max(0, limit - available - own);
-        // peers' calls are seen late; their unused shares are held for them through the first half of the window
-        double reserve = Math.max(0, (members - 1) * share - peersSeen) * Math.min(1, Math.max(0, 2 * (1 - elapsed)));
+        // peers' calls are seen late; their unused shares are held for them through 90 % of the window
+        double reserve = Math.max(0, (members - 1) * share - peersSeen)
+                * Math.min(1, Math.max(0, (1 - elapsed) / (1 - HOLD)));
         // every member may see the same spare at once: each borrows only its part of it
         long borrowed = own - share;
         return borrowed + amount <= (available + Math.max(0, borrowed) - reserve) / members;

@@ -24,11 +24,12 @@ class FleetSharesTest {
             // beyond the share in the first half: the others' unused shares are held for them
             "10, 7,  3, 3, false, 0.1, false",
             "10, 7,  3, 3, false, 0.5, false",
+            "10, 7,  3, 3, false, 0.85, false",
             // every share used: the spare of 1 is not grabbed by all three at once
             "10, 1,  3, 3, false, 0.9, false",
             // the others are idle: late in the window this one borrows its part of what they leave
-            "600, 400, 200, 3, false, 0.9, true",
-            "600, 400, 200, 3, false, 0.2, false",
+            "600, 400, 200, 3, false, 0.95, true",
+            "600, 400, 200, 3, false, 0.5, false",
             // the peers' calls are not seen: strictly the share, whatever the time
             "600, 400, 200, 3, true, 0.99, false",
             "600, 401, 199, 3, true, 0.0, true",
