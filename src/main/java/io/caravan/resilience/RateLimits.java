@@ -270,6 +270,9 @@ public final class RateLimits {
                 wait = Math.max(wait, buckets.tokens.estimateAbilityToConsume(buckets.cap(tokens))
                         .getNanosToWaitForRefill());
             }
+            // shares and the fleet's count start afresh at every window: look again then at the latest
+            long nextWindow = (windowStart(now) + window.toMillis() - now) * 1_000_000L;
+            wait = Math.max(headroom, Math.min(wait, nextWindow));
             best = Math.min(best, wait);
         }
         return Duration.ofNanos(best);
