@@ -81,20 +81,18 @@ public final class FleetBench {
                         : accepted.subList(0, accepted.size() - 1).stream().mapToInt(Integer::intValue).average()
                                 .orElse(0) / limit;
                 long refused = provider.count(429);
-                // calls the deployments' circuit breakers turned away (provider 429s count as deployment faults)
-                long notPermitted = 0;
-                for (Caravan c : rig.instances) {
-                    var breaker = c.app().breakers().find("kimi#0");
-                    notPermitted += breaker == null ? 0 : breaker.getMetrics().getNumberOfNotPermittedCalls();
-                }
+                // attempts by outcome: a circuit_open or connection outcome says the run measured something else
+                Map<String, Long> outcomes = new java.util.TreeMap<>();
+                results.values().forEach(r -> r.path("attempts").forEach(a -> outcomes.merge(a.path("outcome").asText(),
+                        1L, Long::sum)));
                 Map<String, Long> errors = new java.util.TreeMap<>();
                 results.values().stream().filter(r -> !r.path("status").asText().equals("ok"))
                         .forEach(r -> errors.merge(r.path("error").path("type").asText(), 1L, Long::sum));
                 System.out.printf(Locale.ROOT, "%-55s tasks ok %d/%d in %.1f s; provider 429s %d (%.1f per 1,000 tasks);"
                                 + " accepted per window %.1f%% of the limit; max sent in a window %d; per window %s;"
-                                + " errors %s; calls refused by open breakers %d%n",
+                                + " errors %s; attempts %s%n",
                         leg, ok, tasks, elapsed / 1000.0, refused, refused * 1000.0 / tasks, used * 100,
-                        Collections.max(sent), accepted, errors, notPermitted);
+                        Collections.max(sent), accepted, errors, outcomes);
             }
         }
     }

@@ -29,7 +29,7 @@ public final class LimitedProvider implements AutoCloseable {
     public record Seen(long atMillis, String key, int status) {}
 
     private final HttpServer server;
-    private final ExecutorService pool = Executors.newFixedThreadPool(32);
+    private final ExecutorService pool = Executors.newFixedThreadPool(64);
     private final int limit;
     private final long windowMs;
     private final long latencyMs;
@@ -41,7 +41,8 @@ public final class LimitedProvider implements AutoCloseable {
         this.limit = limit;
         this.windowMs = windowMs;
         this.latencyMs = latencyMs;
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 128);
+        // a window's start sees hundreds of calls at once: a short accept queue would refuse connections
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 4096);
         server.createContext("/", this::handle);
         server.setExecutor(pool);
         server.start();
