@@ -192,7 +192,10 @@ public final class FleetState {
             synchronized (this) {
                 if (late != degraded) {
                     degraded = late;
-                    if (late) {
+                    if (late && liveInstances() == 1) {
+                        LOG.debug("fleet: the usage topic lags by more than {} ms (alone: nothing to share)",
+                                maxLag.toMillis());
+                    } else if (late) {
                         LOG.warn("fleet: the usage topic lags by more than {} ms; keeping to this instance's local "
                                 + "share of every rate limit (1/{}) until it catches up", maxLag.toMillis(),
                                 liveInstances());
