@@ -26,6 +26,8 @@ import io.caravan.outlet.UsageRecords;
 import io.caravan.provider.ResponseLimits;
 import io.caravan.provider.simulated.SimulatedUpstream;
 import io.caravan.resilience.Breakers;
+import io.caravan.resilience.FleetState;
+import io.caravan.resilience.GroupMembers;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.RateLimits;
 import io.caravan.dispatch.strategy.DeploymentStats;
@@ -62,6 +64,9 @@ public final class CaravanApp implements AutoCloseable {
     private final Operations operations;
     private final DeploymentStats stats = new DeploymentStats();
     private final RateLimits limits;
+    private final FleetState fleet;
+    private final String instanceId;
+    private final GroupMembers members;
     private final ResponseCache responseCache = new ResponseCache();
     private final CatalogReloader reloader;
     private final KafkaInFlight inFlight;
@@ -76,6 +81,10 @@ public final class CaravanApp implements AutoCloseable {
         // rpm/tpm are per minute; a shorter window is for tests only
         this.limits = new RateLimits(Durations.parse(settings.get("caravan.limits.window", "1m")));
         keys.load(catalog.providers());
+        this.instanceId = instanceId(settings);
+        java.time.Duration keyCooldown = Durations.parse(settings.get("caravan.key-cooldown", "10m"));
+        this.fleet = new FleetState(instanceId, keys, limits, () -> catalogs.current().providers(), keyCooldown,
+                Durations.parse(settings.get("caravan.fleet.max-lag", "2s")));
         int maxTaskBytes = settings.getInt("caravan.max-task-bytes", 1_048_576);
         TaskIntake taskIntake = new TaskIntake(catalogs, maxTaskBytes,
                 settings.getLong("caravan.task.default-timeout-ms", 60_000), metadataLimits(settings));
@@ -98,14 +107,13 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         ResponseLimits responseLimits = ResponseLimits.from(settings);
-        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits));
+        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits, fleet));
         main.bind("streamCalls", new StreamCalls(upstreams, responseLimits));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
-                new AttemptFailures(keys, breakers, Durations.parse(settings.get("caravan.key-cooldown", "10m")), stats,
-                        limits));
-        UsageRecords usageRecords = new UsageRecords(bootstrapServers != null);
+                new AttemptFailures(keys, breakers, keyCooldown, stats, limits));
+        UsageRecords usageRecords = new UsageRecords(bootstrapServers != null, instanceId);
         main.bind("usageRecords", usageRecords);
         main.bind("responseCache", responseCache);
         Escalation escalation = new Escalation();
@@ -127,6 +135,19 @@ public final class CaravanApp implements AutoCloseable {
         });
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
+        // the fleet learns its peers' calls from the usage topic the ledger already reads
+        boolean share = Boolean.parseBoolean(settings.get("caravan.fleet.share", "true"));
+        if (share) {
+            operations.ledger().follow(fleet::apply);
+            fleet.lagFrom(operations.ledger()::lagMillis);
+        }
+        this.members = bootstrapServers == null || !share ? null : new GroupMembers(bootstrapServers,
+                settings.get("caravan.consumer.group", "caravan"), java.time.Duration.ofSeconds(2));
+        if (members != null) {
+            fleet.membersFrom(members::count);
+        }
+        operations.board().showFleet(fleet::status);
+        fleet.register(operations.metrics().registry());
         operations.bind(main);
         java.time.Duration stallTimeout = Durations.parse(settings.get("caravan.kafka.stall-timeout", "5m"));
         operations.health().watchIntake(() -> inFlight.stall(stallTimeout));
@@ -200,6 +221,25 @@ public final class CaravanApp implements AutoCloseable {
         }
     }
 
+    /**
+     * This instance's name in its usage events ({@code caravan.instance-id}); by default the host, the process and
+     * a random part, so that several Caravans in one JVM are told apart too.
+     */
+    static String instanceId(Settings settings) {
+        String set = settings.get("caravan.instance-id", "");
+        if (set != null && !set.isBlank()) {
+            return set.trim();
+        }
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            host = "caravan";
+        }
+        return host + "-" + ProcessHandle.current().pid() + "-"
+                + java.util.UUID.randomUUID().toString().substring(0, 4);
+    }
+
     static io.caravan.task.TaskParser.MetadataLimits metadataLimits(Settings settings) {
         var d = io.caravan.task.TaskParser.MetadataLimits.DEFAULT;
         return new io.caravan.task.TaskParser.MetadataLimits(
@@ -211,6 +251,9 @@ public final class CaravanApp implements AutoCloseable {
     /** Starts the routes and returns; {@link #close()} stops them. */
     public CaravanApp start() throws Exception {
         operations.start();
+        if (members != null) {
+            members.start();
+        }
         main.start();
         watchCatalog();
         return this;
@@ -219,11 +262,17 @@ public final class CaravanApp implements AutoCloseable {
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
         operations.start();
+        if (members != null) {
+            members.start();
+        }
         watchCatalog();
         try {
             main.run();
         } finally {
             operations.close();
+        if (members != null) {
+            members.close();
+        }
         }
     }
 
@@ -239,6 +288,14 @@ public final class CaravanApp implements AutoCloseable {
 
     public CatalogHolder catalogs() {
         return catalogs;
+    }
+
+    public FleetState fleet() {
+        return fleet;
+    }
+
+    public String instanceId() {
+        return instanceId;
     }
 
     public KeyPool keys() {
@@ -308,6 +365,9 @@ public final class CaravanApp implements AutoCloseable {
         }
         main.stop();
         operations.close();
+        if (members != null) {
+            members.close();
+        }
         keys.forget();
     }
 }

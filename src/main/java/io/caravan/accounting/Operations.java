@@ -70,6 +70,10 @@ public final class Operations implements AutoCloseable {
         return ledger;
     }
 
+    public StatusBoard board() {
+        return board;
+    }
+
     public TaskMetrics metrics() {
         return metrics;
     }

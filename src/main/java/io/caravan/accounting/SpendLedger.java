@@ -73,6 +73,11 @@ public final class SpendLedger implements AutoCloseable {
     private final Map<TopicPartition, Long> positions = new HashMap<>();
     private final AtomicReference<Throwable> injectedFault = new AtomicReference<>();
 
+    // the fleet follows the same records (FleetState), and wants to know how far behind they are
+    private volatile java.util.function.Consumer<UsageEvent> follower = e -> { };
+    private volatile long lastPollNanos;
+    private volatile long caughtUpNanos;
+
     /** The spend of one month. Tenants past the tracked number add to {@code otherTenants}. */
     static final class MonthSpend {
         final Map<String, DoubleAdder> tiers = new ConcurrentHashMap<>();
@@ -123,6 +128,27 @@ public final class SpendLedger implements AutoCloseable {
         this.restartBackoffMax = max;
         this.restartGrace = grace;
         return this;
+    }
+
+    /**
+     * Hands every usage event read, from the start-up rebuild on, to {@code follower} too (on the reader thread;
+     * a follower that throws loses that event only).
+     */
+    public SpendLedger follow(java.util.function.Consumer<UsageEvent> follower) {
+        this.follower = follower;
+        return this;
+    }
+
+    /**
+     * How far behind the end of the topic the reader is (ms): 0 while it is caught up; the time since it last was
+     * when it is behind, or since its last read when it stopped reading. Long.MAX_VALUE before its first read.
+     */
+    public long lagMillis() {
+        long caught = caughtUpNanos;
+        if (caught == 0) {
+            return Long.MAX_VALUE;
+        }
+        return Math.max(0, (System.nanoTime() - caught) / 1_000_000L);
     }
 
     /** Starts the background reader; returns at once. */
@@ -248,6 +274,11 @@ public final class SpendLedger implements AutoCloseable {
             rejected.get(e.reason()).increment();
             LOG.debug("spend ledger ignored a usage record: {}", e.getMessage());
             return;
+        }
+        try {
+            follower.accept(event);
+        } catch (RuntimeException e) {
+            LOG.warn("the fleet could not apply a usage event: {}", e.toString());
         }
         add(event);
     }
@@ -385,7 +416,28 @@ public final class SpendLedger implements AutoCloseable {
                 if (!rebuilt() && caughtUp(c, rebuildEnd)) {
                     finishRebuild(startedNanos, eventsRead);
                 }
+                noteLag(c, assigned, records.isEmpty());
             }
+        }
+    }
+
+    /** After a poll: caught up when the poll brought nothing or no assigned partition has records left to read. */
+    private void noteLag(KafkaConsumer<byte[], byte[]> c, List<TopicPartition> assigned, boolean empty) {
+        long now = System.nanoTime();
+        lastPollNanos = now;
+        boolean caught = empty;
+        if (!caught) {
+            caught = true;
+            for (TopicPartition tp : assigned) {
+                java.util.OptionalLong lag = c.currentLag(tp);
+                if (lag.isPresent() && lag.getAsLong() > 0) {
+                    caught = false;
+                    break;
+                }
+            }
+        }
+        if (caught) {
+            caughtUpNanos = now;
         }
     }
 

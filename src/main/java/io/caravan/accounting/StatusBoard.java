@@ -30,6 +30,12 @@ public final class StatusBoard {
     private final LongAdder fallbackEvents = new LongAdder();
     private final LongAdder tasksWithFallback = new LongAdder();
     private final DoubleAdder spend = new DoubleAdder();
+    private volatile java.util.function.Supplier<ObjectNode> fleet;
+
+    /** Adds the fleet's section ({@code "fleet"}): shared limits, keys by fingerprint. */
+    public void showFleet(java.util.function.Supplier<ObjectNode> fleet) {
+        this.fleet = fleet;
+    }
 
     static final class DeploymentStats {
         final LongAdder requests = new LongAdder();
@@ -118,6 +124,10 @@ public final class StatusBoard {
         ArrayNode scopes = left.putArray("scopes");
         budgets.tiers().forEach((tier, limit) -> scope(scopes, "tier:" + tier, limit, ledger.tierSpend(tier)));
         budgets.tenants().forEach((tenant, limit) -> scope(scopes, "tenant:" + tenant, limit, ledger.tenantSpend(tenant)));
+        java.util.function.Supplier<ObjectNode> f = fleet;
+        if (f != null) {
+            root.set("fleet", f.get());
+        }
         return root;
     }
 

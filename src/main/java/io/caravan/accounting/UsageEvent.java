@@ -1,6 +1,7 @@
 package io.caravan.accounting;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.caravan.provider.Headroom;
 import io.caravan.util.Json;
 import java.io.IOException;
 import java.time.Instant;
@@ -25,7 +26,11 @@ public record UsageEvent(
         long outputTokens,
         double costUsd,
         boolean fallback,
-        String tenant) {
+        String tenant,
+        String instance,
+        String keyId,
+        Long retryAfterMs,
+        Headroom headroom) {
 
     /** Events above these are not of this world: one attempt never bills this much or reads this many tokens. */
     static final double MAX_COST_USD = 10_000;
@@ -112,7 +117,49 @@ public record UsageEvent(
                 (long) amount(n, "output_tokens", MAX_TOKENS),
                 amount(n, "cost_usd", MAX_COST_USD),
                 n.path("fallback").asBoolean(false),
-                tenant);
+                tenant,
+                instance(n),
+                keyId(n),
+                wait(n.get("retry_after_ms")),
+                headroom(n.get("headroom")));
+    }
+
+    /** Longest instance id read; a longer one is not a Caravan's and is dropped (the event still counts). */
+    static final int MAX_INSTANCE_CHARS = 128;
+    /** Longest wait or reset read (a day): beyond it a value is not a rate limit's. */
+    static final long MAX_WAIT_MS = 86_400_000L;
+    private static final java.util.regex.Pattern KEY_ID = java.util.regex.Pattern.compile("[0-9a-f]{12}");
+
+    private static String instance(JsonNode n) {
+        JsonNode v = n.get("instance");
+        return v != null && v.isTextual() && v.asText().length() <= MAX_INSTANCE_CHARS ? v.asText() : null;
+    }
+
+    private static String keyId(JsonNode n) {
+        JsonNode v = n.get("key_id");
+        return v != null && v.isTextual() && KEY_ID.matcher(v.asText()).matches() ? v.asText() : null;
+    }
+
+    /** The fleet fields are advisory: an unreadable one is left out, never a reason to drop the spend. */
+    private static Long wait(JsonNode v) {
+        return count(v, MAX_WAIT_MS);
+    }
+
+    private static Long count(JsonNode v, long max) {
+        if (v == null || !v.isIntegralNumber() || !v.canConvertToLong()) {
+            return null;
+        }
+        long l = v.asLong();
+        return l < 0 || l > max ? null : l;
+    }
+
+    private static Headroom headroom(JsonNode v) {
+        if (v == null || !v.isObject()) {
+            return null;
+        }
+        Headroom h = new Headroom(count(v.get("requests"), MAX_TOKENS), count(v.get("tokens"), MAX_TOKENS),
+                wait(v.get("reset_ms")));
+        return h.requests() == null && h.tokens() == null && h.resetMs() == null ? null : h;
     }
 
     /** A non-negative finite number up to {@code max}; 0 when absent or null. */

@@ -156,6 +156,16 @@ public final class CheckCommand {
                     limits.isEmpty() ? "-" : String.join(", ", limits), extras(provider));
         }
         p.appendTo(sb, "  ");
+        // what the usage events call the keys (key_id), so an operator can tell them apart without seeing them
+        Table fingerprints = new Table("provider", "key fingerprints (key_id)");
+        for (ProviderSpec provider : catalog.providers().values()) {
+            if (provider.apiKeys() != null && !provider.apiKeys().isEmpty()) {
+                fingerprints.row(provider.name(), String.join(", ",
+                        provider.apiKeys().stream().map(io.caravan.resilience.KeyPool::fingerprint).toList()));
+            }
+        }
+        sb.append('\n');
+        fingerprints.appendTo(sb, "  ");
 
         // breaker and budgets
         CircuitBreakerSpec cb = catalog.circuitBreaker();

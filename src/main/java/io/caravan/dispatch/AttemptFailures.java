@@ -63,6 +63,9 @@ public final class AttemptFailures implements Processor {
         long latency = ctx.endCall();
         int key = ctx.callKey();
         if (called) {
+            if (status != null && failure instanceof ProviderError pe && pe.retryAfter() != null) {
+                ctx.callLimits(pe.retryAfter().toMillis(), null); // the provider's wait, for the fleet to see
+            }
             coolKey(provider.name(), key, errorClass, failure);
             // a call the provider refused or never answered counted no tokens there; a timed-out or abandoned
             // call may still have run upstream, so it keeps them

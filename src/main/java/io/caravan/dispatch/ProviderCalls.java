@@ -5,11 +5,13 @@ import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.BoundedResponse;
 import io.caravan.provider.ChatRequest;
+import io.caravan.provider.Headroom;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.ResponseLimits;
 import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.FleetState;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
 import io.caravan.resilience.RateLimits;
@@ -19,6 +21,7 @@ import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.camel.Exchange;
@@ -47,9 +50,11 @@ public final class ProviderCalls {
     private final DeploymentStats stats;
     private final UpstreamEndpoints endpoints;
     private final ResponseLimits responseLimits;
+    private final FleetState fleet;
 
     public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats, UpstreamEndpoints endpoints,
-            ResponseLimits responseLimits) {
+            ResponseLimits responseLimits, FleetState fleet) {
+        this.fleet = fleet;
         this.keys = keys;
         this.limits = limits;
         this.stats = stats;
@@ -115,7 +120,7 @@ public final class ProviderCalls {
         adapter.requestHeaders(provider, key).forEach(message::setHeader);
         message.setBody(adapter.requestBody(
                 new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
-        ctx.beginCall(keyIndex, estimate);
+        ctx.beginCall(keyIndex, keyIndex < 0 ? null : keys.keyId(provider.name(), keyIndex), estimate);
         stats.begin(deployment.id());
     }
 
@@ -131,6 +136,10 @@ public final class ProviderCalls {
         Map<String, Object> headers = new HashMap<>(message.getHeaders());
         message.getHeaders().clear();
         message.setBody(null);
+        // what the provider says is left of the key's limit travels with the attempt, failed or not
+        Headroom headroom = Headroom.read(provider.api(), headers, Instant.now());
+        ctx.callLimits(null, headroom);
+        fleet.reported(provider, ctx.callKey(), headroom);
         ProviderReply reply = ProviderAdapters.forApi(provider.api())
                 .readResponse(status == null ? 200 : status, headers, body, deployment);
         int keyIndex = ctx.callKey();

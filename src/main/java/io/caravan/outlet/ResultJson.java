@@ -92,15 +92,15 @@ public final class ResultJson {
         return result;
     }
 
-    public static List<byte[]> usageEvents(TaskContext ctx) {
+    public static List<byte[]> usageEvents(TaskContext ctx, String instance) {
         List<byte[]> events = new ArrayList<>();
         for (Attempt a : snapshot(ctx)) {
-            events.add(Json.bytes(usageEvent(ctx, a)));
+            events.add(Json.bytes(usageEvent(ctx, a, instance)));
         }
         return events;
     }
 
-    public static ObjectNode usageEvent(TaskContext ctx, Attempt a) {
+    public static ObjectNode usageEvent(TaskContext ctx, Attempt a, String instance) {
         ObjectNode event = Json.object();
         event.put("task_id", ctx.task().id());
         event.put("attempt", a.number());
@@ -122,6 +122,22 @@ public final class ResultJson {
         event.put("output_tokens", a.usage().output());
         event.put("cost_usd", a.costUsd());
         event.put("fallback", a.fallback());
+        // what the fleet's other instances learn from this attempt (contract section 10): never the key itself
+        event.put("instance", instance);
+        event.put("key_id", a.keyId());
+        if (a.retryAfterMs() == null) {
+            event.putNull("retry_after_ms");
+        } else {
+            event.put("retry_after_ms", a.retryAfterMs());
+        }
+        if (a.headroom() == null) {
+            event.putNull("headroom");
+        } else {
+            ObjectNode headroom = event.putObject("headroom");
+            headroom.put("requests", a.headroom().requests());
+            headroom.put("tokens", a.headroom().tokens());
+            headroom.put("reset_ms", a.headroom().resetMs());
+        }
         // a bounded part: the event must fit on the usage topic whatever the task's metadata holds
         event.set("metadata", UsageRecords.boundedMetadata(ctx.metadata()));
         return event;

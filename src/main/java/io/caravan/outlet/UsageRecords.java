@@ -30,20 +30,25 @@ public final class UsageRecords {
     static final int MAX_TEXT_CHARS = 256;
 
     private final boolean publish;
+    private final String instance;
 
     public UsageRecords() {
-        this(true);
+        this(true, null);
     }
 
-    /** {@code publish=false}: no usage topic (a batch run without Kafka); events are not emitted. */
-    public UsageRecords(boolean publish) {
+    /**
+     * {@code publish=false}: no usage topic (a batch run without Kafka); events are not emitted. {@code instance}
+     * names this Caravan in every event, so the fleet's other instances can tell its attempts from their own.
+     */
+    public UsageRecords(boolean publish, String instance) {
         this.publish = publish;
+        this.instance = instance;
     }
 
     public void prepare(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
         // one message per event, so each record carries the task id as its key
         List<Message> records = new ArrayList<>();
-        for (byte[] event : ResultJson.usageEvents(ctx)) {
+        for (byte[] event : ResultJson.usageEvents(ctx, instance)) {
             Message record = new DefaultMessage(exchange.getContext());
             record.setHeader(KafkaConstants.KEY, ctx.task().id());
             record.setBody(event);

@@ -100,6 +100,44 @@ public final class KeyPool {
         return providers.get(provider).keys.get(index);
     }
 
+    /** The fingerprint of a key of this provider ({@link #fingerprint}), or null when there is no such key. */
+    public String keyId(String provider, int index) {
+        ProviderKeys keys = providers.get(provider);
+        return keys == null || index < 0 || index >= keys.ids.size() ? null : keys.ids.get(index);
+    }
+
+    /** The index of this provider's key with this fingerprint, or -1 (a key this instance does not hold). */
+    public int indexOf(String provider, String keyId) {
+        ProviderKeys keys = providers.get(provider);
+        return keys == null || keyId == null ? -1 : keys.ids.indexOf(keyId);
+    }
+
+    /** The fingerprints of this provider's keys, in key order. */
+    public List<String> keyIds(String provider) {
+        ProviderKeys keys = providers.get(provider);
+        return keys == null ? List.of() : keys.ids;
+    }
+
+    /**
+     * A key's public name (contract section 10): the first 12 hex digits of the SHA-256 of the key. The fleet's
+     * instances name keys by it on the usage topic; the key itself never leaves.
+     */
+    public static String fingerprint(String key) {
+        try {
+            byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(hash, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** When this key is usable again (a {@link System#nanoTime()}), or null for no such key. */
+    public Long coolingUntil(String provider, int index) {
+        ProviderKeys keys = providers.get(provider);
+        return keys == null || index < 0 || index >= keys.keys.size() ? null : keys.coolUntil.get(index);
+    }
+
     public void coolDown(String provider, int index, Duration duration) {
         ProviderKeys keys = providers.get(provider);
         if (keys == null || index < 0 || index >= keys.keys.size()) {
@@ -140,11 +178,13 @@ public final class KeyPool {
 
     private static final class ProviderKeys {
         final List<String> keys;
+        final List<String> ids;
         final AtomicInteger next = new AtomicInteger();
         final AtomicLongArray coolUntil;
 
         ProviderKeys(List<String> keys) {
             this.keys = List.copyOf(keys);
+            this.ids = this.keys.stream().map(KeyPool::fingerprint).toList();
             this.coolUntil = new AtomicLongArray(keys.size());
             long now = System.nanoTime();
             for (int i = 0; i < keys.size(); i++) {

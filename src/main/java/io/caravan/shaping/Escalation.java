@@ -68,7 +68,8 @@ public final class Escalation {
             int last = attempts.size() - 1;
             Attempt a = attempts.get(last);
             attempts.set(last, new Attempt(a.number(), a.ts(), a.group(), a.deployment(), a.provider(),
-                    a.providerModel(), ESCALATED, a.status(), a.latencyMs(), a.usage(), a.costUsd(), a.fallback()));
+                    a.providerModel(), ESCALATED, a.status(), a.latencyMs(), a.usage(), a.costUsd(), a.fallback(),
+                    a.keyId(), a.retryAfterMs(), a.headroom()));
         }
         exchange.setProperty(PREVIOUS, new Kept(ctx.reply(), ctx.answeredBy()));
         String from = ctx.tier();

@@ -51,6 +51,9 @@ public final class TaskContext {
 
     // the call in progress on the current candidate
     private int callKey = -1;
+    private String callKeyId;
+    private Long callRetryAfterMs;
+    private io.caravan.provider.Headroom callHeadroom;
     private long callTokens;
     private long callStartNanos;
     private int retriesUsed;
@@ -162,10 +165,23 @@ public final class TaskContext {
      * Marks the start of a call with the key at {@code keyIndex} (-1 for providers without keys), which took
      * {@code tokens} (the call's estimate) from that key's tpm bucket.
      */
-    public void beginCall(int keyIndex, long tokens) {
+    public void beginCall(int keyIndex, String keyId, long tokens) {
         this.callKey = keyIndex;
+        this.callKeyId = keyId;
+        this.callRetryAfterMs = null;
+        this.callHeadroom = null;
         this.callTokens = tokens;
         this.callStartNanos = System.nanoTime();
+    }
+
+    /** What the provider's answer to the call in progress said of its limits; the attempt recorded next carries it. */
+    public void callLimits(Long retryAfterMs, io.caravan.provider.Headroom headroom) {
+        if (retryAfterMs != null) {
+            this.callRetryAfterMs = retryAfterMs;
+        }
+        if (headroom != null) {
+            this.callHeadroom = headroom;
+        }
     }
 
     /** The tokens the call in progress took from its key's tpm bucket. */
@@ -211,8 +227,12 @@ public final class TaskContext {
     public Attempt record(Candidate at, String outcome, Integer status, long latencyMs, TokenUsage usage) {
         DeploymentSpec d = at.deployment();
         double cost = d.price().cost(usage.input(), usage.cachedInput(), usage.output());
+        // the call's key and what the provider said of its limits belong to this attempt only
         Attempt attempt = new Attempt(nextAttemptNumber(), java.time.Instant.now(), at.group(), d.id(), d.provider(),
-                d.model(), outcome, status, latencyMs, usage, cost, at.fallback());
+                d.model(), outcome, status, latencyMs, usage, cost, at.fallback(), callKeyId, callRetryAfterMs, callHeadroom);
+        callKeyId = null;
+        callRetryAfterMs = null;
+        callHeadroom = null;
         attempts.add(attempt);
         return attempt;
     }

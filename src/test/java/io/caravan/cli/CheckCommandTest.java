@@ -123,6 +123,8 @@ class CheckCommandTest {
         assertThat(text).containsPattern("qwen +openai +\\S+ +no keys +2m");
         assertThat(text).containsPattern("sim +simulated +\\(built in\\) +no keys \\(not needed\\)");
         assertThat(text).contains("headers: X-Org-Token", "latency=20ms", "auth_token=***");
+        // each provider's key fingerprints, as the usage events name them (contract section 10)
+        assertThat(text).containsPattern("moonshot +" + io.caravan.resilience.KeyPool.fingerprint(SECRET) + ", [0-9a-f]{12}");
         assertThat(text).contains("tier powerful", "200.00", "on exceed: downgrade");
         assertThat(text).contains("Warnings", "models[2] (local): no price");
         assertThat(text).doesNotContain(SECRET).doesNotContain(SECOND_SECRET).doesNotContain(HEADER_SECRET);

@@ -75,6 +75,12 @@ class RateLimitTest {
                 tiers:
                   balanced: {model: spill}
                 """;
+        // windows are aligned on the clock's minutes (the fleet counts the same window): keep the minute's tests
+        // clear of a refill by starting them early in a minute
+        long intoMinute = System.currentTimeMillis() % 60_000;
+        if (intoMinute > 40_000) {
+            Thread.sleep(60_000 - intoMinute + 100);
+        }
         minute = Caravan.start(catalog, Map.of(), Map.of());
 
         String waiting = "providers:\n"
@@ -192,12 +198,12 @@ class RateLimitTest {
         assertThat(wait.path("status").isNull()).isTrue();
         assertThat(wait.path("latency_ms").asLong()).isPositive();
         assertThat(waited.get(0).path("error").isNull()).isTrue();
-        // never more than 2 calls inside one window of the key
+        // never more than 2 calls inside one window of the key (windows are aligned on the clock's seconds, the
+        // same on every instance of a fleet)
         List<Long> times = received(upstream, "slowkey").stream()
                 .map(r -> r.getLoggedDate().getTime()).sorted().toList();
         assertThat(times).hasSize(5);
-        for (int i = 2; i < times.size(); i++) {
-            assertThat(times.get(i) - times.get(i - 2)).as("calls %d and %d", i - 2, i).isGreaterThanOrEqualTo(900);
-        }
+        assertThat(times.stream().collect(Collectors.groupingBy(t -> t / 1_000, Collectors.counting())).values())
+                .allMatch(n -> n <= 2);
     }
 }
