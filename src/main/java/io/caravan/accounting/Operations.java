@@ -27,7 +27,7 @@ public final class Operations implements AutoCloseable {
 
     public Operations(Settings settings, CatalogHolder catalogs, Breakers breakers, String bootstrapServers) {
         this.ledger = new SpendLedger(bootstrapServers, settings.get("caravan.topics.usage", "llm.usage"))
-                .bounded(settings.getInt("caravan.tenant.max-chars", 128),
+                .bounded(settings.getInt("caravan.tenant.max-chars", UsageEvent.MAX_TENANT_CHARS),
                         settings.getInt("caravan.ledger.max-tenants", 10_000),
                         () -> catalogs.current().budgets().tenants().keySet())
                 .restarting(Durations.parse(settings.get("caravan.ledger.restart-backoff", "1s")),
