@@ -9,12 +9,14 @@ import static io.caravan.shaping.Shaping.path;
 import static io.caravan.shaping.Shaping.provider;
 import static io.caravan.shaping.Shaping.received;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.verification.LoggedRequest;
 import io.caravan.support.Caravan;
 import io.caravan.support.Upstreams;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -77,10 +79,8 @@ class RateLimitTest {
                 """;
         // windows are aligned on the clock's minutes (the fleet counts the same window): keep the minute's tests
         // clear of a refill by starting them early in a minute
-        long intoMinute = System.currentTimeMillis() % 60_000;
-        if (intoMinute > 40_000) {
-            Thread.sleep(60_000 - intoMinute + 100);
-        }
+        await().atMost(Duration.ofSeconds(25)).pollInterval(Duration.ofMillis(100))
+                .until(() -> System.currentTimeMillis() % 60_000 <= 40_000);
         minute = Caravan.start(catalog, Map.of(), Map.of());
 
         String waiting = "providers:\n"
