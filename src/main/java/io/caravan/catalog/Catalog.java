@@ -22,7 +22,17 @@ public record Catalog(
         RoutingSpec routing,
         CircuitBreakerSpec circuitBreaker,
         BudgetSpec budgets,
-        ShapingSpec shaping) {
+        ShapingSpec shaping,
+        Map<String, List<String>> contentFilterFallbacks) {
+
+    /** A catalog without {@code content_filter_fallbacks}. */
+    public Catalog(String source, Map<String, ProviderSpec> providers, Map<String, List<DeploymentSpec>> groups,
+            Map<String, List<String>> fallbacks, Map<String, List<String>> contextWindowFallbacks,
+            Map<String, TierSpec> tiers, String defaultTier, RoutingSpec routing, CircuitBreakerSpec circuitBreaker,
+            BudgetSpec budgets, ShapingSpec shaping) {
+        this(source, providers, groups, fallbacks, contextWindowFallbacks, tiers, defaultTier, routing,
+                circuitBreaker, budgets, shaping, Map.of());
+    }
 
     /** A catalog without traffic-shaping blocks. */
     public Catalog(String source, Map<String, ProviderSpec> providers, Map<String, List<DeploymentSpec>> groups,
@@ -72,6 +82,11 @@ public record Catalog(
     /** Like {@link #fallbackChain} but for context-window errors. */
     public List<String> contextWindowChain(String group) {
         return chain(group, contextWindowFallbacks);
+    }
+
+    /** Like {@link #fallbackChain} but for content-filter refusals ({@code content_filter_fallbacks}). */
+    public List<String> contentFilterChain(String group) {
+        return chain(group, contentFilterFallbacks == null ? Map.of() : contentFilterFallbacks);
     }
 
     private static List<String> chain(String group, Map<String, List<String>> edges) {

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.util.Json;
 import io.caravan.util.Redaction;
@@ -46,17 +47,11 @@ public final class CatalogLoader {
 
     private static final Logger LOG = LoggerFactory.getLogger(CatalogLoader.class);
 
-    /**
-     * APIs accepted even when no adapter for them is on the class path yet (adapters arrive in separate
-     * modules/branches; the catalog must not reject a valid file because of build order).
-     */
-    public static final Set<String> KNOWN_APIS = Set.of("openai", "anthropic", "gemini", "simulated");
-
     /** Top-level blocks that later features read; tolerated silently now. Other unknown blocks get a warning. */
     static final Set<String> FUTURE_BLOCKS = Set.of("cache", "escalation");
 
     private static final Set<String> TOP_LEVEL = Set.of("providers", "models", "fallbacks",
-            "context_window_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker", "budgets", "groups");
+            "context_window_fallbacks", "content_filter_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker", "budgets", "groups");
     private static final Set<String> PROVIDER_FIELDS = Set.of("api", "base_url", "api_keys", "api_key", "headers",
             "timeout", "retries", "backoff", "rpm", "tpm", "max_response_bytes");
     private static final Set<String> DEPLOYMENT_FIELDS = Set.of("name", "provider", "model", "context_window",
@@ -142,6 +137,7 @@ public final class CatalogLoader {
             Map<String, List<DeploymentSpec>> groups = readModels(root.get("models"), providers);
             Map<String, List<String>> fallbacks = readFallbacks(root, "fallbacks", groups);
             Map<String, List<String>> cwFallbacks = readFallbacks(root, "context_window_fallbacks", groups);
+            Map<String, List<String>> cfFallbacks = readFallbacks(root, "content_filter_fallbacks", groups);
             Map<String, TierSpec> tiers = readTiers(root.get("tiers"), groups);
             String defaultTier = readDefaultTier(root.get("default_tier"), tiers);
             RoutingSpec routing = readRouting(root.get("routing"), tiers);
@@ -154,13 +150,14 @@ public final class CatalogLoader {
                         .anyMatch(d -> d.provider().equals(p.name()));
                 if (!used) {
                     warn("providers." + p.name() + ": not used by any deployment");
-                } else if (p.apiKeys().isEmpty() && !"simulated".equals(p.api())) {
+                } else if (p.apiKeys().isEmpty()
+                        && ProviderAdapters.forApi(p.api()).credentials(p) == ProviderAdapter.Credentials.KEYS) {
                     warn("providers." + p.name() + ": no API keys: its deployments are left out of every plan");
                 }
             }
 
             return new Catalog(file, frozen(providers), frozen(groups), frozen(fallbacks), frozen(cwFallbacks),
-                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping);
+                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping, frozen(cfFallbacks));
         }
 
         // ---- parsing and expansion -------------------------------------------------------------------------
@@ -238,7 +235,7 @@ public final class CatalogLoader {
                 throw fail(entry, "missing api (" + String.join(" | ", apis()) + ")");
             }
             api = api.trim();
-            if (!ProviderAdapters.supports(api) && !KNOWN_APIS.contains(api)) {
+            if (!ProviderAdapters.supports(api)) {
                 throw fail(entry, "unknown api '" + api + "' (expected one of " + String.join(", ", apis()) + ")");
             }
             String baseUrl = text(node, "base_url", entry);
@@ -249,10 +246,7 @@ public final class CatalogLoader {
                 }
             }
             if (baseUrl == null || baseUrl.isEmpty()) {
-                if (!"simulated".equals(api)) {
-                    throw fail(entry, "missing base_url");
-                }
-                baseUrl = null;
+                baseUrl = null; // the adapter decides below whether it needs one
             } else if (!baseUrl.startsWith("http://") && !baseUrl.startsWith("https://")) {
                 throw fail(entry, "base_url must start with http:// or https://, got '" + baseUrl + "'");
             }
@@ -314,9 +308,18 @@ public final class CatalogLoader {
                 }
             });
 
-            return new ProviderSpec(name, api, baseUrl, List.copyOf(keys), Collections.unmodifiableMap(headers),
-                    timeout, retries == null ? ProviderSpec.DEFAULT_RETRIES : retries, backoff, rpm, tpm,
+            ProviderSpec spec = new ProviderSpec(name, api, baseUrl, List.copyOf(keys),
+                    Collections.unmodifiableMap(headers), timeout,
+                    retries == null ? ProviderSpec.DEFAULT_RETRIES : retries, backoff, rpm, tpm,
                     Collections.unmodifiableMap(settings), maxResponseBytes);
+            ProviderAdapter adapter = ProviderAdapters.forApi(api);
+            if (baseUrl == null && adapter.requiresBaseUrl(spec)) {
+                throw fail(entry, "missing base_url");
+            }
+            for (String problem : adapter.problems(spec)) {
+                throw fail(entry, problem);
+            }
+            return spec;
         }
 
         private Map<String, List<DeploymentSpec>> readModels(JsonNode block, Map<String, ProviderSpec> providers) {
@@ -769,9 +772,7 @@ public final class CatalogLoader {
         }
 
         private static List<String> apis() {
-            Set<String> all = new java.util.TreeSet<>(KNOWN_APIS);
-            all.addAll(ProviderAdapters.apis());
-            return new ArrayList<>(all);
+            return new ArrayList<>(ProviderAdapters.apis());
         }
 
         private void warn(String message) {

@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.provider.ProviderAdapters;
 import io.caravan.util.Durations;
 import io.caravan.catalog.BudgetSpec;
 import io.caravan.catalog.Catalog;
@@ -95,6 +96,9 @@ public final class CheckCommand {
             t.appendTo(sb, "    ");
             sb.append("    fallbacks:       ").append(chain(name, catalog.fallbackChain(name))).append('\n');
             sb.append("    context window:  ").append(chain(name, catalog.contextWindowChain(name))).append('\n');
+            if (!catalog.contentFilterChain(name).isEmpty()) {
+                sb.append("    content filter:  ").append(chain(name, catalog.contentFilterChain(name))).append('\n');
+            }
             sb.append("    strategy:        ").append(catalog.shaping().strategy(name)).append('\n');
         }
 
@@ -150,7 +154,7 @@ public final class CheckCommand {
                 limits.add(provider.tpm() + " tpm");
             }
             p.row(provider.name(), provider.api(),
-                    provider.baseUrl() == null ? "(built in)" : Redaction.maskUrls(provider.baseUrl()),
+                    baseUrl(provider),
                     keys(provider), Durations.format(provider.timeout()),
                     String.valueOf(provider.retries()), Durations.format(provider.backoff()),
                     limits.isEmpty() ? "-" : String.join(", ", limits), extras(provider));
@@ -193,10 +197,20 @@ public final class CheckCommand {
         return sb.toString();
     }
 
+    /** The catalog's base URL, else the one the adapter builds (from the region, say), else built in. */
+    private static String baseUrl(ProviderSpec p) {
+        String url = p.baseUrl() != null ? p.baseUrl() : ProviderAdapters.forApi(p.api()).defaultBaseUrl(p);
+        return url == null ? "(built in)" : Redaction.maskUrls(url);
+    }
+
     private static String keys(ProviderSpec p) {
         int n = p.apiKeys() == null ? 0 : p.apiKeys().size();
         if (n == 0) {
-            return "simulated".equals(p.api()) ? "no keys (not needed)" : "no keys";
+            return switch (ProviderAdapters.forApi(p.api()).credentials(p)) {
+                case NONE -> "no keys (not needed)";
+                case CLOUD -> "cloud credentials";
+                case KEYS -> "no keys";
+            };
         }
         return plural(n, "key");
     }

@@ -2,6 +2,9 @@ package io.caravan.dispatch;
 
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.DeploymentSpec;
+import io.caravan.catalog.ProviderSpec;
+import io.caravan.provider.ProviderAdapter;
+import io.caravan.provider.ProviderAdapters;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.RateLimits;
@@ -93,9 +96,14 @@ public final class FallbackPlanner {
         return marked;
     }
 
-    /** A deployment whose provider needs keys but has none configured is left out of every plan. */
+    /**
+     * A deployment whose provider needs keys but has none configured is left out of every plan; the adapter says
+     * whether it needs keys (cloud credentials and the simulated provider do not).
+     */
     private boolean callable(Catalog catalog, DeploymentSpec d) {
-        return "simulated".equals(catalog.providerOf(d).api()) || keys.size(d.provider()) > 0;
+        ProviderSpec provider = catalog.providerOf(d);
+        return ProviderAdapters.forApi(provider.api()).credentials(provider) != ProviderAdapter.Credentials.KEYS
+                || keys.size(d.provider()) > 0;
     }
 
     /** The Dynamic Router's expression: the next deployment's endpoint, or null to stop. */
@@ -116,6 +124,8 @@ public final class FallbackPlanner {
             ErrorClass failure = ErrorClass.valueOf(last.outcome().toUpperCase(java.util.Locale.ROOT));
             if (failure == ErrorClass.CONTEXT_WINDOW) {
                 replanForContextWindow(ctx);
+            } else if (failure == ErrorClass.CONTENT_FILTERED) {
+                replanAlong(ctx, ctx.catalog()::contentFilterChain);
             } else if (!failure.fallsBack()) {
                 ctx.fail(new TaskError(failure, "the provider rejected the task: " + lastMessage(ctx, last)));
                 return null;
@@ -206,11 +216,16 @@ public final class FallbackPlanner {
 
     /** Context-window errors leave the ordinary chain: only the group's larger context-window fallbacks follow. */
     private void replanForContextWindow(TaskContext ctx) {
+        replanAlong(ctx, ctx.catalog()::contextWindowChain);
+    }
+
+    /** Replaces the plan with the groups of a special chain (context window, content filter) of the failed group. */
+    private void replanAlong(TaskContext ctx, java.util.function.Function<String, List<String>> chain) {
         Candidate current = ctx.current();
         String group = current == null ? ctx.group() : current.group();
         List<Candidate> candidates = new ArrayList<>();
-        for (String larger : ctx.catalog().contextWindowChain(group)) {
-            addGroup(candidates, ctx.catalog(), larger);
+        for (String next : chain.apply(group)) {
+            addGroup(candidates, ctx.catalog(), next);
         }
         ctx.plan(markFallbacks(ctx, candidates));
     }
@@ -221,6 +236,10 @@ public final class FallbackPlanner {
                     "no deployment can serve group " + ctx.group() + " (providers without keys?)");
         }
         Attempt last = ctx.lastAttempt();
+        if (ErrorClass.CONTENT_FILTERED.wireName().equals(last.outcome())) {
+            return new TaskError(ErrorClass.CONTENT_FILTERED,
+                    "a content filter refused the task and no content_filter_fallbacks took it: " + outcomes(ctx));
+        }
         if (ErrorClass.CONTEXT_WINDOW.wireName().equals(last.outcome())) {
             return new TaskError(ErrorClass.CONTEXT_WINDOW,
                     "the prompt is longer than every model that was tried takes: " + outcomes(ctx));

@@ -10,6 +10,7 @@ import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.ResponseLimits;
+import io.caravan.provider.UpstreamRequest;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.FleetState;
 import io.caravan.resilience.KeyPool;
@@ -115,13 +116,25 @@ public final class ProviderCalls {
         CallDeadlines.clear(exchange);
         exchange.setProperty(UPSTREAM,
                 endpoints.resolve(exchange.getContext(), DeploymentRoutes.upstreamUri(provider, deployment)));
+        // the body and URL are final before the authentication step sees them (a signature covers both)
+        boolean streaming = StreamCalls.wanted(exchange);
+        ChatRequest request = new ChatRequest(ctx.task().messages(), ctx.task().params());
+        String url = streaming ? adapter.streamEndpoint(provider, deployment) : adapter.endpoint(provider, deployment);
+        byte[] body = streaming ? adapter.streamRequestBody(request, provider, deployment)
+                : adapter.requestBody(request, provider, deployment);
         Message message = exchange.getMessage();
         message.getHeaders().clear();
-        adapter.requestHeaders(provider, key).forEach(message::setHeader);
-        message.setBody(adapter.requestBody(
-                new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
-        ctx.beginCall(keyIndex, keyIndex < 0 ? null : keys.keyId(provider.name(), keyIndex), estimate);
+        adapter.requestHeaders(new UpstreamRequest(provider, url, body, key, streaming)).forEach(message::setHeader);
+        message.setBody(body);
+        String keyId = keyIndex >= 0 ? keys.keyId(provider.name(), keyIndex) : cloudKeyId(adapter, provider);
+        ctx.beginCall(keyIndex, keyId, estimate);
         stats.begin(deployment.id());
+    }
+
+    /** The usage event's {@code key_id} of a keyless call: the fingerprint of the cloud identity, never a secret. */
+    private static String cloudKeyId(ProviderAdapter adapter, ProviderSpec provider) {
+        String identity = adapter.credentialIdentity(provider);
+        return identity == null ? null : KeyPool.fingerprint(identity);
     }
 
     public void complete(Exchange exchange) throws IOException {

@@ -3,7 +3,6 @@ package io.caravan.dispatch;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.BoundedResponse;
-import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderStream;
@@ -58,16 +57,17 @@ public final class StreamCalls {
         return ctx != null && ctx.current() != null && adapter(ctx).streams();
     }
 
-    /** After {@code providerCalls.prepare} (key, headers): the streaming body instead of the plain one. */
+    /**
+     * After {@code providerCalls.prepare}, which already built (and authenticated) the streaming body: the
+     * streaming endpoint and the {@code Accept} of the adapter's framing.
+     */
     public void prepare(Exchange exchange) {
         TaskContext ctx = TaskContext.of(exchange);
         DeploymentSpec deployment = ctx.current().deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);
         exchange.setProperty(ProviderCalls.UPSTREAM,
                 endpoints.resolve(exchange.getContext(), DeploymentRoutes.streamUpstreamUri(provider, deployment)));
-        exchange.getMessage().setHeader("Accept", "text/event-stream");
-        exchange.getMessage().setBody(adapter(ctx).streamRequestBody(
-                new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
+        exchange.getMessage().setHeader("Accept", adapter(ctx).streamFraming().mediaType());
     }
 
     /** Reads the status and the first delta; hands the stream to the task, or throws a classified error. */
@@ -99,8 +99,10 @@ public final class StreamCalls {
             message.getHeaders().clear();
             message.setBody(null);
             Runnable abort = call != null ? call::abort : () -> abort(raw);
-            ProviderStream stream = adapter.openStream(BoundedResponse.sse(raw, bounds, what, status), headers,
-                    deployment, abort);
+            // binary frames carry their own lengths: only the whole is bounded here, each frame by its decoder
+            InputStream bounded = adapter.streamFraming() == ProviderAdapter.Framing.SSE
+                    ? BoundedResponse.sse(raw, bounds, what, status) : BoundedResponse.body(raw, bounds, what, status);
+            ProviderStream stream = adapter.openStream(bounded, headers, deployment, abort);
             try {
                 stream.peek();
             } catch (IOException | RuntimeException e) {

@@ -311,7 +311,7 @@ public final class ChatCompletionsIntake {
 
     static String openAiType(ErrorClass type) {
         return switch (type) {
-            case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW -> "invalid_request_error";
+            case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW, CONTENT_FILTERED -> "invalid_request_error";
             case AUTH -> "authentication_error";
             case BUDGET_EXCEEDED, QUOTA_EXHAUSTED -> "insufficient_quota";
             case RATE_LIMITED -> "rate_limit_error";

@@ -9,7 +9,7 @@ public final class HttpStatuses {
 
     public static int of(ErrorClass type) {
         return switch (type) {
-            case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW -> 400;
+            case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW, CONTENT_FILTERED -> 400;
             case AUTH -> 401;
             case BUDGET_EXCEEDED, QUOTA_EXHAUSTED -> 402;
             case MODEL_NOT_FOUND -> 404;

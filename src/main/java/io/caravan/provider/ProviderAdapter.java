@@ -4,6 +4,7 @@ import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.resilience.ProviderError;
 import java.io.InputStream;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -12,9 +13,39 @@ import java.util.Map;
  * {@link ProviderError}. It holds no state; keys reach it per call and never leave it except as a request header.
  *
  * <p>Adapters are found with {@link java.util.ServiceLoader}: a new API is a new package plus one line in
- * {@code META-INF/services/io.caravan.provider.ProviderAdapter}.
+ * {@code META-INF/services/io.caravan.provider.ProviderAdapter}. The catalog loader, the planner and
+ * {@code caravan check} ask the adapter what it needs ({@link #credentials}, {@link #defaultBaseUrl},
+ * {@link #problems}); nothing else lists apis. See {@code docs/adding-a-provider.md}.
  */
 public interface ProviderAdapter {
+
+    /** How a provider's calls are authenticated, which decides whether a provider without keys can be called. */
+    enum Credentials {
+        /** Nothing to send (the simulated provider). */
+        NONE,
+        /** The catalog's {@code api_keys}: a provider without keys is left out of every plan. */
+        KEYS,
+        /** The cloud's own credentials (AWS chain, Google ADC, Entra ID): no {@code api_keys} needed. */
+        CLOUD
+    }
+
+    /** How a streamed answer is framed on the wire. */
+    enum Framing {
+        SSE("text/event-stream"),
+        /** AWS's binary event-stream (length-prefixed frames with CRCs), as Bedrock's ConverseStream sends. */
+        EVENT_STREAM("application/vnd.amazon.eventstream");
+
+        private final String mediaType;
+
+        Framing(String mediaType) {
+            this.mediaType = mediaType;
+        }
+
+        /** The {@code Accept} of a streaming call. */
+        public String mediaType() {
+            return mediaType;
+        }
+    }
 
     /** The catalog's {@code api:} value, e.g. {@code openai}. */
     String api();
@@ -27,6 +58,47 @@ public interface ProviderAdapter {
 
     /** Request headers for one call with one key, the provider's extra {@code headers} included. */
     Map<String, String> requestHeaders(ProviderSpec provider, String apiKey);
+
+    /**
+     * The authentication step: the headers of one call, seeing its final URL and body (a signing adapter signs
+     * them; the body is not changed after this). By default the key-based {@link #requestHeaders(ProviderSpec,
+     * String)}.
+     */
+    default Map<String, String> requestHeaders(UpstreamRequest request) {
+        return requestHeaders(request.provider(), request.apiKey());
+    }
+
+    /** What this provider authenticates with; may depend on its settings (Azure: a key or Entra ID). */
+    default Credentials credentials(ProviderSpec provider) {
+        return Credentials.KEYS;
+    }
+
+    /**
+     * The base URL when the catalog gives none (e.g. built from the region), or null when {@code base_url} is
+     * required.
+     */
+    default String defaultBaseUrl(ProviderSpec provider) {
+        return null;
+    }
+
+    /** Whether the catalog must give a {@code base_url} for this provider. */
+    default boolean requiresBaseUrl(ProviderSpec provider) {
+        return defaultBaseUrl(provider) == null;
+    }
+
+    /** Problems with the provider's settings, one line each (a missing region, say); the catalog rejects them. */
+    default List<String> problems(ProviderSpec provider) {
+        return List.of();
+    }
+
+    /**
+     * The public identity of the cloud credentials a keyless call uses (an AWS access key id, an Entra client id,
+     * a service account's email), fingerprinted into the usage event's {@code key_id}; never a secret. Null when
+     * there is none.
+     */
+    default String credentialIdentity(ProviderSpec provider) {
+        return null;
+    }
 
     /** The request body for this deployment. */
     byte[] requestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment);
@@ -44,6 +116,11 @@ public interface ProviderAdapter {
     /** Whether this adapter can stream answers ({@code "stream": true} on the chat API). */
     default boolean streams() {
         return false;
+    }
+
+    /** How its streams are framed (read only when {@link #streams()}). */
+    default Framing streamFraming() {
+        return Framing.SSE;
     }
 
     /** The endpoint of a streaming call (Gemini has its own); by default the ordinary one. */

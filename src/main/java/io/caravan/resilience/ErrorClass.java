@@ -18,6 +18,11 @@ public enum ErrorClass {
     MODEL_NOT_FOUND(false, true),
     CIRCUIT_OPEN(false, true),
     CONTEXT_WINDOW(false, false),
+    /**
+     * The provider's content filter refused the prompt or the answer (Azure's {@code content_filter}): only the
+     * catalog's {@code content_filter_fallbacks} follow, like context-window errors.
+     */
+    CONTENT_FILTERED(false, false),
     BAD_REQUEST(false, false),
     CANCELLED(false, false),
     INVALID_TASK(false, false),

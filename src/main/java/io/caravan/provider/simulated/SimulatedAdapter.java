@@ -37,6 +37,17 @@ public final class SimulatedAdapter implements ProviderAdapter {
         return Map.of("Content-Type", "application/json");
     }
 
+    /** Answered in-process: no keys, no base URL. */
+    @Override
+    public Credentials credentials(ProviderSpec provider) {
+        return Credentials.NONE;
+    }
+
+    @Override
+    public boolean requiresBaseUrl(ProviderSpec provider) {
+        return false;
+    }
+
     @Override
     public byte[] requestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
         ObjectNode body = Json.object();
