@@ -125,6 +125,10 @@ public final class ProviderCalls {
         Message message = exchange.getMessage();
         message.getHeaders().clear();
         adapter.requestHeaders(new UpstreamRequest(provider, url, body, key, streaming)).forEach(message::setHeader);
+        if (url.startsWith("http:") || url.startsWith("https:")) {
+            // camel-http would send the endpoint's URI re-encoded (%3A back to ':'); send the very URL that was signed
+            message.setHeader(Exchange.HTTP_URI, url);
+        }
         message.setBody(body);
         String keyId = keyIndex >= 0 ? keys.keyId(provider.name(), keyIndex) : cloudKeyId(adapter, provider);
         ctx.beginCall(keyIndex, keyId, estimate);
