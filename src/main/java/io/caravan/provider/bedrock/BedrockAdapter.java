@@ -6,7 +6,6 @@ import static io.caravan.resilience.ErrorClass.AUTH;
 import static io.caravan.resilience.ErrorClass.BAD_REQUEST;
 import static io.caravan.resilience.ErrorClass.CONTEXT_WINDOW;
 import static io.caravan.resilience.ErrorClass.MODEL_NOT_FOUND;
-import static io.caravan.resilience.ErrorClass.QUOTA_EXHAUSTED;
 import static io.caravan.resilience.ErrorClass.RATE_LIMITED;
 import static io.caravan.resilience.ErrorClass.SERVER_ERROR;
 import static io.caravan.resilience.ErrorClass.TIMEOUT;
@@ -62,8 +61,9 @@ import java.util.regex.Pattern;
  *
  * <p>Errors are named by {@code x-amzn-ErrorType} (or the body's {@code __type}) and classified with
  * {@link #RULES}: ThrottlingException rate limited; ModelNotReadyException (429, the model is being loaded) a
- * server error, retried then fallen back from; ServiceQuotaExceededException quota exhausted; AccessDenied /
- * UnrecognizedClient / InvalidSignature / ExpiredToken auth; ResourceNotFound model not found; ModelTimeout timeout;
+ * server error, retried then fallen back from; ServiceQuotaExceededException ("resubmit later") rate limited;
+ * AccessDenied / UnrecognizedClient / InvalidClientTokenId / InvalidSignature / IncompleteSignature / RequestExpired /
+ * ExpiredToken auth (the credentials, not the task); ResourceNotFound model not found; ModelTimeout timeout;
  * ValidationException bad request unless it says the input is too long (context window).
  */
 public class BedrockAdapter implements ProviderAdapter {
@@ -77,12 +77,17 @@ public class BedrockAdapter implements ProviderAdapter {
     public static final List<ErrorRule> RULES = List.of(
             code("ThrottlingException", RATE_LIMITED),                     // 429 too many requests or tokens
             code("ModelNotReadyException", SERVER_ERROR),                  // 429 model not ready: retry, then fall back
-            code("ServiceQuotaExceededException", QUOTA_EXHAUSTED),        // 400 account quota
+            code("ServiceQuotaExceededException", RATE_LIMITED),           // 400 "resubmit your request later"
             code("AccessDeniedException", AUTH),                           // 403 no model access
             code("UnrecognizedClientException", AUTH),                     // 403 bad access key
+            code("InvalidClientTokenId", AUTH),                            // 403 unknown access key
             code("InvalidSignatureException", AUTH),                       // 403 bad secret / clock
+            code("IncompleteSignature", AUTH),                             // 400
+            code("RequestExpired", AUTH),                                  // 400 clock skew / stale signature
             code("ExpiredTokenException", AUTH),                           // 403 expired session
+            code("NotAuthorized", AUTH),                                   // 400
             code("ResourceNotFoundException", MODEL_NOT_FOUND),            // 404
+            code("FTUFormNotFilled", MODEL_NOT_FOUND),                     // 404 Anthropic use-case form not sent
             code("ModelTimeoutException", TIMEOUT),                        // 408
             code("ModelErrorException", SERVER_ERROR),                     // 424
             code("ModelStreamErrorException", SERVER_ERROR),               // 424 in a stream
