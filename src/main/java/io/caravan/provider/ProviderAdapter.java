@@ -68,6 +68,14 @@ public interface ProviderAdapter {
         return requestHeaders(request.provider(), request.apiKey());
     }
 
+    /**
+     * The adapter that speaks this provider's dialect of the api (an OpenAI-compatible vendor's quirks); by
+     * default this adapter. Callers use {@link ProviderAdapters#forProvider}.
+     */
+    default ProviderAdapter dialect(ProviderSpec provider) {
+        return this;
+    }
+
     /** What this provider authenticates with; may depend on its settings (Azure: a key or Entra ID). */
     default Credentials credentials(ProviderSpec provider) {
         return Credentials.KEYS;

@@ -28,6 +28,16 @@ public final class ProviderAdapters {
         return adapter;
     }
 
+    /** The adapter of this provider: its api's, in the dialect the provider speaks. */
+    public static ProviderAdapter forProvider(io.caravan.catalog.ProviderSpec provider) {
+        return forApi(provider.api()).dialect(provider);
+    }
+
+    /** Every adapter on the class path. */
+    public static java.util.Collection<ProviderAdapter> all() {
+        return BY_API.values();
+    }
+
     public static boolean supports(String api) {
         return BY_API.containsKey(api);
     }

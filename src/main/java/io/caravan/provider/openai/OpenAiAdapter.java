@@ -19,6 +19,7 @@ import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
+import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
 import io.caravan.resilience.ErrorClass;
@@ -38,33 +39,21 @@ import java.util.Set;
  * {@code messages}, with every param passed through unchanged, except {@code stream}/{@code stream_options}
  * (Caravan reads whole answers) and {@code model}/{@code messages} (never overridden by params).
  *
- * <p>Quirks of the services users point it at:
- * <ul>
- *   <li><b>OpenAI</b> ({@code https://api.openai.com/v1}): cached prompt tokens in
- *       {@code usage.prompt_tokens_details.cached_tokens}; a 429 whose {@code error.code} is
- *       {@code insufficient_quota} means the account has no credit ({@code quota_exhausted}), any other 429 is a
- *       rate limit, with {@code retry-after-ms}/{@code Retry-After}. Reasoning models (o-series, gpt-5) refuse
- *       {@code max_tokens}: set provider setting {@code max_tokens_param: max_completion_tokens} and the adapter
- *       renames it.</li>
- *   <li><b>Moonshot / Kimi</b> ({@code https://api.moonshot.ai/v1}, China: {@code https://api.moonshot.cn/v1}):
- *       errors carry their kind in {@code error.type}: {@code exceeded_current_quota_error} (429, account out of
- *       balance or suspended) is {@code quota_exhausted}; {@code rate_limit_reached_error} and
- *       {@code engine_overloaded_error} (429) are rate limits; an over-long prompt is a 400
- *       {@code invalid_request_error} saying "exceeded model token limit". Cached tokens come either in
- *       {@code usage.cached_tokens} (context caching) or in {@code prompt_tokens_details.cached_tokens}.
- *       Moonshot's default {@code max_tokens} is small; set it in params or the task when answers are long.</li>
- *   <li><b>Qwen on Alibaba DashScope compatible mode</b> ({@code https://dashscope-intl.aliyuncs.com/compatible-mode/v1},
- *       China {@code https://dashscope.aliyuncs.com/compatible-mode/v1}): OpenAI shapes, with DashScope error codes:
- *       {@code Arrearage} (account overdue) is {@code quota_exhausted}, {@code Throttling.RateQuota} /
- *       {@code Throttling.AllocationQuota} are per-minute rate limits even though their text says "quota";
- *       an over-long prompt is a 400 "Range of input length should be [1, N]". Cached tokens in
- *       {@code prompt_tokens_details.cached_tokens}.</li>
- *   <li><b>DeepSeek</b> ({@code https://api.deepseek.com/v1}): cache hits in {@code usage.prompt_cache_hit_tokens}
- *       ({@code prompt_tokens} = hit + miss); 402 "Insufficient Balance" is {@code quota_exhausted}; 422 is an
- *       invalid parameter ({@code bad_request}); 503 "Server overloaded" a server error.</li>
- * </ul>
+ * <p><b>Dialects.</b> A vendor that copies the API with its own quirks (error codes, usage fields, parameter
+ * names) is a subclass in its own folder ({@code provider/openai/dialect/<vendor>/}) that overrides the hooks
+ * {@link #dialectRules()}, {@link #usage(JsonNode)}, {@link #adaptBody(ObjectNode, boolean)}, {@link #hosts()} and
+ * {@link #defaultBaseUrl}, registered by one line in {@code META-INF/services/io.caravan.provider.ProviderAdapter}.
+ * A catalog names it by its own api ({@code api: moonshot}) or keeps {@code api: openai}: {@link #dialect} then
+ * picks the dialect whose {@link #hosts()} include the {@code base_url}'s host, or the one the {@code dialect}
+ * setting names. See {@code docs/adding-a-provider.md}.
  *
- * <p>Errors are classified with {@link #RULES} (first match wins), then by status alone
+ * <p>OpenAI itself ({@code https://api.openai.com/v1}): cached prompt tokens in
+ * {@code usage.prompt_tokens_details.cached_tokens}; a 429 whose {@code error.code} is {@code insufficient_quota}
+ * means the account has no credit ({@code quota_exhausted}), any other 429 is a rate limit, with
+ * {@code retry-after-ms}/{@code Retry-After}. Reasoning models (o-series, gpt-5) refuse {@code max_tokens}: set
+ * provider setting {@code max_tokens_param: max_completion_tokens} and the adapter renames it.
+ *
+ * <p>Errors are classified with the dialect's rules, then {@link #RULES} (first match wins), then by status alone
  * ({@link ErrorRule#byStatus(int)}): 401/403 auth, 402 quota, 404 model not found, 408 timeout, 429 rate limited,
  * other 4xx bad request, 5xx (529 included) server error. Error bodies are {@code {"error": {"message", "type",
  * "code"}}}; some gateways send {@code {"message", "code"}} or a bare string, which are read too.
@@ -75,8 +64,7 @@ public class OpenAiAdapter implements ProviderAdapter {
 
     /** Phrases services use when the prompt does not fit the model's context window. */
     static final String CONTEXT_WORDING = "context_length_exceeded|maximum context length|context window|context length"
-            + "|exceeded model token limit|range of input length|input length should be|input tokens exceed"
-            + "|too many (input )?tokens|prompt is too long|reduce the length of the messages";
+            + "|input tokens exceed|too many (input )?tokens|prompt is too long|reduce the length of the messages";
 
     /**
      * Phrases of a spent account. Deliberately narrower than "billing": OpenAI's ordinary rate-limit text links to
@@ -84,37 +72,28 @@ public class OpenAiAdapter implements ProviderAdapter {
      */
     static final String QUOTA_WORDING = "current quota|insufficient[_ ]?(quota|credits?|balance|funds)|credit balance"
             + "|out of credits?|no credits? (left|remaining)|balance (is )?(too low|insufficient|not enough)"
-            + "|account balance|arrear|billing details|quota (exceeded|exhausted|has been (used|exhausted))"
+            + "|account balance|billing details|quota (exceeded|exhausted|has been (used|exhausted))"
             + "|spend(ing)? limit";
 
-    /** Status/code/message → class, first match wins; unmatched answers fall to {@link ErrorRule#byStatus}. */
+    /**
+     * OpenAI's own status/code/message → class, first match wins, after the dialect's {@link #dialectRules()};
+     * unmatched answers fall to {@link ErrorRule#byStatus}.
+     */
     public static final List<ErrorRule> RULES = List.of(
-            // Per-minute limits whose wording mentions "quota" (DashScope): rate limits, not a spent account.
-            code("Throttling.RateQuota", RATE_LIMITED),
-            code("Throttling.AllocationQuota", RATE_LIMITED),
-            code("Throttling", RATE_LIMITED),
-            code("rate_limit_reached_error", RATE_LIMITED),               // Moonshot
-            code("engine_overloaded_error", RATE_LIMITED),                // Moonshot 429 overload
             // A spent account or key: no retry, next key.
             code("insufficient_quota", QUOTA_EXHAUSTED),                  // OpenAI 429
             code("billing_not_active", QUOTA_EXHAUSTED),                  // OpenAI 429
-            code("exceeded_current_quota_error", QUOTA_EXHAUSTED),        // Moonshot 429
-            code("Arrearage", QUOTA_EXHAUSTED),                           // DashScope 400: account overdue
-            code("Throttling.FreeTierOnly", QUOTA_EXHAUSTED),             // DashScope: free quota used up
             message(QUOTA_WORDING, QUOTA_EXHAUSTED, 429),
-            message("insufficient balance", QUOTA_EXHAUSTED, 400, 403),    // DeepSeek sometimes answers 400/403 too
             // The prompt does not fit: only the context-window fallbacks can help.
             code("context_length_exceeded", CONTEXT_WINDOW),
             code("string_above_max_length", CONTEXT_WINDOW, 400),
             message(CONTEXT_WORDING, CONTEXT_WINDOW, 400, 413, 422),
             // Key problems some services report as 400 or 404.
             code("invalid_api_key", AUTH),
-            code("invalid_authentication_error", AUTH),                   // Moonshot 401
-            code("InvalidApiKey", AUTH),                                  // DashScope 401
             code("model_not_found", MODEL_NOT_FOUND, 400, 404),
             // Plain statuses, spelled out for the reader (the same as ErrorRule.byStatus).
             ErrorRule.status(401, AUTH),
-            ErrorRule.status(402, QUOTA_EXHAUSTED),                       // DeepSeek "Insufficient Balance"
+            ErrorRule.status(402, QUOTA_EXHAUSTED),
             ErrorRule.status(403, AUTH),
             ErrorRule.status(404, MODEL_NOT_FOUND),
             ErrorRule.status(408, TIMEOUT),
@@ -124,6 +103,8 @@ public class OpenAiAdapter implements ProviderAdapter {
             ErrorRule.status(422, BAD_REQUEST),
             ErrorRule.status(529, SERVER_ERROR));
 
+    private volatile List<ErrorRule> rules;
+
     private static final Set<String> NOT_PASSED = Set.of("model", "messages", "stream", "stream_options");
 
     @Override
@@ -131,9 +112,80 @@ public class OpenAiAdapter implements ProviderAdapter {
         return API;
     }
 
+    // ---- the dialect hooks -------------------------------------------------------------------------------------
+
+    /** The vendor's own error rules, tried before OpenAI's {@link #RULES}. */
+    protected List<ErrorRule> dialectRules() {
+        return List.of();
+    }
+
+    /** Hosts whose {@code api: openai} providers speak this dialect (e.g. {@code api.moonshot.ai}). */
+    protected Set<String> hosts() {
+        return Set.of();
+    }
+
+    /** Renames or drops parameters the vendor spells differently, on the finished body. */
+    protected void adaptBody(ObjectNode body, boolean streaming) {
+    }
+
+    /** The usage of an answer; dialects add their own cached-token fields to OpenAI's. */
+    protected TokenUsage usage(JsonNode usage) {
+        return openAiUsage(usage, -1);
+    }
+
+    /** OpenAI usage; {@code cached} (when not negative) stands in for a missing {@code prompt_tokens_details}. */
+    protected static TokenUsage openAiUsage(JsonNode usage, long cached) {
+        if (usage == null || !usage.isObject()) {
+            return TokenUsage.NONE;
+        }
+        long input = Json.longOr(usage, "prompt_tokens", 0);
+        long output = Json.longOr(usage, "completion_tokens", 0);
+        long details = Json.longOr(usage.get("prompt_tokens_details"), "cached_tokens", -1);
+        long hits = details >= 0 ? details : Math.max(cached, 0);
+        return new TokenUsage(input, Math.min(hits, input), output);
+    }
+
+    /**
+     * The dialect this provider speaks: for the generic adapter, the registered dialect whose {@link #hosts()}
+     * hold the {@code base_url}'s host, or whose api the {@code dialect} setting names; else this adapter.
+     */
+    @Override
+    public ProviderAdapter dialect(ProviderSpec provider) {
+        if (getClass() != OpenAiAdapter.class) {
+            return this;
+        }
+        String named = provider.setting("dialect", null);
+        String host = host(provider.baseUrl());
+        for (ProviderAdapter candidate : ProviderAdapters.all()) {
+            if (candidate instanceof OpenAiAdapter d && d != this && (named != null ? named.equals(d.api())
+                    : host != null && d.hosts().contains(host))) {
+                return d;
+            }
+        }
+        return this;
+    }
+
+    private static String host(String url) {
+        try {
+            return url == null ? null : java.net.URI.create(url).getHost();
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private List<ErrorRule> rules() {
+        List<ErrorRule> r = rules;
+        if (r == null) {
+            List<ErrorRule> all = new ArrayList<>(dialectRules());
+            all.addAll(RULES);
+            rules = r = List.copyOf(all);
+        }
+        return r;
+    }
+
     @Override
     public String endpoint(ProviderSpec provider, DeploymentSpec deployment) {
-        String base = AdapterSupport.baseUrl(provider, null);
+        String base = AdapterSupport.baseUrl(provider, defaultBaseUrl(provider));
         return base.endsWith("/chat/completions") ? base : base + "/chat/completions"; // tolerate a full URL
     }
 
@@ -165,6 +217,7 @@ public class OpenAiAdapter implements ProviderAdapter {
                 }
             }
         }
+        adaptBody(body, false);
         return Json.bytes(body);
     }
 
@@ -173,18 +226,18 @@ public class OpenAiAdapter implements ProviderAdapter {
         if (status < 200 || status >= 300) {
             throw error(status, headers, body);
         }
-        JsonNode root = AdapterSupport.parseSuccess(status, body, API);
+        JsonNode root = AdapterSupport.parseSuccess(status, body, api());
         JsonNode choices = root.get("choices");
         if (choices == null || !choices.isArray() || choices.isEmpty()) {
             if (root.has("error")) { // some gateways answer errors with 200
                 throw error(status, headers, body);
             }
-            throw AdapterSupport.malformed(status, API, "no choices");
+            throw AdapterSupport.malformed(status, api(), "no choices");
         }
         JsonNode choice = choices.get(0);
         JsonNode msg = choice.get("message");
         if (msg == null || !msg.isObject()) {
-            throw AdapterSupport.malformed(status, API, "choice without message");
+            throw AdapterSupport.malformed(status, api(), "choice without message");
         }
         ObjectNode message = Json.object();
         message.put("role", "assistant");
@@ -207,25 +260,8 @@ public class OpenAiAdapter implements ProviderAdapter {
         return new ProviderReply(message, finish, usage(root.get("usage")));
     }
 
-    /** OpenAI usage with the cached-token fields of OpenAI, Moonshot and DeepSeek. */
-    static TokenUsage usage(JsonNode usage) {
-        if (usage == null || !usage.isObject()) {
-            return TokenUsage.NONE;
-        }
-        long input = Json.longOr(usage, "prompt_tokens", 0);
-        long output = Json.longOr(usage, "completion_tokens", 0);
-        long cached = Json.longOr(usage.get("prompt_tokens_details"), "cached_tokens", -1);
-        if (cached < 0) {
-            cached = Json.longOr(usage, "cached_tokens", -1);               // Moonshot
-        }
-        if (cached < 0) {
-            cached = Json.longOr(usage, "prompt_cache_hit_tokens", 0);      // DeepSeek
-        }
-        return new TokenUsage(input, Math.min(Math.max(cached, 0), input), output);
-    }
-
-    /** Classifies a non-success answer. */
-    static ProviderError error(int status, Map<String, Object> headers, byte[] body) {
+    /** Classifies a non-success answer with the dialect's rules, then OpenAI's. */
+    protected ProviderError error(int status, Map<String, Object> headers, byte[] body) {
         JsonNode root = AdapterSupport.parseOrNull(body);
         List<String> codes = new ArrayList<>();
         String text = null;
@@ -243,7 +279,7 @@ public class OpenAiAdapter implements ProviderAdapter {
             }
         }
         String code = codes.stream().filter(c -> c != null && !c.isBlank()).findFirst().orElse(null);
-        return AdapterSupport.classified(API, RULES, status, codes, code, text, body, null, headers);
+        return AdapterSupport.classified(api(), rules(), status, codes, code, text, body, null, headers);
     }
 
     @Override
@@ -257,12 +293,13 @@ public class OpenAiAdapter implements ProviderAdapter {
         ObjectNode body = (ObjectNode) AdapterSupport.parseOrNull(requestBody(request, provider, deployment));
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
+        adaptBody(body, true);
         return Json.bytes(body);
     }
 
     @Override
     public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
             DeploymentSpec deployment, Runnable abort) {
-        return new io.caravan.provider.SseStream(API, body, new OpenAiStreamTranslator(headers), abort);
+        return new io.caravan.provider.SseStream(api(), body, new OpenAiStreamTranslator(this, headers), abort);
     }
 }

@@ -22,6 +22,7 @@ final class OpenAiStreamTranslator implements StreamTranslator {
 
     private static final String[] DELTA_FIELDS = {"role", "content", "tool_calls", "refusal", "reasoning_content"};
 
+    private final OpenAiAdapter dialect;
     private final Map<String, Object> headers;
     private boolean done;
     /** The role chunk waits for the first content, so that the attempt's first delta is real output. */
@@ -29,7 +30,8 @@ final class OpenAiStreamTranslator implements StreamTranslator {
     private boolean finishSeen;
     private TokenUsage usage = TokenUsage.NONE;
 
-    OpenAiStreamTranslator(Map<String, Object> headers) {
+    OpenAiStreamTranslator(OpenAiAdapter dialect, Map<String, Object> headers) {
+        this.dialect = dialect;
         this.headers = headers;
     }
 
@@ -43,14 +45,14 @@ final class OpenAiStreamTranslator implements StreamTranslator {
         byte[] bytes = data.getBytes(StandardCharsets.UTF_8);
         JsonNode chunk = AdapterSupport.parseOrNull(bytes);
         if (chunk == null || !chunk.isObject()) {
-            throw AdapterSupport.malformed(200, OpenAiAdapter.API, "a stream event that is not a JSON object");
+            throw AdapterSupport.malformed(200, dialect.api(), "a stream event that is not a JSON object");
         }
         if (chunk.has("error")) {
-            throw OpenAiAdapter.error(impliedStatus(chunk.get("error")), headers, bytes);
+            throw dialect.error(impliedStatus(chunk.get("error")), headers, bytes);
         }
         JsonNode u = chunk.get("usage");
         if (u != null && u.isObject()) {
-            usage = OpenAiAdapter.usage(u);
+            usage = dialect.usage(u);
         }
         JsonNode choices = chunk.get("choices");
         if (choices == null || !choices.isArray() || choices.isEmpty()) {
