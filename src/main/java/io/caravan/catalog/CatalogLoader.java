@@ -151,7 +151,7 @@ public final class CatalogLoader {
                 if (!used) {
                     warn("providers." + p.name() + ": not used by any deployment");
                 } else if (p.apiKeys().isEmpty()
-                        && ProviderAdapters.forApi(p.api()).credentials(p) == ProviderAdapter.Credentials.KEYS) {
+                        && ProviderAdapters.forProvider(p).credentials(p) == ProviderAdapter.Credentials.KEYS) {
                     warn("providers." + p.name() + ": no API keys: its deployments are left out of every plan");
                 }
             }
@@ -312,7 +312,7 @@ public final class CatalogLoader {
                     Collections.unmodifiableMap(headers), timeout,
                     retries == null ? ProviderSpec.DEFAULT_RETRIES : retries, backoff, rpm, tpm,
                     Collections.unmodifiableMap(settings), maxResponseBytes);
-            ProviderAdapter adapter = ProviderAdapters.forApi(api);
+            ProviderAdapter adapter = ProviderAdapters.forProvider(spec);
             if (baseUrl == null && adapter.requiresBaseUrl(spec)) {
                 throw fail(entry, "missing base_url");
             }

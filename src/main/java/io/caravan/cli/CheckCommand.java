@@ -199,14 +199,14 @@ public final class CheckCommand {
 
     /** The catalog's base URL, else the one the adapter builds (from the region, say), else built in. */
     private static String baseUrl(ProviderSpec p) {
-        String url = p.baseUrl() != null ? p.baseUrl() : ProviderAdapters.forApi(p.api()).defaultBaseUrl(p);
+        String url = p.baseUrl() != null ? p.baseUrl() : ProviderAdapters.forProvider(p).defaultBaseUrl(p);
         return url == null ? "(built in)" : Redaction.maskUrls(url);
     }
 
     private static String keys(ProviderSpec p) {
         int n = p.apiKeys() == null ? 0 : p.apiKeys().size();
         if (n == 0) {
-            return switch (ProviderAdapters.forApi(p.api()).credentials(p)) {
+            return switch (ProviderAdapters.forProvider(p).credentials(p)) {
                 case NONE -> "no keys (not needed)";
                 case CLOUD -> "cloud credentials";
                 case KEYS -> "no keys";

@@ -72,12 +72,12 @@ public final class DeploymentRoutes {
      * camel-http; the timeouts bound the connect and each read, {@link CallDeadlines} the call as a whole.
      */
     static String upstreamUri(ProviderSpec provider, DeploymentSpec deployment) {
-        return withOptions(ProviderAdapters.forApi(provider.api()).endpoint(provider, deployment), provider);
+        return withOptions(ProviderAdapters.forProvider(provider).endpoint(provider, deployment), provider);
     }
 
     /** The streaming endpoint; the provider's timeout also bounds each read, so a stream that stalls longer fails. */
     static String streamUpstreamUri(ProviderSpec provider, DeploymentSpec deployment) {
-        return withOptions(ProviderAdapters.forApi(provider.api()).streamEndpoint(provider, deployment), provider);
+        return withOptions(ProviderAdapters.forProvider(provider).streamEndpoint(provider, deployment), provider);
     }
 
     private static String withOptions(String base, ProviderSpec provider) {

@@ -102,7 +102,7 @@ public final class FallbackPlanner {
      */
     private boolean callable(Catalog catalog, DeploymentSpec d) {
         ProviderSpec provider = catalog.providerOf(d);
-        return ProviderAdapters.forApi(provider.api()).credentials(provider) != ProviderAdapter.Credentials.KEYS
+        return ProviderAdapters.forProvider(provider).credentials(provider) != ProviderAdapter.Credentials.KEYS
                 || keys.size(d.provider()) > 0;
     }
 

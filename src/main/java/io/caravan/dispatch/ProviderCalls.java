@@ -94,7 +94,7 @@ public final class ProviderCalls {
         TaskContext ctx = TaskContext.of(exchange);
         DeploymentSpec deployment = ctx.current().deployment();
         ProviderSpec provider = ctx.catalog().providerOf(deployment);
-        ProviderAdapter adapter = ProviderAdapters.forApi(provider.api());
+        ProviderAdapter adapter = ProviderAdapters.forProvider(provider);
         int keyIndex = -1;
         String key = null;
         long estimate = estimateTokens(ctx);
@@ -157,7 +157,7 @@ public final class ProviderCalls {
         Headroom headroom = Headroom.read(provider.api(), headers, Instant.now());
         ctx.callLimits(null, headroom);
         fleet.reported(provider, ctx.callKey(), headroom);
-        ProviderReply reply = ProviderAdapters.forApi(provider.api())
+        ProviderReply reply = ProviderAdapters.forProvider(provider)
                 .readResponse(status == null ? 200 : status, headers, body, deployment);
         int keyIndex = ctx.callKey();
         long estimate = ctx.callTokens();

@@ -135,6 +135,6 @@ public final class StreamCalls {
     }
 
     private static ProviderAdapter adapter(TaskContext ctx) {
-        return ProviderAdapters.forApi(ctx.catalog().providerOf(ctx.current().deployment()).api());
+        return ProviderAdapters.forProvider(ctx.catalog().providerOf(ctx.current().deployment()));
     }
 }

@@ -29,12 +29,15 @@ public record Headroom(Long requests, Long tokens, Long resetMs) {
             "anthropic-ratelimit-tokens-remaining",
             List.of("anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-reset"), ResetFormat.INSTANT);
 
-    /** Per {@code api}: which headers carry the headroom. Gemini sends none. */
+    /**
+     * Per {@code api}: which headers carry the headroom. Gemini sends none; OpenAI's names are read for every other
+     * api (the OpenAI-compatible dialects and Azure send them; an api that sends none finds none).
+     */
     static final Map<String, Names> HEADERS = Map.of("openai", OPENAI, "simulated", OPENAI, "anthropic", ANTHROPIC);
 
     /** The headroom in a provider's answer headers, or null when it sent none. */
     public static Headroom read(String api, Map<String, Object> headers, Instant now) {
-        Names names = HEADERS.get(api);
+        Names names = "gemini".equals(api) ? null : HEADERS.getOrDefault(api, OPENAI);
         if (names == null || headers == null || headers.isEmpty()) {
             return null;
         }

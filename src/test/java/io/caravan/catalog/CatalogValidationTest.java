@@ -53,12 +53,12 @@ class CatalogValidationTest {
                         providers:
                           p: {api: soap, base_url: "https://x.test"}
                         """ + MODELS,
-                        "providers.p: unknown api 'soap' (expected one of anthropic, gemini, openai, simulated)"),
+                        "providers.p: unknown api 'soap' (expected one of anthropic, bedrock, dashscope, deepseek, gemini, moonshot, openai, simulated)"),
                 Arguments.of("missing api", """
                         providers:
                           p: {base_url: "https://x.test"}
                         """ + MODELS,
-                        "providers.p: missing api (anthropic | gemini | openai | simulated)"),
+                        "providers.p: missing api (anthropic | bedrock | dashscope | deepseek | gemini | moonshot | openai | simulated)"),
                 Arguments.of("missing base_url", """
                         providers:
                           moonshot: {api: openai, api_keys: ["k"]}

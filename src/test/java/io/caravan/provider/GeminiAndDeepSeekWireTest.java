@@ -56,7 +56,7 @@ class GeminiAndDeepSeekWireTest {
                 providers:
                   google:   {api: gemini, base_url: "http://127.0.0.1:%1$d/gemini", api_keys: ["AIza-wire-test"]}
                   google2:  {api: gemini, base_url: "http://127.0.0.1:%1$d/quota", api_keys: ["AIza-quota"], retries: 2}
-                  deepseek: {api: openai, base_url: "http://127.0.0.1:%1$d/deepseek/v1", api_keys: ["sk-ds-wire"]}
+                  deepseek: {api: deepseek, base_url: "http://127.0.0.1:%1$d/deepseek/v1", api_keys: ["sk-ds-wire"]}
                 models:
                   - {name: flash, provider: google, model: gemini-2.5-flash, price: {input: 0.30, cached_input: 0.03, output: 2.50}}
                   - {name: pro, provider: google2, model: gemini-2.5-pro, price: {input: 1.25, output: 10.0}}
