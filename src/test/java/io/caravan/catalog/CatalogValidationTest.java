@@ -3,6 +3,7 @@ package io.caravan.catalog;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import io.caravan.provider.ProviderAdapters;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,12 +54,12 @@ class CatalogValidationTest {
                         providers:
                           p: {api: soap, base_url: "https://x.test"}
                         """ + MODELS,
-                        "providers.p: unknown api 'soap' (expected one of anthropic, bedrock, dashscope, deepseek, gemini, moonshot, openai, simulated)"),
+                        "providers.p: unknown api 'soap' (expected one of " + String.join(", ", ProviderAdapters.apis()) + ")"),
                 Arguments.of("missing api", """
                         providers:
                           p: {base_url: "https://x.test"}
                         """ + MODELS,
-                        "providers.p: missing api (anthropic | bedrock | dashscope | deepseek | gemini | moonshot | openai | simulated)"),
+                        "providers.p: missing api (" + String.join(" | ", ProviderAdapters.apis()) + ")"),
                 Arguments.of("missing base_url", """
                         providers:
                           moonshot: {api: openai, api_keys: ["k"]}
