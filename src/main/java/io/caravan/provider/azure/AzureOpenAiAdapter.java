@@ -67,9 +67,27 @@ public class AzureOpenAiAdapter extends OpenAiAdapter {
         return false; // problems() names what is missing
     }
 
+    /**
+     * Keys when it has them; Entra ID when any Entra setting is given (problems() names what else it needs); else a
+     * key provider without keys, left out of plans with a warning like any other.
+     */
     @Override
     public Credentials credentials(ProviderSpec provider) {
-        return provider.apiKeys().isEmpty() ? Credentials.CLOUD : Credentials.KEYS;
+        return provider.apiKeys().isEmpty() && !entraMissing(provider).equals(ENTRA) ? Credentials.CLOUD
+                : Credentials.KEYS;
+    }
+
+    static final List<String> ENTRA = List.of("tenant_id", "client_id", "client_secret");
+
+    private static List<String> entraMissing(ProviderSpec provider) {
+        List<String> missing = new ArrayList<>();
+        for (String s : ENTRA) {
+            String v = provider.setting(s, null);
+            if (v == null || v.isBlank()) {
+                missing.add(s);
+            }
+        }
+        return missing;
     }
 
     @Override
@@ -78,18 +96,10 @@ public class AzureOpenAiAdapter extends OpenAiAdapter {
         if (provider.baseUrl() == null && defaultBaseUrl(provider) == null) {
             problems.add("api azure-openai needs base_url (https://RESOURCE.openai.azure.com) or resource");
         }
-        if (provider.apiKeys().isEmpty()) {
-            List<String> missing = new ArrayList<>();
-            for (String s : List.of("tenant_id", "client_id", "client_secret")) {
-                String v = provider.setting(s, null);
-                if (v == null || v.isBlank()) {
-                    missing.add(s);
-                }
-            }
-            if (!missing.isEmpty()) {
-                problems.add("api azure-openai needs api_keys, or Entra ID settings tenant_id, client_id and "
-                        + "client_secret (missing " + String.join(", ", missing) + ")");
-            }
+        List<String> missing = entraMissing(provider);
+        if (provider.apiKeys().isEmpty() && !missing.isEmpty() && !missing.equals(ENTRA)) {
+            problems.add("Entra ID needs tenant_id, client_id and client_secret (missing "
+                    + String.join(", ", missing) + ")");
         }
         return problems;
     }

@@ -51,7 +51,7 @@ class AzureOpenAiAdapterTest {
     }
 
     @Test
-    void withoutKeysEntraIdSettingsAreRequiredAndNamedWhenMissing() {
+    void withoutKeysEntraIdSettingsMakeItACloudProviderAndPartialOnesAreNamed() {
         ProviderSpec entra = azure("https://c.openai.azure.com", List.of(),
                 Map.of("tenant_id", "t", "client_id", "c", "client_secret", "s"));
         assertThat(adapter.credentials(entra)).isEqualTo(ProviderAdapter.Credentials.CLOUD);
@@ -59,8 +59,11 @@ class AzureOpenAiAdapterTest {
         assertThat(adapter.credentialIdentity(entra)).isEqualTo("c");
         assertThat(adapter.problems(azure(null, List.of(), Map.of("tenant_id", "t")))).containsExactly(
                 "api azure-openai needs base_url (https://RESOURCE.openai.azure.com) or resource",
-                "api azure-openai needs api_keys, or Entra ID settings tenant_id, client_id and client_secret "
-                        + "(missing client_id, client_secret)");
+                "Entra ID needs tenant_id, client_id and client_secret (missing client_id, client_secret)");
+        // neither keys nor Entra ID: a key provider without keys (warned about, left out of plans), not an error
+        ProviderSpec bare = azure("https://c.openai.azure.com", List.of(), Map.of());
+        assertThat(adapter.credentials(bare)).isEqualTo(ProviderAdapter.Credentials.KEYS);
+        assertThat(adapter.problems(bare)).isEmpty();
     }
 
     /** Error bodies as Azure OpenAI sends them. */
