@@ -1,6 +1,9 @@
 package io.caravan.provider.bedrock;
 
 import io.caravan.catalog.ProviderSpec;
+import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.ProviderError;
+import software.amazon.awssdk.core.exception.SdkClientException;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -29,8 +32,14 @@ final class AwsSigning {
 
     private AwsSigning() {}
 
+    /** The chain's credentials; none found is an {@code auth} failure of the attempt (its next candidate is tried). */
     static AwsCredentialsIdentity credentials(ProviderSpec provider) {
-        return chain(provider).resolveCredentials();
+        try {
+            return chain(provider).resolveCredentials();
+        } catch (SdkClientException e) {
+            throw new ProviderError(ErrorClass.AUTH, null, "no AWS credentials for provider " + provider.name()
+                    + " (the default chain found none: environment, profile, web identity, container or instance role)");
+        }
     }
 
     private static AwsCredentialsProvider chain(ProviderSpec provider) {

@@ -391,6 +391,10 @@ public class BedrockAdapter implements ProviderAdapter {
         String text = root == null ? null
                 : Json.textOrNull(root, "message") != null ? Json.textOrNull(root, "message")
                 : Json.textOrNull(root, "Message");
+        if (text != null && text.contains("The Canonical String")) {
+            // AWS quotes the canonical request, signed header values (the session token) included: keep its verdict only
+            text = text.substring(0, text.indexOf("The Canonical String")).trim();
+        }
         List<String> codes = new ArrayList<>();
         codes.add(type);
         return AdapterSupport.classified(API, RULES, status, codes, type, text, body, null, headers);

@@ -118,6 +118,19 @@ class BedrockAdapterTest {
     }
 
     @Test
+    void aSignatureMismatchKeepsItsVerdictButNotTheCanonicalRequestAwsQuotes() {
+        String token = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDexampleSESSIONtoken";
+        ProviderError error = Fixtures.failure(adapter, 403, Map.of("x-amzn-ErrorType", "InvalidSignatureException"),
+                "{\"message\":\"The request signature we calculated does not match the signature you provided. Check your "
+                        + "AWS Secret Access Key and signing method. Consult the service documentation for details.\\n\\n"
+                        + "The Canonical String for this request should have been\\n'POST\\n/model/x/converse\\n\\n"
+                        + "content-type:application/json\\nx-amz-security-token:" + token + "\\n'\"}", arn);
+        assertThat(error.errorClass()).isEqualTo(ErrorClass.AUTH);
+        assertThat(error.getMessage()).contains("signature we calculated does not match").doesNotContain(token)
+                .doesNotContain("Canonical");
+    }
+
+    @Test
     void anErrorTypeInTheBodyAloneIsReadToo() {
         ProviderError error = Fixtures.failure(adapter, 400, Map.of(),
                 "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"Input is too long for requested model.\"}", arn);
