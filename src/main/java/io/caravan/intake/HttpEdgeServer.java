@@ -93,7 +93,7 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
         if (tenants != null) {
             // always there: it also strips the tenant header callers might send, tenants or not
             router.route("/v1/*").order(-2000).setName(AUTH_ROUTE).handler(tenants);
-            LOG.info("API keys on /v1/* {}", tenants.active() ? "required (tenants from the catalog)" : "not required");
+            LOG.info("API keys on /v1/* {}", tenants.active() ? "required" : "not required (no tenants, no caravan.http.api-keys)");
         } else if (!edge.apiKeys().isEmpty()) {
             router.route("/v1/*").order(-2000).setName(AUTH_ROUTE).handler(new ApiKeyAuth(edge.apiKeys()));
             LOG.info("API keys required on /v1/* ({} keys)", edge.apiKeys().size());
