@@ -46,6 +46,9 @@ public final class TenantAdmission {
     private record Hold(String tenant, double reserved, double costBefore, long tokensEstimated, long tokensBefore,
             long sinceNanos) {}
 
+    /** The longest a call waits for the tenant's calls in flight to settle before it is refused. */
+    static final Duration MAX_WAIT = Duration.ofSeconds(30);
+
     private final SpendLedger ledger;
     private final TenantRateLimits rates;
     private final String instance;
@@ -131,19 +134,31 @@ public final class TenantAdmission {
             if (!ledger.rebuilt()) {
                 ledger.awaitRebuilt(rebuildWait);
             }
-            synchronized (locks.computeIfAbsent(name, n -> new Object())) {
-                double spent = ledger.tenantSpend(name);
-                double mine = adder(reserved, name).sum();
-                double late = adder(unseen, name).sum();
-                // what is left of the budget, as far as this instance knows, and its share of it
-                double left = limit - spent - late;
-                double share = left / Math.max(1, members.getAsInt());
-                boolean fits = mine <= 0 ? left > 0 : mine + estimate <= share;
-                if (!fits) {
-                    ctx.fail(new TaskError(ErrorClass.BUDGET_EXCEEDED, String.format(Locale.ROOT,
-                            "tenant %s budget spent (%.4f of %.2f USD this month, %.4f reserved by calls in flight)",
-                            name, spent + late, limit, mine)));
-                    return;
+            Object lock = locks.computeIfAbsent(name, n -> new Object());
+            long waitUntil = System.nanoTime() + Math.min(ctx.remainingMs(), MAX_WAIT.toMillis()) * 1_000_000L;
+            synchronized (lock) {
+                while (true) {
+                    double spent = ledger.tenantSpend(name);
+                    double mine = adder(reserved, name).sum();
+                    double late = adder(unseen, name).sum();
+                    // this instance's spend the ledger has not read yet, and its share of what the ledger says
+                    // is left: every instance keeps to its share, so together they stay within the budget
+                    double pending = Math.max(0, mine + late);
+                    double room = limit - spent;
+                    double share = room / Math.max(1, members.getAsInt());
+                    if (pending <= 0 ? room > 0 : pending + estimate <= share) {
+                        break;
+                    }
+                    long leftNanos = waitUntil - System.nanoTime();
+                    if (pending <= 0 || room - pending < estimate || leftNanos <= 0 || ctx.callerGone()) {
+                        ctx.fail(new TaskError(ErrorClass.BUDGET_EXCEEDED, String.format(Locale.ROOT,
+                                "tenant %s budget spent (%.4f of %.2f USD this month, %.4f reserved by calls in flight)",
+                                name, spent + late, limit, mine)));
+                        return;
+                    }
+                    // past this instance's share, but the budget has room: once its calls settle and the ledger
+                    // reads them (and the peers'), the real spend decides
+                    lock.wait(Math.max(1, Math.min(100, leftNanos / 1_000_000L)));
                 }
                 adder(reserved, name).add(estimate);
             }
@@ -181,10 +196,14 @@ public final class TenantAdmission {
         if (hold == null) {
             return;
         }
-        adder(reserved, hold.tenant()).add(-hold.reserved());
         double actual = Math.max(0, ctx.totalCost() - hold.costBefore());
-        if (actual > 0) {
-            adder(unseen, hold.tenant()).add(actual);
+        Object lock = locks.computeIfAbsent(hold.tenant(), n -> new Object());
+        synchronized (lock) {
+            adder(reserved, hold.tenant()).add(-hold.reserved());
+            if (actual > 0) {
+                adder(unseen, hold.tenant()).add(actual);
+            }
+            lock.notifyAll(); // calls waiting for their share look again
         }
         if (hold.tokensEstimated() > 0) {
             rates.correct(ctx.catalog().tenant(hold.tenant()), hold.tokensEstimated(),

@@ -12,8 +12,8 @@ final class TenantFixtures {
 
     private TenantFixtures() {}
 
-    /** {@code extraTenants} is YAML appended under {@code tenants:} (indented by four spaces). */
-    static String catalog(WireMockServer upstream, String acmeExtra, String extraTenants) {
+    /** {@code acmeExtra} and {@code globexExtra} are more fields of each tenant (YAML, indented here). */
+    static String catalog(WireMockServer upstream, String acmeExtra, String globexExtra) {
         return """
                 providers:
                   oai:
@@ -38,7 +38,7 @@ final class TenantFixtures {
                     api_keys: ["%4$s"]
                 %5$s
                 """.formatted(upstream.port(), KeysCommand.hashLine(ACME_KEY), indent(acmeExtra),
-                KeysCommand.hashLine(GLOBEX_KEY), indent(extraTenants));
+                KeysCommand.hashLine(GLOBEX_KEY), indent(globexExtra));
     }
 
     private static String indent(String yaml) {
