@@ -8,6 +8,7 @@ import io.caravan.dispatch.AttemptFailures;
 import io.caravan.dispatch.CallCancellation;
 import io.caravan.dispatch.DeploymentRouteTemplate;
 import io.caravan.dispatch.DeploymentRoutes;
+import io.caravan.dispatch.FairShare;
 import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
 import io.caravan.dispatch.RetryPolicy;
@@ -107,11 +108,19 @@ public final class CaravanApp implements AutoCloseable {
                 new ChatStreamWriter(breakers));
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
-        FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats));
+        // tenants waiting for the same provider capacity take turns by weight
+        FairShare fairShare = Boolean.parseBoolean(settings.get("caravan.tenants.fair-share", "true"))
+                ? new FairShare() : null;
+        FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats))
+                .sharedFairly(fairShare);
+        if (fairShare != null) {
+            main.bind("fairShare", fairShare);
+        }
         main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         ResponseLimits responseLimits = ResponseLimits.from(settings);
-        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits, fleet));
+        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits, fleet)
+                .sharedFairly(fairShare));
         main.bind("streamCalls", new StreamCalls(upstreams, responseLimits));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
