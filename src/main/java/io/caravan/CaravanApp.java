@@ -256,6 +256,7 @@ public final class CaravanApp implements AutoCloseable {
             return ctx != null && !ctx.done();
         });
         operations.board().showTenants(() -> admission.status(catalogs.current()));
+        operations.metrics().labelTenants(catalogs.current().hasTenants());
         return admission;
     }
 

@@ -94,9 +94,9 @@ class FairShareTest {
             long slowest = globex.get(globex.size() - 1);
             System.out.println("fair share: globex's 20 calls behind acme's flood took p50 " + globex.get(10)
                     + " ms, max " + slowest + " ms");
-            // a fair share: half of 20 calls a second is two windows for 20 calls, and a window to line up;
-            // behind the flood's 256 tasks in flight it would be about 14
-            assertThat(slowest).isLessThan(5_000);
+            // a fair share: half of 20 calls a second is two windows for globex's 20 calls; racing the flood's
+            // 256 tasks in flight for every window instead (caravan.tenants.fair-share=false) took 18 s here
+            assertThat(slowest).isLessThan(10_000);
         } finally {
             upstream.stop();
         }

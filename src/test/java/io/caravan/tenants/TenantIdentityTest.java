@@ -236,6 +236,8 @@ class TenantIdentityTest {
             logs.list.forEach(e -> written.add(e.getFormattedMessage()));
         }
         assertThat(caravan.get("/status").body()).contains("\"tenants\"");
+        // requests are counted per tenant (the catalog has tenants)
+        assertThat(caravan.get("/metrics").body()).containsPattern("caravan_requests_total\\{[^}]*tenant=\"acme\"");
         for (String text : written) {
             assertThat(text).doesNotContain(TenantFixtures.ACME_KEY, TenantFixtures.GLOBEX_KEY, TenantFixtures.ENV_KEY);
         }
