@@ -72,7 +72,7 @@ public final class TenantAuth implements Handler<RoutingContext> {
     }
 
     /** The tenant an {@code Authorization} header's key is of, in this catalog, or null. */
-    String tenantOf(String authorization, Catalog catalog) {
+    public String tenantOf(String authorization, Catalog catalog) {
         if (authorization == null || authorization.length() <= PREFIX.length()
                 || !authorization.regionMatches(true, 0, PREFIX, 0, PREFIX.length())) {
             return null;
