@@ -101,6 +101,16 @@ class TenantAdmissionTest {
         assertThat(statuses.stream().filter(s -> s == 402).count()).isEqualTo(20 - calls());
         // the spend is in the usage topic: a restarted instance reads it back and refuses
         await().atMost(Duration.ofSeconds(20)).until(() -> first.app().operations().ledger().tenantSpend("acme") >= 25);
+        // caravan report --by tenant reads the same events and agrees with the ledger
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        int status = io.caravan.cli.ReportCommand.run(new ArrayList<>(List.of("--by", "tenant", "--format", "csv")),
+                io.caravan.Settings.load().with("kafka.bootstrap-servers", io.caravan.support.TestKafka.bootstrapServers())
+                        .with("caravan.topics.usage", first.usageTopic),
+                new java.io.PrintStream(out), new java.io.PrintStream(new java.io.ByteArrayOutputStream()));
+        assertThat(status).isZero();
+        String acmeLine = out.toString().lines().filter(l -> l.startsWith("acme,")).findFirst().orElseThrow();
+        assertThat(acmeLine).endsWith("," + String.format(java.util.Locale.ROOT, "%.6f",
+                first.app().operations().ledger().tenantSpend("acme")));
         first.close();
         caravans.remove(first);
         Caravan again = start(prefix, "budget: 25", "", Map.of());
