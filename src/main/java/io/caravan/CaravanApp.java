@@ -109,7 +109,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
         // tenants waiting for the same provider capacity take turns by weight
-        FairShare fairShare = Boolean.parseBoolean(settings.get("caravan.tenants.fair-share", "true"))
+        FairShare fairShare = Boolean.parseBoolean(settings.get("caravan.tenants.fair-share", "false"))
                 ? new FairShare() : null;
         FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats))
                 .sharedFairly(fairShare);
