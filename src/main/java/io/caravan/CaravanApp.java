@@ -1,12 +1,14 @@
 package io.caravan;
 
 import io.caravan.accounting.Operations;
+import io.caravan.accounting.TenantAdmission;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.dispatch.AttemptFailures;
 import io.caravan.dispatch.CallCancellation;
 import io.caravan.dispatch.DeploymentRouteTemplate;
 import io.caravan.dispatch.DeploymentRoutes;
+import io.caravan.dispatch.FairShare;
 import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
 import io.caravan.dispatch.RetryPolicy;
@@ -21,6 +23,8 @@ import io.caravan.intake.HttpIntake;
 import io.caravan.intake.KafkaInFlight;
 import io.caravan.intake.KafkaIntake;
 import io.caravan.intake.TaskIntake;
+import io.caravan.intake.TenantAuth;
+import io.caravan.intake.TenantIdentity;
 import io.caravan.outlet.PublishRetry;
 import io.caravan.outlet.UsageRecords;
 import io.caravan.provider.ResponseLimits;
@@ -30,6 +34,7 @@ import io.caravan.resilience.FleetState;
 import io.caravan.resilience.GroupMembers;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.RateLimits;
+import io.caravan.resilience.TenantRateLimits;
 import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.routing.TierRouter;
@@ -103,11 +108,19 @@ public final class CaravanApp implements AutoCloseable {
                 new ChatStreamWriter(breakers));
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
-        FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats));
+        // tenants waiting for the same provider capacity take turns by weight
+        FairShare fairShare = Boolean.parseBoolean(settings.get("caravan.tenants.fair-share", "false"))
+                ? new FairShare() : null;
+        FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats))
+                .sharedFairly(fairShare);
+        if (fairShare != null) {
+            main.bind("fairShare", fairShare);
+        }
         main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         ResponseLimits responseLimits = ResponseLimits.from(settings);
-        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits, fleet));
+        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits, fleet)
+                .sharedFairly(fairShare));
         main.bind("streamCalls", new StreamCalls(upstreams, responseLimits));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
@@ -137,9 +150,16 @@ public final class CaravanApp implements AutoCloseable {
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
         // the fleet learns its peers' calls from the usage topic the ledger already reads
         boolean share = Boolean.parseBoolean(settings.get("caravan.fleet.share", "true"));
+        // tenants (catalog tenants:): identity at the intakes, budgets and rates before each call
+        TenantAdmission tenantAdmission = tenants(settings, taskIntake, share);
         if (share) {
-            operations.ledger().follow(fleet::apply);
+            operations.ledger().follow(e -> {
+                fleet.apply(e);
+                tenantAdmission.apply(e);
+            });
             fleet.lagFrom(operations.ledger()::lagMillis);
+        } else {
+            operations.ledger().follow(tenantAdmission::apply);
         }
         this.members = bootstrapServers == null || !share ? null : new GroupMembers(bootstrapServers,
                 settings.get("caravan.consumer.group", "caravan"), java.time.Duration.ofSeconds(2));
@@ -159,7 +179,7 @@ public final class CaravanApp implements AutoCloseable {
                 .setWorkerPoolSize(Math.max(20, edge.workerThreads()))
                 .setMaxWorkerExecuteTime(15).setMaxWorkerExecuteTimeUnit(java.util.concurrent.TimeUnit.MINUTES));
         // the HTTP server with Caravan's edge: connection cap and timeouts, API keys, bounded bodies
-        main.bind("caravanHttpServer", new HttpEdgeServer.Factory(edge));
+        main.bind("caravanHttpServer", new HttpEdgeServer.Factory(edge, new TenantAuth(catalogs, edge.apiKeys())));
 
         // one poll never brings more than the in-flight limit, so the hand-over queue stays bounded
         int maxPoll = settings.getInt("caravan.kafka.max-poll-records", Math.min(500, maxInFlight));
@@ -219,6 +239,25 @@ public final class CaravanApp implements AutoCloseable {
         if (reloader != null && adminKey != null && !adminKey.isBlank()) {
             main.configure().addRoutesBuilder(new AdminReload(reloader, adminKey));
         }
+    }
+
+    /** The tenants' parts: who a task is of (intakes), and what it may spend and send (before each call). */
+    private TenantAdmission tenants(Settings settings, TaskIntake taskIntake, boolean share) {
+        taskIntake.identifiedBy(new TenantIdentity(settings.get("caravan.tenants.kafka-header", "caravan-tenant")));
+        TenantRateLimits rates = new TenantRateLimits(limits.window(), share ? fleet : null);
+        rates.tenants(catalogs.current().tenants());
+        catalogs.onSwap(c -> rates.tenants(c.tenants()));
+        TenantAdmission admission = new TenantAdmission(operations.ledger(), rates, instanceId, fleet::liveInstances,
+                settings.getLong("caravan.tenants.default-output-tokens", 1024),
+                Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
+        main.bind("tenantAdmission", admission);
+        main.bind("taskOpen", (Predicate) e -> {
+            TaskContext ctx = TaskContext.of(e);
+            return ctx != null && !ctx.done();
+        });
+        operations.board().showTenants(() -> admission.status(catalogs.current()));
+        operations.metrics().labelTenants(catalogs.current().hasTenants());
+        return admission;
     }
 
     /**

@@ -49,6 +49,8 @@ public final class CaravanMain {
               report [--by tier|model|provider|tenant|day] [--since DATE] [--until DATE]
                      [--format table|csv|json] [--html FILE]
                                          spend and fallbacks from the usage topic
+              keys new --tenant NAME     a new API key of a tenant (shown once) and the sha256: line
+                                         to add to its api_keys in the catalog
               help                       this text (also --help, -h)
 
             send and tail talk to kafka.bootstrap-servers, else to the embedded broker of a `caravan run`
@@ -56,7 +58,8 @@ public final class CaravanMain {
             command, or ./application.properties. bin/caravan reads JAVA_HOME, CARAVAN_HEAP (default 512m)
             and CARAVAN_JAVA_OPTS.""";
 
-    private static final List<String> COMMANDS = List.of("run", "check", "send", "tail", "batch", "report");
+    private static final List<String> COMMANDS = List.of("run", "check", "send", "tail", "batch", "report",
+            "keys");
     private static final List<String> HELP = List.of("help", "--help", "-h");
 
     static int run(String[] args) throws Exception {
@@ -74,6 +77,9 @@ public final class CaravanMain {
                             + " COMMAND, or bin/caravan -Dname=value COMMAND)"
                             : "' (commands: " + String.join(", ", COMMANDS) + ", help)"));
             return 2;
+        }
+        if (command.equals("keys")) {
+            return io.caravan.cli.KeysCommand.run(rest.toArray(String[]::new), System.out, System.err);
         }
         Settings settings;
         try {

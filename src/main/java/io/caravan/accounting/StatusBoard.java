@@ -37,6 +37,13 @@ public final class StatusBoard {
         this.fleet = fleet;
     }
 
+    private volatile java.util.function.Supplier<ObjectNode> tenants;
+
+    /** Adds the tenants' section ({@code "tenants"}) when the catalog has tenants: spend, reserved, limits. */
+    public void showTenants(java.util.function.Supplier<ObjectNode> tenants) {
+        this.tenants = tenants;
+    }
+
     static final class DeploymentStats {
         final LongAdder requests = new LongAdder();
         final Map<String, LongAdder> failures = new ConcurrentHashMap<>();
@@ -124,6 +131,10 @@ public final class StatusBoard {
         ArrayNode scopes = left.putArray("scopes");
         budgets.tiers().forEach((tier, limit) -> scope(scopes, "tier:" + tier, limit, ledger.tierSpend(tier)));
         budgets.tenants().forEach((tenant, limit) -> scope(scopes, "tenant:" + tenant, limit, ledger.tenantSpend(tenant)));
+        java.util.function.Supplier<ObjectNode> byTenant = this.tenants;
+        if (byTenant != null && catalog.hasTenants()) {
+            root.set("tenants", byTenant.get());
+        }
         java.util.function.Supplier<ObjectNode> f = fleet;
         if (f != null) {
             root.set("fleet", f.get());

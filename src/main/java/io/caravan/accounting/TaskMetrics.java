@@ -185,8 +185,16 @@ public final class TaskMetrics {
         String model = label(by == null ? ctx.group() : by.group());
         String provider = label(by == null ? null : by.deployment().provider());
         String outcome = ok ? "ok" : ctx.error() == null ? "unknown" : ctx.error().type().wireName();
-        counter("caravan.requests", "Finished tasks",
-                "tier", tier, "model", model, "provider", provider, "outcome", outcome).increment();
+        if (tenantLabel) {
+            // a tenant of the catalog, else "none": the label's values are bounded by the catalog
+            String tenant = ctx.task().tenant();
+            counter("caravan.requests", "Finished tasks", "tier", tier, "model", model, "provider", provider,
+                    "outcome", outcome, "tenant", tenant != null && ctx.catalog().tenant(tenant) != null ? tenant
+                            : "none").increment();
+        } else {
+            counter("caravan.requests", "Finished tasks",
+                    "tier", tier, "model", model, "provider", provider, "outcome", outcome).increment();
+        }
 
         // one meaning (README, Fallback): the answer came from a deployment other than the first of the plan
         boolean fellBack = by != null && by.fallback();
@@ -207,6 +215,17 @@ public final class TaskMetrics {
             board.attempt(a, fellBack && a.ok() && a.deployment().equals(by.deployment().id()), ctx.tier());
         }
         board.task(fellBack ? 1 : 0);
+    }
+
+    private volatile boolean tenantLabel;
+
+    /**
+     * Labels {@code caravan_requests_total} by tenant: set at start-up when the catalog has tenants, and kept for
+     * the life of the process (a metric keeps one label set; tenants added by a reload get the label at restart).
+     */
+    public TaskMetrics labelTenants(boolean on) {
+        this.tenantLabel = on;
+        return this;
     }
 
     private void tokens(Attempt a, String kind, long count) {

@@ -23,15 +23,16 @@ public record Catalog(
         CircuitBreakerSpec circuitBreaker,
         BudgetSpec budgets,
         ShapingSpec shaping,
-        Map<String, List<String>> contentFilterFallbacks) {
+        Map<String, List<String>> contentFilterFallbacks,
+        Map<String, TenantSpec> tenants) {
 
-    /** A catalog without {@code content_filter_fallbacks}. */
+    /** A catalog without {@code content_filter_fallbacks} and tenants. */
     public Catalog(String source, Map<String, ProviderSpec> providers, Map<String, List<DeploymentSpec>> groups,
             Map<String, List<String>> fallbacks, Map<String, List<String>> contextWindowFallbacks,
             Map<String, TierSpec> tiers, String defaultTier, RoutingSpec routing, CircuitBreakerSpec circuitBreaker,
             BudgetSpec budgets, ShapingSpec shaping) {
         this(source, providers, groups, fallbacks, contextWindowFallbacks, tiers, defaultTier, routing,
-                circuitBreaker, budgets, shaping, Map.of());
+                circuitBreaker, budgets, shaping, Map.of(), Map.of());
     }
 
     /** A catalog without traffic-shaping blocks. */
@@ -41,6 +42,16 @@ public record Catalog(
             BudgetSpec budgets) {
         this(source, providers, groups, fallbacks, contextWindowFallbacks, tiers, defaultTier, routing,
                 circuitBreaker, budgets, ShapingSpec.NONE);
+    }
+
+    /** Whether the catalog has a {@code tenants:} block: callers are then identified by key or record header. */
+    public boolean hasTenants() {
+        return !tenants.isEmpty();
+    }
+
+    /** The tenant of this name, or null. */
+    public TenantSpec tenant(String name) {
+        return name == null ? null : tenants.get(name);
     }
 
     public List<DeploymentSpec> group(String name) {

@@ -51,7 +51,8 @@ public final class CatalogLoader {
     static final Set<String> FUTURE_BLOCKS = Set.of("cache", "escalation");
 
     private static final Set<String> TOP_LEVEL = Set.of("providers", "models", "fallbacks",
-            "context_window_fallbacks", "content_filter_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker", "budgets", "groups");
+            "context_window_fallbacks", "content_filter_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker",
+            "budgets", "groups", "tenants");
     private static final Set<String> PROVIDER_FIELDS = Set.of("api", "base_url", "api_keys", "api_key", "headers",
             "timeout", "retries", "backoff", "rpm", "tpm", "max_response_bytes");
     private static final Set<String> DEPLOYMENT_FIELDS = Set.of("name", "provider", "model", "context_window",
@@ -120,7 +121,8 @@ public final class CatalogLoader {
         }
 
         Catalog read(Path path) {
-            JsonNode root = expandTree(parse(path));
+            JsonNode raw = parse(path);
+            JsonNode root = expandTree(raw);
             if (root == null || !root.isObject()) {
                 throw fail("document", root == null || root.isMissingNode() || root.isNull()
                         ? "empty file (expected a mapping with providers: and models:)"
@@ -144,6 +146,9 @@ public final class CatalogLoader {
             CircuitBreakerSpec breaker = readBreaker(root.get("circuit_breaker"));
             BudgetSpec budgets = readBudgets(root.get("budgets"), tiers);
             ShapingSpec shaping = new ShapingReader(file).read(root, groups, tiers);
+            Map<String, TenantSpec> tenants = new TenantsReader(file, env, this::warn)
+                    .read(raw == null || !raw.isObject() ? null : raw.get("tenants"), tiers, groups.keySet());
+            budgets = withTenantBudgets(budgets, tenants);
 
             for (ProviderSpec p : providers.values()) {
                 boolean used = groups.values().stream().flatMap(List::stream)
@@ -157,7 +162,7 @@ public final class CatalogLoader {
             }
 
             return new Catalog(file, frozen(providers), frozen(groups), frozen(fallbacks), frozen(cwFallbacks),
-                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping, frozen(cfFallbacks));
+                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping, frozen(cfFallbacks), tenants);
         }
 
         // ---- parsing and expansion -------------------------------------------------------------------------
@@ -627,6 +632,22 @@ public final class CatalogLoader {
                 }
             }
             return new BudgetSpec(byTier, byTenant, onExceed);
+        }
+
+        /** A tenant's {@code budget} is its monthly budget; {@code budgets.tenants} still names the others. */
+        private BudgetSpec withTenantBudgets(BudgetSpec budgets, Map<String, TenantSpec> tenants) {
+            Map<String, Double> byTenant = new LinkedHashMap<>(budgets.tenants());
+            for (TenantSpec t : tenants.values()) {
+                if (t.budget() == null) {
+                    continue;
+                }
+                if (byTenant.containsKey(t.name())) {
+                    throw fail("tenants." + t.name() + ".budget", "also set in budgets.tenants: keep one");
+                }
+                byTenant.put(t.name(), t.budget());
+            }
+            return byTenant.equals(budgets.tenants()) ? budgets
+                    : new BudgetSpec(budgets.tiers(), Collections.unmodifiableMap(byTenant), budgets.onExceed());
         }
 
         private Map<String, Double> amounts(JsonNode node, String entry) {

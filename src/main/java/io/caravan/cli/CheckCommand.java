@@ -190,6 +190,27 @@ public final class CheckCommand {
             sb.append("  on exceed: ").append(b.onExceed()).append('\n');
         }
 
+        if (catalog.hasTenants()) {
+            sb.append("\nTenants (keys are counted, never shown)\n");
+            Table t = new Table("tenant", "keys", "budget", "rpm", "tpm", "allow", "default tier", "weight");
+            for (io.caravan.catalog.TenantSpec tenant : catalog.tenants().values()) {
+                Double budget = b.tenants().get(tenant.name());
+                List<String> allow = new ArrayList<>();
+                if (tenant.allowTiers() != null) {
+                    allow.add("tiers " + String.join(",", tenant.allowTiers()));
+                }
+                if (tenant.allowGroups() != null) {
+                    allow.add("groups " + String.join(",", tenant.allowGroups()));
+                }
+                t.row(tenant.name(), String.valueOf(tenant.keyHashes().size()), budget == null ? "-" : money(budget),
+                        tenant.rpm() == null ? "-" : String.valueOf(tenant.rpm()),
+                        tenant.tpm() == null ? "-" : String.valueOf(tenant.tpm()),
+                        allow.isEmpty() ? "all" : String.join("; ", allow),
+                        tenant.defaultTier() == null ? "-" : tenant.defaultTier(), String.valueOf(tenant.weight()));
+            }
+            t.appendTo(sb, "  ");
+        }
+
         if (!warnings.isEmpty()) {
             sb.append("\nWarnings\n");
             warnings.forEach(w -> sb.append("  ").append(w).append('\n'));

@@ -41,6 +41,10 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                     .errorHandler(noErrorHandler())
                     // a prompt that cannot fit is skipped before the breaker: it says nothing of the deployment
                     .bean("providerCalls", "checkContextWindow")
+                    // the tenant's budget (with what it has in flight) and rate, before every call: a refusal
+                    // ends the task and no call is made
+                    .bean("tenantAdmission", "beforeCall")
+                    .filter(io.caravan.accounting.TenantAdmission::admitted)
                     .circuitBreaker()
                         .resilience4jConfiguration()
                             .circuitBreaker("{{breaker}}")
@@ -62,6 +66,7 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                             .otherwise()
                                 .bean("providerCalls", "complete")
                         .end()
+                    .end()
                     .end();
     }
 }

@@ -63,6 +63,14 @@ public final class FallbackPlanner {
         this.strategies = strategies;
     }
 
+    private volatile FairShare fairShare;
+
+    /** Tasks sleeping for a provider's capacity wait in its fair-share lane meanwhile. */
+    public FallbackPlanner sharedFairly(FairShare fairShare) {
+        this.fairShare = fairShare;
+        return this;
+    }
+
     /** Lays out the candidates for the task's group and its fallbacks. */
     public void plan(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
         Catalog catalog = ctx.catalog();
@@ -108,6 +116,10 @@ public final class FallbackPlanner {
 
     /** The Dynamic Router's expression: the next deployment's endpoint, or null to stop. */
     public String next(TaskContext ctx) {
+        FairShare fair = fairShare;
+        if (fair != null) {
+            fair.awake(ctx);
+        }
         if (ctx.done()) {
             return null;
         }
@@ -149,6 +161,9 @@ public final class FallbackPlanner {
                 if (wait.forCapacity()) {
                     Candidate at = wait.candidate();
                     ctx.record(at, WAITED, null, ms, TokenUsage.NONE);
+                    if (fair != null) {
+                        fair.sleeping(at.deployment().provider(), ctx);
+                    }
                 }
                 plan(ctx);
                 return COOLDOWN_WAIT;
@@ -191,6 +206,13 @@ public final class FallbackPlanner {
             Duration key = keyCount == 0 ? Duration.ZERO : keys.untilAvailable(provider);
             Duration capacity = keyCount == 0 ? Duration.ZERO
                     : limits.untilCapacity(ctx.catalog().providerOf(c.deployment()), keyCount, tokens);
+            FairShare fair = fairShare;
+            if (fair != null && keyCount > 0 && capacity.isZero()) {
+                // capacity now, but other tenants' turn first: the next window
+                long now = System.currentTimeMillis();
+                capacity = fair.turnWait(provider, ctx,
+                        Duration.ofMillis(limits.windowStart(now) + limits.window().toMillis() - now));
+            }
             Duration ready = breaker.compareTo(key) >= 0 ? breaker : key;
             boolean forCapacity = capacity.compareTo(ready) > 0;
             if (forCapacity) {

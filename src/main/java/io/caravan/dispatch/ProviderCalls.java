@@ -52,6 +52,7 @@ public final class ProviderCalls {
     private final UpstreamEndpoints endpoints;
     private final ResponseLimits responseLimits;
     private final FleetState fleet;
+    private volatile FairShare fairShare;
 
     public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats, UpstreamEndpoints endpoints,
             ResponseLimits responseLimits, FleetState fleet) {
@@ -61,6 +62,12 @@ public final class ProviderCalls {
         this.stats = stats;
         this.endpoints = endpoints;
         this.responseLimits = responseLimits;
+    }
+
+    /** Shares each rate-limited provider's capacity fairly between the tenants waiting for it. */
+    public ProviderCalls sharedFairly(FairShare fairShare) {
+        this.fairShare = fairShare;
+        return this;
     }
 
     /** Tokens a call of this task is counted for before the answer: prompt estimate plus requested output. */
@@ -99,6 +106,14 @@ public final class ProviderCalls {
         String key = null;
         long estimate = estimateTokens(ctx);
         if (keys.size(provider.name()) > 0) {
+            FairShare fair = fairShare;
+            if (fair != null && RateLimits.limited(provider) && !fair.mayGo(provider.name(), ctx)) {
+                // other tenants wait for this provider and are behind in their share: skip without a call
+                long now = System.currentTimeMillis();
+                throw new ProviderError(ErrorClass.RATE_LIMITED, null, "tenants waiting for provider "
+                        + provider.name() + " take turns: this task waits for its fair share",
+                        java.time.Duration.ofMillis(limits.windowStart(now) + limits.window().toMillis() - now));
+            }
             keyIndex = keys.pick(provider.name(), k -> limits.tryAcquire(provider, k, estimate));
             if (keyIndex < 0) {
                 if (keys.pick(provider.name()) >= 0) {

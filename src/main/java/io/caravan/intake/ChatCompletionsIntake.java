@@ -283,6 +283,9 @@ public final class ChatCompletionsIntake {
                     BigDecimal.valueOf(ctx.totalCost()).setScale(8, RoundingMode.HALF_UP).toPlainString());
         }
         out.setHeader("x-caravan-task-id", ctx.task().id());
+        if (ctx.retryAfterMs() != null) {
+            out.setHeader("Retry-After", String.valueOf(Math.max(1, (ctx.retryAfterMs() + 999) / 1000)));
+        }
     }
 
     /**
@@ -312,7 +315,8 @@ public final class ChatCompletionsIntake {
     static String openAiType(ErrorClass type) {
         return switch (type) {
             case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW, CONTENT_FILTERED -> "invalid_request_error";
-            case AUTH -> "authentication_error";
+            case AUTH, UNKNOWN_TENANT -> "authentication_error";
+            case TENANT_MISMATCH, NOT_ALLOWED -> "permission_error";
             case BUDGET_EXCEEDED, QUOTA_EXHAUSTED -> "insufficient_quota";
             case RATE_LIMITED -> "rate_limit_error";
             case TIMEOUT -> "timeout_error";

@@ -43,6 +43,7 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
 
     private final VertxPlatformHttpServerConfiguration configuration;
     private final Edge edge;
+    private final TenantAuth tenants;
     private ConnectionGate gate;
     private BoundedBodies bodies;
     private V1Admission admission;
@@ -71,9 +72,14 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
     }
 
     HttpEdgeServer(VertxPlatformHttpServerConfiguration configuration, Edge edge) {
+        this(configuration, edge, null);
+    }
+
+    HttpEdgeServer(VertxPlatformHttpServerConfiguration configuration, Edge edge, TenantAuth tenants) {
         super(configuration);
         this.configuration = configuration;
         this.edge = edge;
+        this.tenants = tenants;
     }
 
     @Override
@@ -84,7 +90,11 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
         bodies = new BoundedBodies(edge.maxBodyBytes(), edge.bodyBytesInFlight(), edge.bodyTimeout());
         admission = new V1Admission(edge.maxInFlight(), gate.max());
         router.route().order(-3000).setName("caravan-connection-gate").handler(gate.requests());
-        if (!edge.apiKeys().isEmpty()) {
+        if (tenants != null) {
+            // always there: it also strips the tenant header callers might send, tenants or not
+            router.route("/v1/*").order(-2000).setName(AUTH_ROUTE).handler(tenants);
+            LOG.info("API keys on /v1/* {}", tenants.active() ? "required" : "not required (no tenants, no caravan.http.api-keys)");
+        } else if (!edge.apiKeys().isEmpty()) {
             router.route("/v1/*").order(-2000).setName(AUTH_ROUTE).handler(new ApiKeyAuth(edge.apiKeys()));
             LOG.info("API keys required on /v1/* ({} keys)", edge.apiKeys().size());
         }
@@ -218,9 +228,16 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
     public static final class Factory implements MainHttpServerFactory {
 
         private final Edge edge;
+        private final TenantAuth tenants;
 
         public Factory(Edge edge) {
+            this(edge, null);
+        }
+
+        /** With tenants: {@code tenants} identifies every /v1 caller (it also takes over the api-keys check). */
+        public Factory(Edge edge, TenantAuth tenants) {
             this.edge = edge;
+            this.tenants = tenants;
         }
 
         @Override
@@ -231,7 +248,7 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
             configuration.setPath(properties.getPath());
             configuration.setMaxBodySize(properties.getMaxBodySize());
             configuration.setServerType(VertxPlatformHttpRouter.SERVER_TYPE_SERVER);
-            HttpEdgeServer server = new HttpEdgeServer(configuration, edge);
+            HttpEdgeServer server = new HttpEdgeServer(configuration, edge, tenants);
             server.setCamelContext(camelContext);
             return server;
         }

@@ -55,6 +55,9 @@ public final class HttpIntake {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, ctx.error() == null ? 200 : HttpStatuses.of(ctx.error().type()));
+        if (ctx.error() != null && ctx.retryAfterMs() != null) {
+            out.setHeader("Retry-After", String.valueOf(Math.max(1, (ctx.retryAfterMs() + 999) / 1000)));
+        }
         out.setBody(jsonBody(ResultJson.result(ctx)));
     }
 

@@ -16,6 +16,7 @@ public final class TaskIntake {
     private final CatalogHolder catalogs;
     private final TaskParser parser;
     private final long defaultTimeoutMs;
+    private volatile TenantIdentity identity;
 
     public TaskIntake(CatalogHolder catalogs, int maxTaskBytes, long defaultTimeoutMs) {
         this(catalogs, maxTaskBytes, defaultTimeoutMs, TaskParser.MetadataLimits.DEFAULT);
@@ -27,6 +28,12 @@ public final class TaskIntake {
         this.parser = new TaskParser(maxTaskBytes, metadataLimits,
                 () -> catalogs.current().routing().paramsPassthrough());
         this.defaultTimeoutMs = defaultTimeoutMs;
+    }
+
+    /** Identifies each task's tenant when the catalog has tenants (see {@link TenantIdentity}). */
+    public TaskIntake identifiedBy(TenantIdentity identity) {
+        this.identity = identity;
+        return this;
     }
 
     public TaskParser parser() {
@@ -42,6 +49,10 @@ public final class TaskIntake {
     public TaskContext open(Exchange exchange, Task task, TaskContext.Source source) {
         TaskContext ctx = new TaskContext(task, source, catalogs.current(), defaultTimeoutMs);
         exchange.setProperty(TaskContext.PROPERTY, ctx);
+        TenantIdentity tenants = identity;
+        if (tenants != null) {
+            tenants.identify(exchange, ctx);
+        }
         return ctx;
     }
 

@@ -10,7 +10,8 @@ public final class HttpStatuses {
     public static int of(ErrorClass type) {
         return switch (type) {
             case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW, CONTENT_FILTERED -> 400;
-            case AUTH -> 401;
+            case AUTH, UNKNOWN_TENANT -> 401;
+            case TENANT_MISMATCH, NOT_ALLOWED -> 403;
             case BUDGET_EXCEEDED, QUOTA_EXHAUSTED -> 402;
             case MODEL_NOT_FOUND -> 404;
             case RATE_LIMITED -> 429;

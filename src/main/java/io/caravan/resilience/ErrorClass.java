@@ -29,7 +29,13 @@ public enum ErrorClass {
     BUDGET_EXCEEDED(false, false),
     EXHAUSTED(false, false),
     /** The task's result would not fit on the results topic even compressed: a small error result replaces it. */
-    RESULT_TOO_LARGE(false, false);
+    RESULT_TOO_LARGE(false, false),
+    /** The task names a tenant other than the one its API key (or record header) is of. */
+    TENANT_MISMATCH(false, false),
+    /** The tenant may not use the tier or group the task asks for (its {@code allow:}). */
+    NOT_ALLOWED(false, false),
+    /** A Kafka task whose tenant header names no tenant of the catalog. */
+    UNKNOWN_TENANT(false, false);
 
     private final boolean retriable;
     private final boolean fallsBack;

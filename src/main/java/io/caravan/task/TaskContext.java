@@ -45,6 +45,7 @@ public final class TaskContext {
     private ProviderReply reply;
     private Candidate answeredBy;
     private TaskError error;
+    private volatile Long retryAfterMs;
     private volatile ProviderStream stream;
     private volatile boolean callerGone;
     private volatile Runnable callAbort;
@@ -285,6 +286,10 @@ public final class TaskContext {
     }
 
     public TaskError error() { return error; }
+
+    /** How long the caller should wait before trying again (a tenant over its rate), or null. */
+    public Long retryAfterMs() { return retryAfterMs; }
+    public void retryAfterMs(long millis) { this.retryAfterMs = millis; }
 
     public void fail(TaskError error) {
         this.error = error;

@@ -1,0 +1,174 @@
+package io.caravan.tenants;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import io.caravan.support.Caravan;
+import io.caravan.support.Upstreams;
+import io.caravan.util.Json;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 16: a tenant's budget and rate hold before each provider call, under concurrency, across a restart and
+ * across two instances. Every call costs 5 USD (5 output tokens at 1 USD each) and asks for at most 5.
+ */
+class TenantAdmissionTest {
+
+    static final String PATH = "/oai/v1/chat/completions";
+    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static final String TASK = "{\"prompt\":\"hi\",\"params\":{\"max_tokens\":5}}";
+
+    WireMockServer upstream;
+    final List<Caravan> caravans = new ArrayList<>();
+
+    @BeforeEach
+    void startUpstream() {
+        upstream = Upstreams.start();
+        upstream.stubFor(post(urlEqualTo(PATH)).willReturn(Upstreams.ok("hello").withFixedDelay(400)));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (Caravan c : caravans) {
+            c.close();
+        }
+        upstream.stop();
+    }
+
+    Caravan start(String prefix, String acmeExtra, String globexExtra, Map<String, String> settings) throws Exception {
+        Caravan c = Caravan.start(TenantFixtures.catalog(upstream, acmeExtra, globexExtra), Map.of(), settings, prefix);
+        caravans.add(c);
+        return c;
+    }
+
+    static HttpResponse<String> task(Caravan caravan, String key) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + caravan.httpPort + "/v1/tasks"))
+                .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+                .header("Authorization", "Bearer " + key).POST(HttpRequest.BodyPublishers.ofString(TASK)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Sends {@code n} tasks at once to each Caravan; returns the statuses. */
+    static List<Integer> flood(int n, String key, Caravan... to) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(n * to.length);
+        try {
+            List<Future<HttpResponse<String>>> sent = new ArrayList<>();
+            for (Caravan c : to) {
+                for (int i = 0; i < n; i++) {
+                    sent.add(pool.submit(() -> task(c, key)));
+                }
+            }
+            List<Integer> statuses = new ArrayList<>();
+            for (Future<HttpResponse<String>> f : sent) {
+                statuses.add(f.get().statusCode());
+            }
+            return statuses;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    int calls() {
+        return upstream.findAll(postRequestedFor(urlEqualTo(PATH))).size();
+    }
+
+    @Test
+    void twentyConcurrentRequestsAgainstABudgetOfFiveCallsMakeAtMostSixAndTheBudgetHoldsAfterARestart()
+            throws Exception {
+        String prefix = Caravan.newPrefix();
+        Caravan first = start(prefix, "budget: 25", "", Map.of());
+        List<Integer> statuses = flood(20, TenantFixtures.ACME_KEY, first);
+        assertThat(calls()).isBetween(5, 6);
+        assertThat(statuses.stream().filter(s -> s == 200).count()).isEqualTo(calls());
+        assertThat(statuses.stream().filter(s -> s == 402).count()).isEqualTo(20 - calls());
+        // the spend is in the usage topic: a restarted instance reads it back and refuses
+        await().atMost(Duration.ofSeconds(20)).until(() -> first.app().operations().ledger().tenantSpend("acme") >= 25);
+        // caravan report --by tenant reads the same events and agrees with the ledger
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        int status = io.caravan.cli.ReportCommand.run(new ArrayList<>(List.of("--by", "tenant", "--format", "csv")),
+                io.caravan.Settings.load().with("kafka.bootstrap-servers", io.caravan.support.TestKafka.bootstrapServers())
+                        .with("caravan.topics.usage", first.usageTopic),
+                new java.io.PrintStream(out), new java.io.PrintStream(new java.io.ByteArrayOutputStream()));
+        assertThat(status).isZero();
+        String acmeLine = out.toString().lines().filter(l -> l.startsWith("acme,")).findFirst().orElseThrow();
+        assertThat(acmeLine).endsWith("," + String.format(java.util.Locale.ROOT, "%.6f",
+                first.app().operations().ledger().tenantSpend("acme")));
+        first.close();
+        caravans.remove(first);
+        Caravan again = start(prefix, "budget: 25", "", Map.of());
+        HttpResponse<String> refused = task(again, TenantFixtures.ACME_KEY);
+        assertThat(refused.statusCode()).isEqualTo(402);
+        assertThat(Json.MAPPER.readTree(refused.body()).path("error").path("type").asText()).isEqualTo("budget_exceeded");
+        // another tenant is not held back by acme's budget
+        assertThat(task(again, TenantFixtures.GLOBEX_KEY).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void twoInstancesOvershootABudgetByAtMostOneCallEach() throws Exception {
+        String prefix = Caravan.newPrefix();
+        Caravan a = start(prefix, "budget: 25", "", Map.of());
+        Caravan b = start(prefix, "budget: 25", "", Map.of());
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.app().fleet().liveInstances() == 2
+                && b.app().fleet().liveInstances() == 2);
+        flood(10, TenantFixtures.ACME_KEY, a, b);
+        assertThat(calls()).isBetween(5, 7);
+        // and once both have read the fleet's spend, neither calls again
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.app().operations().ledger().tenantSpend("acme") >= 25
+                && b.app().operations().ledger().tenantSpend("acme") >= 25);
+        int before = calls();
+        assertThat(task(a, TenantFixtures.ACME_KEY).statusCode()).isEqualTo(402);
+        assertThat(task(b, TenantFixtures.ACME_KEY).statusCode()).isEqualTo(402);
+        assertThat(calls()).isEqualTo(before);
+    }
+
+    @Test
+    void aTenantsRpmHoldsAcrossTwoInstancesAndARestartAndAnswers429WithRetryAfter() throws Exception {
+        String prefix = Caravan.newPrefix();
+        Map<String, String> window = Map.of("caravan.limits.window", "30s");
+        Caravan a = start(prefix, "", "rpm: 2", window);
+        Caravan b = start(prefix, "", "rpm: 2", window);
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.app().fleet().liveInstances() == 2
+                && b.app().fleet().liveInstances() == 2);
+        // windows are aligned on the clock: start early in one, so that no refill falls inside the test
+        await().atMost(Duration.ofSeconds(35)).pollInterval(Duration.ofMillis(50))
+                .until(() -> System.currentTimeMillis() % 30_000 < 3_000);
+        List<HttpResponse<String>> answers = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            answers.add(task(a, TenantFixtures.GLOBEX_KEY));
+            answers.add(task(b, TenantFixtures.GLOBEX_KEY));
+        }
+        assertThat(answers.stream().filter(r -> r.statusCode() == 200).count()).isEqualTo(2);
+        HttpResponse<String> limited = answers.stream().filter(r -> r.statusCode() == 429).findFirst().orElseThrow();
+        assertThat(Long.parseLong(limited.headers().firstValue("Retry-After").orElseThrow())).isBetween(1L, 30L);
+        JsonNode error = Json.MAPPER.readTree(limited.body()).path("error");
+        assertThat(error.path("type").asText()).isEqualTo("rate_limited");
+        assertThat(calls()).isEqualTo(2);
+        // a restarted instance reads this window's calls back from the usage topic
+        a.close();
+        caravans.remove(a);
+        Caravan again = start(prefix, "", "rpm: 2", window);
+        assertThat(System.currentTimeMillis() % 30_000).as("still in the same window").isLessThan(25_000);
+        assertThat(task(again, TenantFixtures.GLOBEX_KEY).statusCode()).isEqualTo(429);
+        assertThat(calls()).isEqualTo(2);
+        // acme has no rpm of its own
+        assertThat(task(again, TenantFixtures.ACME_KEY).statusCode()).isEqualTo(200);
+    }
+}
