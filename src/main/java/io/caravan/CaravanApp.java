@@ -3,7 +3,7 @@ package io.caravan;
 import io.caravan.accounting.Operations;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
-import io.caravan.dispatch.AttemptFailures;
+import io.caravan.dispatch.AttemptRecorder;
 import io.caravan.dispatch.CallCancellation;
 import io.caravan.dispatch.DeploymentRouteTemplate;
 import io.caravan.dispatch.DeploymentRoutes;
@@ -99,20 +99,20 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("kafkaInFlight", inFlight);
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
+        AttemptRecorder attempts = new AttemptRecorder(keys, breakers, keyCooldown, stats, limits);
         ChatCompletionsIntake chatCompletions = new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
-                new ChatStreamWriter(breakers));
+                new ChatStreamWriter(attempts));
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
         FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats));
         main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         ResponseLimits responseLimits = ResponseLimits.from(settings);
-        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits, fleet));
+        main.bind("providerCalls", new ProviderCalls(keys, limits, attempts, upstreams, responseLimits, fleet));
         main.bind("streamCalls", new StreamCalls(upstreams, responseLimits));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
-        main.bind("attemptFailures",
-                new AttemptFailures(keys, breakers, keyCooldown, stats, limits));
+        main.bind("attemptRecorder", attempts);
         UsageRecords usageRecords = new UsageRecords(bootstrapServers != null, instanceId);
         main.bind("usageRecords", usageRecords);
         main.bind("responseCache", responseCache);

@@ -7,6 +7,7 @@ import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.resilience.Breakers;
+import io.caravan.resilience.ErrorClass;
 import io.caravan.task.Attempt;
 import io.caravan.util.Json;
 import java.time.Instant;
@@ -55,9 +56,9 @@ public final class StatusBoard {
                 s.fallbacksServed.increment();
             }
         } else {
-            s.failures.computeIfAbsent(a.outcome(), o -> new LongAdder()).increment();
+            s.failures.computeIfAbsent(a.outcome().wireName(), o -> new LongAdder()).increment();
         }
-        if (!"circuit_open".equals(a.outcome())) {
+        if (!a.outcome().is(ErrorClass.CIRCUIT_OPEN)) {
             s.timedCalls.increment();
             s.latencyMs.add(a.latencyMs());
         }

@@ -175,10 +175,7 @@ public final class TaskMetrics {
     }
 
     private void doRecord(TaskContext ctx) {
-        List<Attempt> attempts;
-        synchronized (ctx.attempts()) {
-            attempts = new ArrayList<>(ctx.attempts());
-        }
+        List<Attempt> attempts = ctx.attempts();
         String tier = label(ctx.tier());
         boolean ok = ctx.error() == null && (ctx.reply() != null || ctx.stream() != null);
         var by = ok ? ctx.answeredBy() : null;
@@ -195,7 +192,7 @@ public final class TaskMetrics {
                     "from", by.fallbackFrom(), "to", by.deployment().id()).increment();
         }
         for (Attempt a : attempts) {
-            attemptTimer(label(a.provider()), label(a.deployment()), a.outcome())
+            attemptTimer(label(a.provider()), label(a.deployment()), a.outcome().wireName())
                     .record(a.latencyMs(), TimeUnit.MILLISECONDS);
             tokens(a, "input", a.usage().input());
             tokens(a, "cached_input", a.usage().cachedInput());

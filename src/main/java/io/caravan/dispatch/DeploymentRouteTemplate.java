@@ -6,7 +6,7 @@ import org.apache.camel.builder.RouteBuilder;
  * The route template every catalog deployment is made from (see {@link DeploymentRoutes}). The Circuit Breaker
  * EIP guards the deployment; the route's error handling retries the call on the same deployment (next key,
  * backoff or the server's wait, as {@link RetryPolicy} decides), records each failed attempt
- * ({@link AttemptFailures}), and then lets the dispatch route's dynamic router pick the next deployment.
+ * ({@link AttemptRecorder}), and then lets the dispatch route's dynamic router pick the next deployment.
  */
 public final class DeploymentRouteTemplate extends RouteBuilder {
 
@@ -19,7 +19,7 @@ public final class DeploymentRouteTemplate extends RouteBuilder {
                 .templateParameter("key")
                 .from("direct:deployment-{{key}}")
                     .onException(Exception.class)
-                        .onExceptionOccurredRef("attemptFailures")
+                        .onExceptionOccurredRef("attemptRecorder")
                         .retryWhile(method("retryPolicy", "shouldRetry"))
                         .maximumRedeliveries(-1)
                         .redeliveryDelay(0)

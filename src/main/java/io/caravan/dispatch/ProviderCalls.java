@@ -15,7 +15,6 @@ import io.caravan.resilience.FleetState;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
 import io.caravan.resilience.RateLimits;
-import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
@@ -47,17 +46,17 @@ public final class ProviderCalls {
 
     private final KeyPool keys;
     private final RateLimits limits;
-    private final DeploymentStats stats;
+    private final AttemptRecorder recorder;
     private final UpstreamEndpoints endpoints;
     private final ResponseLimits responseLimits;
     private final FleetState fleet;
 
-    public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats, UpstreamEndpoints endpoints,
+    public ProviderCalls(KeyPool keys, RateLimits limits, AttemptRecorder recorder, UpstreamEndpoints endpoints,
             ResponseLimits responseLimits, FleetState fleet) {
         this.fleet = fleet;
         this.keys = keys;
         this.limits = limits;
-        this.stats = stats;
+        this.recorder = recorder;
         this.endpoints = endpoints;
         this.responseLimits = responseLimits;
     }
@@ -83,9 +82,9 @@ public final class ProviderCalls {
         Integer output = AdapterSupport.maxTokens(ctx.task().params());
         long needed = prompt + (output == null ? 0 : output);
         if (needed > deployment.contextWindow()) {
-            throw new ProviderError(ErrorClass.CONTEXT_WINDOW, null, "prompt of about " + prompt + " tokens"
+            throw ProviderError.skipped(ErrorClass.CONTEXT_WINDOW, "prompt of about " + prompt + " tokens"
                     + (output == null ? "" : " plus " + output + " output tokens") + " does not fit the context window of "
-                    + deployment.contextWindow() + " of " + deployment.id());
+                    + deployment.contextWindow() + " of " + deployment.id(), null);
         }
     }
 
@@ -102,11 +101,11 @@ public final class ProviderCalls {
             if (keyIndex < 0) {
                 if (keys.pick(provider.name()) >= 0) {
                     // keys are usable but none has rpm/tpm capacity left: skip without a call
-                    throw new ProviderError(ErrorClass.RATE_LIMITED, null,
+                    throw ProviderError.skipped(ErrorClass.RATE_LIMITED,
                             "every key of provider " + provider.name() + " is at its rpm/tpm limit",
                             limits.untilCapacity(provider, keys.size(provider.name()), estimate));
                 }
-                throw new ProviderError(ErrorClass.RATE_LIMITED, null,
+                throw ProviderError.skipped(ErrorClass.RATE_LIMITED,
                         "every key of provider " + provider.name() + " is cooling down",
                         keys.untilAvailable(provider.name()));
             }
@@ -120,8 +119,8 @@ public final class ProviderCalls {
         adapter.requestHeaders(provider, key).forEach(message::setHeader);
         message.setBody(adapter.requestBody(
                 new ChatRequest(ctx.task().messages(), ctx.task().params()), provider, deployment));
-        ctx.beginCall(keyIndex, keyIndex < 0 ? null : keys.keyId(provider.name(), keyIndex), estimate);
-        stats.begin(deployment.id());
+        recorder.begin(ctx, deployment, keyIndex, keyIndex < 0 ? null : keys.keyId(provider.name(), keyIndex),
+                estimate);
     }
 
     public void complete(Exchange exchange) throws IOException {
@@ -142,20 +141,13 @@ public final class ProviderCalls {
         fleet.reported(provider, ctx.callKey(), headroom);
         ProviderReply reply = ProviderAdapters.forApi(provider.api())
                 .readResponse(status == null ? 200 : status, headers, body, deployment);
-        int keyIndex = ctx.callKey();
-        long estimate = ctx.callTokens();
-        long latency = ctx.endCall();
-        stats.end(deployment.id(), latency);
-        var usage = reply.usage();
-        limits.correct(provider, keyIndex, estimate, usage.input() + usage.output());
-        ctx.record(candidate, "ok", status == null ? 200 : status, latency, usage);
-        if (ctx.attempts().size() > 1 && !isFailure(ctx.attempts().get(ctx.attempts().size() - 2).outcome())) {
-            // the previous attempt was a wait or an escalation, not a failure: nothing was recovered
-        } else if (ctx.attempts().size() > 1) {
-            Attempt first = ctx.attempts().get(0);
+        Attempt answered = recorder.succeeded(ctx, candidate, status == null ? 200 : status, reply.usage());
+        Attempt previous = ctx.previousAttempt();
+        // after a wait or an escalation nothing was recovered; after a failure something was
+        if (previous != null && previous.outcome().isFailure()) {
             LOG.info("recovered task={} requested_model={} original={} chosen={} attempt={} error={}",
-                    ctx.task().id(), ctx.task().model(), first.deployment(), deployment.id(),
-                    ctx.attempts().size(), ctx.attempts().get(ctx.attempts().size() - 2).outcome());
+                    ctx.task().id(), ctx.task().model(), ctx.attempts().get(0).deployment(), deployment.id(),
+                    answered.number(), previous.outcome());
         }
         ctx.succeed(reply, candidate);
     }
@@ -186,15 +178,5 @@ public final class ProviderCalls {
                 call.finish();
             }
         }
-    }
-
-    /** True for an error class's outcome; false for {@code ok} and for waits and escalations. */
-    private static boolean isFailure(String outcome) {
-        for (ErrorClass c : ErrorClass.values()) {
-            if (c.wireName().equals(outcome)) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -2,11 +2,10 @@ package io.caravan.intake;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.catalog.DeploymentSpec;
 import io.caravan.provider.ProviderStream;
 import io.caravan.provider.StreamDelta;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.Breakers;
+import io.caravan.dispatch.AttemptRecorder;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.ProviderError;
@@ -14,7 +13,6 @@ import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;
 import io.caravan.util.Json;
-import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
@@ -50,10 +48,10 @@ public final class ChatStreamWriter {
                 return t;
             });
 
-    private final Breakers breakers;
+    private final AttemptRecorder attempts;
 
-    public ChatStreamWriter(Breakers breakers) {
-        this.breakers = breakers;
+    public ChatStreamWriter(AttemptRecorder attempts) {
+        this.attempts = attempts;
     }
 
     /** The Vert.x response behind a platform-http request, or null (another transport). */
@@ -241,22 +239,13 @@ public final class ChatStreamWriter {
         }
     }
 
-    /** Records the streamed attempt: ok ({@code failure} null) or failed, and a failed task. */
+    /** Ends the streamed attempt through the recorder: ok ({@code failure} null) or failed, and a failed task. */
     private void record(TaskContext ctx, Candidate by, ErrorClass failure, String message, TokenUsage usage,
             Throwable cause) {
-        DeploymentSpec deployment = by.deployment();
-        long latency = ctx.endCall();
-        TokenUsage used = usage == null ? TokenUsage.NONE : usage;
         Integer status = failure == null ? 200 : cause instanceof ProviderError pe && pe.status() != null ? pe.status() : 200;
-        ctx.record(by, failure == null ? "ok" : failure.wireName(), status, latency, used);
+        attempts.streamEnded(ctx, by, failure, status, usage, cause);
         if (failure != null) {
             ctx.fail(new TaskError(failure, message));
-            if (cause != null && Breakers.isDeploymentFault(failure)) {
-                CircuitBreaker breaker = breakers.find(deployment.id());
-                if (breaker != null) {
-                    breaker.onError(TimeUnit.MILLISECONDS.toNanos(latency), TimeUnit.NANOSECONDS, cause);
-                }
-            }
         }
     }
 

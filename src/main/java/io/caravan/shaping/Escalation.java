@@ -8,6 +8,7 @@ import io.caravan.catalog.TierSpec;
 import io.caravan.provider.ProviderReply;
 import io.caravan.task.Attempt;
 import io.caravan.task.Task;
+import io.caravan.task.Outcome;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.util.Json;
@@ -28,8 +29,6 @@ public final class Escalation {
 
     private static final Logger LOG = LoggerFactory.getLogger(Escalation.class);
 
-    /** Outcome of an answer that failed a quality gate and sent the task one tier up. */
-    public static final String ESCALATED = "escalated";
     /** Exchange property: the last answer turned down by a gate, kept in case the higher tiers all fail. */
     static final String PREVIOUS = "caravanEscalatedReply";
 
@@ -63,14 +62,7 @@ public final class Escalation {
         if (failed == null) {
             return false;
         }
-        synchronized (ctx.attempts()) {
-            List<Attempt> attempts = ctx.attempts();
-            int last = attempts.size() - 1;
-            Attempt a = attempts.get(last);
-            attempts.set(last, new Attempt(a.number(), a.ts(), a.group(), a.deployment(), a.provider(),
-                    a.providerModel(), ESCALATED, a.status(), a.latencyMs(), a.usage(), a.costUsd(), a.fallback(),
-                    a.keyId(), a.retryAfterMs(), a.headroom()));
-        }
+        ctx.relabelLastAttempt(Outcome.ESCALATED);
         exchange.setProperty(PREVIOUS, new Kept(ctx.reply(), ctx.answeredBy()));
         String from = ctx.tier();
         String next = spec.tiers().get(at + 1);
