@@ -7,11 +7,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.TierSpec;
-import io.caravan.outlet.HttpStatuses;
+import io.caravan.outlet.OpenAiWire;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
 import io.caravan.resilience.ErrorClass;
-import io.caravan.task.Attempt;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.Task;
 import io.caravan.task.TaskContext;
@@ -161,9 +160,9 @@ public final class ChatCompletionsIntake {
         if (ctx.error() != null || ctx.reply() == null) {
             TaskError error = ctx.error() != null ? ctx.error()
                     : new TaskError(ErrorClass.EXHAUSTED, "no answer");
-            out.setHeader(Exchange.HTTP_RESPONSE_CODE, status(ctx, error.type()));
+            out.setHeader(Exchange.HTTP_RESPONSE_CODE, OpenAiWire.status(ctx, error.type()));
             caravanHeaders(ctx, out, true);
-            out.setBody(HttpIntake.jsonBody(error(error.type(), error.message())));
+            out.setBody(HttpIntake.jsonBody(OpenAiWire.error(error.type(), error.message())));
             return;
         }
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
@@ -186,7 +185,7 @@ public final class ChatCompletionsIntake {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
-        out.setBody(HttpIntake.jsonBody(HttpIntake.openAiError(invalid.getMessage(), "invalid_request_error",
+        out.setBody(HttpIntake.jsonBody(OpenAiWire.errorBody(invalid.getMessage(), "invalid_request_error",
                 invalid.tooLarge() ? "request_too_large" : "invalid_task")));
     }
 
@@ -283,41 +282,5 @@ public final class ChatCompletionsIntake {
                     BigDecimal.valueOf(ctx.totalCost()).setScale(8, RoundingMode.HALF_UP).toPlainString());
         }
         out.setHeader("x-caravan-task-id", ctx.task().id());
-    }
-
-    /**
-     * The HTTP status of a failed task: the contract's table, except that a chain exhausted only by rate limits
-     * answers 429 (the caller may back off and retry) instead of 503.
-     */
-    static int status(TaskContext ctx, ErrorClass type) {
-        if (type == ErrorClass.EXHAUSTED) {
-            synchronized (ctx.attempts()) {
-                boolean allRateLimited = !ctx.attempts().isEmpty() && ctx.attempts().stream()
-                        .map(Attempt::outcome)
-                        .allMatch(o -> ErrorClass.RATE_LIMITED.wireName().equals(o)
-                                || ErrorClass.QUOTA_EXHAUSTED.wireName().equals(o));
-                if (allRateLimited) {
-                    return 429;
-                }
-            }
-        }
-        return HttpStatuses.of(type);
-    }
-
-    /** OpenAI's error body for a Caravan error class; {@code code} is the class's wire name. */
-    public static ObjectNode error(ErrorClass type, String message) {
-        return HttpIntake.openAiError(message, openAiType(type), type.wireName());
-    }
-
-    static String openAiType(ErrorClass type) {
-        return switch (type) {
-            case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW -> "invalid_request_error";
-            case AUTH -> "authentication_error";
-            case BUDGET_EXCEEDED, QUOTA_EXHAUSTED -> "insufficient_quota";
-            case RATE_LIMITED -> "rate_limit_error";
-            case TIMEOUT -> "timeout_error";
-            case CANCELLED -> "cancelled";
-            default -> "server_error";
-        };
     }
 }

@@ -2,6 +2,7 @@ package io.caravan.intake;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.outlet.OpenAiWire;
 import io.caravan.provider.ProviderStream;
 import io.caravan.provider.StreamDelta;
 import io.caravan.provider.TokenUsage;
@@ -142,7 +143,7 @@ public final class ChatStreamWriter {
             LOG.warn("stream broke task={} deployment={} error={} detail={}", ctx.task().id(), by.deployment().id(),
                     cls, ErrorClassifier.describe(e));
             try {
-                send(response, event(ChatCompletionsIntake.error(cls, message)), timeoutMs);
+                send(response, event(OpenAiWire.error(cls, message)), timeoutMs);
             } catch (Exception ignored) {
                 // the caller is gone too
             }

@@ -1,8 +1,7 @@
 package io.caravan.intake;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.outlet.HttpStatuses;
+import io.caravan.outlet.OpenAiWire;
 import io.caravan.outlet.ResultJson;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.TaskContext;
@@ -54,7 +53,7 @@ public final class HttpIntake {
         Message out = exchange.getMessage();
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
-        out.setHeader(Exchange.HTTP_RESPONSE_CODE, ctx.error() == null ? 200 : HttpStatuses.of(ctx.error().type()));
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, ctx.error() == null ? 200 : ctx.error().type().policy().httpStatus());
         out.setBody(jsonBody(ResultJson.result(ctx)));
     }
 
@@ -64,7 +63,7 @@ public final class HttpIntake {
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
-        out.setBody(jsonBody(openAiError(invalid.getMessage(), "invalid_request_error",
+        out.setBody(jsonBody(OpenAiWire.errorBody(invalid.getMessage(), "invalid_request_error",
                 invalid.tooLarge() ? "request_too_large" : "invalid_task")));
     }
 
@@ -74,15 +73,5 @@ public final class HttpIntake {
      */
     public static Buffer jsonBody(JsonNode json) {
         return Buffer.buffer(Json.bytes(json));
-    }
-
-    public static ObjectNode openAiError(String message, String type, String code) {
-        ObjectNode root = Json.object();
-        ObjectNode error = root.putObject("error");
-        error.put("message", message);
-        error.put("type", type);
-        error.put("code", code);
-        error.putNull("param");
-        return root;
     }
 }
