@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
 import io.caravan.support.Caravan;
+import io.caravan.support.TestCatalog;
 import io.caravan.support.Upstreams;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
@@ -47,22 +48,18 @@ class StreamBookkeepingTest {
         upstream.stubFor(post(urlEqualTo("/failing/v1/chat/completions"))
                 .willReturn(aResponse().withStatus(500).withHeader("Content-Type", "application/json")
                         .withBody(Upstreams.error("internal", "server_error", "internal"))));
-        caravan = Caravan.start("""
-                providers:
-                  steady: {api: openai, base_url: "http://127.0.0.1:%1$d/steady/v1", api_keys: ["sk-a"], retries: 0}
-                  failing: {api: openai, base_url: "http://127.0.0.1:%1$d/failing/v1", api_keys: ["sk-b"], retries: 0}
-                  metered: {api: openai, base_url: "http://127.0.0.1:%1$d/metered/v1", api_keys: ["sk-c"],
-                            retries: 0, tpm: 1000}
-                models:
-                  - {name: pair, provider: steady, model: m, price: {input: 1, output: 1}}
-                  - {name: pair, provider: failing, model: m, price: {input: 1, output: 1}}
-                  - {name: metered, provider: metered, model: m, price: {input: 1, output: 1}}
-                groups:
-                  pair: {strategy: least-busy}
-                tiers:
-                  balanced: {model: pair}
-                circuit_breaker: {minimum_calls: 100}
-                """.formatted(upstream.port()));
+        String base = "http://127.0.0.1:" + upstream.port() + "/";
+        caravan = Caravan.start(TestCatalog.create()
+                .openAi("steady", base + "steady/v1")
+                .openAi("failing", base + "failing/v1")
+                .openAi("metered", base + "metered/v1", "tpm: 1000")
+                .model("pair", "steady", "m")
+                .model("pair", "failing", "m")
+                .model("metered", "metered", "m")
+                .block("groups:\n  pair: {strategy: least-busy}\n")
+                // the failing deployment's breaker stays closed: its turn comes every other time
+                .block("circuit_breaker: {minimum_calls: 100}\n")
+                .yaml());
     }
 
     @AfterAll
