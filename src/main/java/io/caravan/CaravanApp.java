@@ -5,7 +5,6 @@ import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.dispatch.AttemptRecorder;
 import io.caravan.dispatch.CallCancellation;
-import io.caravan.dispatch.DeploymentRouteTemplate;
 import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.dispatch.FallbackPlanner;
 import io.caravan.dispatch.ProviderCalls;
@@ -126,7 +125,12 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("recordIsTask", (Predicate) kafkaIntake::isTask);
         main.bind("recordHasResult", (Predicate) kafkaIntake::hasResult);
         main.bind("recordFailed", (Predicate) kafkaIntake::failed);
-        main.bind("escalationDue", (Predicate) e -> escalation.escalate(TaskContext.of(e), e));
+        main.bind("escalationDue", (Predicate) e -> escalation.due(TaskContext.of(e)));
+        main.bind("streamWanted", (Predicate) StreamCalls::wanted);
+        main.bind("hasExplicitTier", (Predicate) TierRouter::hasExplicitTier);
+        main.bind("asksForTierAlias", (Predicate) TierRouter::asksForTierAlias);
+        main.bind("asksForGroup", (Predicate) TierRouter::asksForGroup);
+        main.bind("matchesKeyword", (Predicate) TierRouter::matchesKeyword);
         main.bind("nextDeployment", new ExpressionAdapter() {
             @Override
             public Object evaluate(Exchange exchange) {
@@ -188,7 +192,6 @@ public final class CaravanApp implements AutoCloseable {
             main.addOverrideProperty("camel.component." + component + ".http-client-configurer", "#callCancellation");
             main.addOverrideProperty("camel.component." + component + ".http-activity-listener", "#callCancellation");
         }
-        main.configure().addRoutesBuilder(new DeploymentRouteTemplate());
         DeploymentRoutes deploymentRoutes = new DeploymentRoutes(breakers);
         main.addMainListener(new MainListenerSupport() {
             @Override

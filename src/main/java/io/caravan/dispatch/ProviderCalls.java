@@ -41,7 +41,10 @@ public final class ProviderCalls {
 
     private static final Logger LOG = LoggerFactory.getLogger(ProviderCalls.class);
 
-    /** The exchange property holding the upstream endpoint of the call (an Endpoint), from the task's own catalog. */
+    /**
+     * The exchange property holding the upstream endpoint of the call (an Endpoint), from the task's own catalog;
+     * the attempt route's {@code toD} in {@code routes/deployment.yaml} names it.
+     */
     static final String UPSTREAM = "caravanUpstream";
 
     private final KeyPool keys;

@@ -178,17 +178,6 @@ public final class ChatCompletionsIntake {
         out.setBody(HttpIntake.jsonBody(completion(ctx)));
     }
 
-    /** A body that is not a request: 400, or 413 when too large, in OpenAI's error shape. */
-    public void reject(@ExchangeProperty(Exchange.EXCEPTION_CAUGHT) InvalidTaskException invalid, Exchange exchange) {
-        exchange.removeProperty(STREAM);
-        Message out = exchange.getMessage();
-        out.getHeaders().clear();
-        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
-        out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
-        out.setBody(HttpIntake.jsonBody(OpenAiWire.errorBody(invalid.getMessage(), "invalid_request_error",
-                invalid.tooLarge() ? "request_too_large" : "invalid_task")));
-    }
-
     /** {@code GET /v1/models}: {@code auto}, every group and every {@code tier:NAME}, in OpenAI's list shape. */
     public void models(Exchange exchange) {
         Catalog catalog = catalogs.current();

@@ -57,8 +57,12 @@ public final class HttpIntake {
         out.setBody(jsonBody(ResultJson.result(ctx)));
     }
 
-    /** A body that is not a task: 400, or 413 when too large, in OpenAI's error shape. */
+    /**
+     * A body that is not a task or request, on any HTTP door ({@code routes/intake-http.yaml}, routeConfiguration
+     * {@code http-boundary}): 400, or 413 when too large, in OpenAI's error shape.
+     */
     public void reject(@ExchangeProperty(Exchange.EXCEPTION_CAUGHT) InvalidTaskException invalid, Exchange exchange) {
+        exchange.removeProperty(ChatCompletionsIntake.STREAM); // a rejected stream request is answered whole
         Message out = exchange.getMessage();
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");

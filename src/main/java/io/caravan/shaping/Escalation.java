@@ -48,20 +48,35 @@ public final class Escalation {
         }
     }
 
-    /** The loop's condition after each dispatch: true when the answer failed a gate and a higher tier is left. */
-    public boolean escalate(TaskContext ctx, Exchange exchange) {
+    /**
+     * The loop's condition after each dispatch, without side effects: true when the answer failed a gate and a
+     * higher tier is left.
+     */
+    public boolean due(TaskContext ctx) {
+        return failedGate(ctx) != null;
+    }
+
+    /** The gate the answer failed, when it is to be escalated; null otherwise. */
+    private static String failedGate(TaskContext ctx) {
         ShapingSpec.Escalation spec = applies(ctx);
         if (spec == null || ctx.reply() == null || ctx.error() != null || ctx.pastDeadline()) {
-            return false;
+            return null;
         }
         int at = spec.tiers().indexOf(ctx.tier());
         if (at < 0 || at + 1 >= spec.tiers().size()) {
-            return false;
+            return null;
         }
-        String failed = failedGate(spec.gates(), ctx.reply(), ctx.task());
+        return failedGate(spec.gates(), ctx.reply(), ctx.task());
+    }
+
+    /** The loop's first step: the answer is set aside and the task is routed one tier up. */
+    public void escalate(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
+        String failed = failedGate(ctx);
         if (failed == null) {
-            return false;
+            return; // due() said otherwise a moment ago: only a passed deadline can change it, and then stay
         }
+        ShapingSpec.Escalation spec = applies(ctx);
+        int at = spec.tiers().indexOf(ctx.tier());
         ctx.relabelLastAttempt(Outcome.ESCALATED);
         exchange.setProperty(PREVIOUS, new Kept(ctx.reply(), ctx.answeredBy()));
         String from = ctx.tier();
@@ -69,7 +84,6 @@ public final class Escalation {
         LOG.info("escalating task={} from={} to={} gate={}", ctx.task().id(), from, next, failed);
         ctx.reopen();
         ctx.route(next, ctx.catalog().tier(next).group(), "escalated from " + from + ": " + failed);
-        return true;
     }
 
     /** After the loop: when a higher tier failed outright, the last answer that came back stands. */
