@@ -69,7 +69,7 @@ public final class StatusBoard {
         }
     }
 
-    /** {@code fallbacks}: 1 when the task fell back (README, Fallback), else 0. */
+    /** {@code fallbacks}: 1 when the task fell back (docs/routing-and-fallback.md, Fallback), else 0. */
     void task(int fallbacks) {
         requests.increment();
         fallbackEvents.add(fallbacks);

@@ -185,7 +185,7 @@ public final class TaskMetrics {
         counter("caravan.requests", "Finished tasks",
                 "tier", tier, "model", model, "provider", provider, "outcome", outcome).increment();
 
-        // one meaning (README, Fallback): the answer came from a deployment other than the first of the plan
+        // one meaning (docs/routing-and-fallback.md, Fallback): the answer came from a deployment other than the first of the plan
         boolean fellBack = by != null && by.fallback();
         if (fellBack) {
             counter("caravan.fallbacks", "Tasks answered by a deployment other than the first of their plan",

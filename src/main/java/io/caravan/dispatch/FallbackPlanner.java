@@ -76,7 +76,7 @@ public final class FallbackPlanner {
     }
 
     /**
-     * The one meaning of "fallback" (README, Fallback): an answer from any deployment but the first of the task's
+     * The one meaning of "fallback" (docs/routing-and-fallback.md, Fallback): an answer from any deployment but the first of the task's
      * plan. Deployments that cannot be called are not in the plan, so they never make the answer a fallback.
      */
     private static List<Candidate> markFallbacks(TaskContext ctx, List<Candidate> planned) {

@@ -73,7 +73,7 @@ public final class TaskContext {
      */
     public record Candidate(DeploymentSpec deployment, String group, String fallbackFrom) {
 
-        /** Whether an answer from this candidate is a fallback (README, Fallback). */
+        /** Whether an answer from this candidate is a fallback (docs/routing-and-fallback.md, Fallback). */
         public boolean fallback() {
             return fallbackFrom != null;
         }
