@@ -210,6 +210,11 @@ public final class CaravanApp implements AutoCloseable {
             }
 
             @Override
+            public void afterStart(BaseMainSupport support) {
+                watchCatalog(); // on a thread of the context's executor service manager: it stops with the context
+            }
+
+            @Override
             public void beforeStop(BaseMainSupport support) {
                 drain();
             }
@@ -258,7 +263,7 @@ public final class CaravanApp implements AutoCloseable {
             members.start();
         }
         main.start();
-        watchCatalog();
+        watchCatalog(); // run() starts it from the listener's afterStart, which only Main.run calls
         return this;
     }
 
@@ -268,7 +273,6 @@ public final class CaravanApp implements AutoCloseable {
         if (members != null) {
             members.start();
         }
-        watchCatalog();
         try {
             main.run();
         } finally {

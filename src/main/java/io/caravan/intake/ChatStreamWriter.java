@@ -18,8 +18,10 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.apache.camel.component.platform.http.vertx.HttpMessage;
@@ -41,18 +43,28 @@ public final class ChatStreamWriter {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChatStreamWriter.class);
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
-    /** Aborts streams that outlive their task's deadline ({@code timeout_ms}). */
-    private static final java.util.concurrent.ScheduledExecutorService DEADLINES =
-            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "caravan-stream-deadlines");
-                t.setDaemon(true);
-                return t;
-            });
 
     private final AttemptRecorder attempts;
+    /** Aborts streams that outlive their task's deadline ({@code timeout_ms}); Camel's, so it stops with the context. */
+    private volatile ScheduledExecutorService deadlines;
 
     public ChatStreamWriter(AttemptRecorder attempts) {
         this.attempts = attempts;
+    }
+
+    private ScheduledExecutorService deadlines(CamelContext camel) {
+        ScheduledExecutorService d = deadlines;
+        if (d == null) {
+            synchronized (this) {
+                d = deadlines;
+                if (d == null) {
+                    d = camel.getExecutorServiceManager().newSingleThreadScheduledExecutor(this,
+                            "caravan-stream-deadlines");
+                    deadlines = d;
+                }
+            }
+        }
+        return d;
     }
 
     /** The Vert.x response behind a platform-http request, or null (another transport). */
@@ -106,7 +118,7 @@ public final class ChatStreamWriter {
         }
         long timeoutMs = ctx.catalog().providerOf(by.deployment()).timeout().toMillis();
         AtomicBoolean late = new AtomicBoolean();
-        java.util.concurrent.ScheduledFuture<?> deadline = DEADLINES.schedule(() -> {
+        java.util.concurrent.ScheduledFuture<?> deadline = deadlines(exchange.getContext()).schedule(() -> {
             late.set(true);
             stream.abort();
         }, ctx.remainingMs(), TimeUnit.MILLISECONDS);
