@@ -1,9 +1,5 @@
-package io.caravan.shaping;
+package io.caravan.catalog;
 
-import io.caravan.catalog.Catalog;
-import io.caravan.catalog.CatalogException;
-import io.caravan.catalog.CatalogHolder;
-import io.caravan.catalog.CatalogLoader;
 import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.resilience.KeyPool;
 import io.caravan.util.Redaction;
