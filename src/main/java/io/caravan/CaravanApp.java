@@ -1,6 +1,6 @@
 package io.caravan;
 
-import io.caravan.accounting.Operations;
+import io.caravan.operations.Operations;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.dispatch.AttemptRecorder;

@@ -1,5 +1,7 @@
-package io.caravan.accounting;
+package io.caravan.operations;
 
+import io.caravan.accounting.SpendLedger;
+import io.caravan.accounting.UsageEvent;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.DeploymentSpec;

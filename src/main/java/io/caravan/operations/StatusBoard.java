@@ -1,7 +1,8 @@
-package io.caravan.accounting;
+package io.caravan.operations;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.accounting.SpendLedger;
 import io.caravan.catalog.BudgetSpec;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
