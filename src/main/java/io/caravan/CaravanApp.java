@@ -1,12 +1,11 @@
 package io.caravan;
 
-import io.caravan.accounting.Operations;
 import io.caravan.accounting.TenantAdmission;
+import io.caravan.operations.Operations;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
-import io.caravan.dispatch.AttemptFailures;
+import io.caravan.dispatch.AttemptRecorder;
 import io.caravan.dispatch.CallCancellation;
-import io.caravan.dispatch.DeploymentRouteTemplate;
 import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.dispatch.FairShare;
 import io.caravan.dispatch.FallbackPlanner;
@@ -38,8 +37,8 @@ import io.caravan.resilience.TenantRateLimits;
 import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.routing.TierRouter;
-import io.caravan.shaping.AdminReload;
-import io.caravan.shaping.CatalogReloader;
+import io.caravan.catalog.AdminReload;
+import io.caravan.catalog.CatalogReloader;
 import io.caravan.shaping.Escalation;
 import io.caravan.shaping.ResponseCache;
 import io.caravan.task.TaskContext;
@@ -104,8 +103,9 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("kafkaInFlight", inFlight);
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
+        AttemptRecorder attempts = new AttemptRecorder(keys, breakers, keyCooldown, stats, limits);
         ChatCompletionsIntake chatCompletions = new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
-                new ChatStreamWriter(breakers));
+                new ChatStreamWriter(attempts));
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
         // tenants waiting for the same provider capacity take turns by weight
@@ -119,13 +119,12 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         ResponseLimits responseLimits = ResponseLimits.from(settings);
-        main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits, fleet)
+        main.bind("providerCalls", new ProviderCalls(keys, limits, attempts, upstreams, responseLimits, fleet)
                 .sharedFairly(fairShare));
         main.bind("streamCalls", new StreamCalls(upstreams, responseLimits));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
-        main.bind("attemptFailures",
-                new AttemptFailures(keys, breakers, keyCooldown, stats, limits));
+        main.bind("attemptRecorder", attempts);
         UsageRecords usageRecords = new UsageRecords(bootstrapServers != null, instanceId);
         main.bind("usageRecords", usageRecords);
         main.bind("responseCache", responseCache);
@@ -139,7 +138,12 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("recordIsTask", (Predicate) kafkaIntake::isTask);
         main.bind("recordHasResult", (Predicate) kafkaIntake::hasResult);
         main.bind("recordFailed", (Predicate) kafkaIntake::failed);
-        main.bind("escalationDue", (Predicate) e -> escalation.escalate(TaskContext.of(e), e));
+        main.bind("escalationDue", (Predicate) e -> escalation.due(TaskContext.of(e)));
+        main.bind("streamWanted", (Predicate) StreamCalls::wanted);
+        main.bind("hasExplicitTier", (Predicate) TierRouter::hasExplicitTier);
+        main.bind("asksForTierAlias", (Predicate) TierRouter::asksForTierAlias);
+        main.bind("asksForGroup", (Predicate) TierRouter::asksForGroup);
+        main.bind("matchesKeyword", (Predicate) TierRouter::matchesKeyword);
         main.bind("nextDeployment", new ExpressionAdapter() {
             @Override
             public Object evaluate(Exchange exchange) {
@@ -208,7 +212,6 @@ public final class CaravanApp implements AutoCloseable {
             main.addOverrideProperty("camel.component." + component + ".http-client-configurer", "#callCancellation");
             main.addOverrideProperty("camel.component." + component + ".http-activity-listener", "#callCancellation");
         }
-        main.configure().addRoutesBuilder(new DeploymentRouteTemplate());
         DeploymentRoutes deploymentRoutes = new DeploymentRoutes(breakers);
         main.addMainListener(new MainListenerSupport() {
             @Override
@@ -224,6 +227,11 @@ public final class CaravanApp implements AutoCloseable {
                                 .forEach(r -> ((KafkaConsumer) r.getConsumer()).setConsumerListener(inFlight));
                     }
                 });
+            }
+
+            @Override
+            public void afterStart(BaseMainSupport support) {
+                watchCatalog(); // on a thread of the context's executor service manager: it stops with the context
             }
 
             @Override
@@ -294,7 +302,7 @@ public final class CaravanApp implements AutoCloseable {
             members.start();
         }
         main.start();
-        watchCatalog();
+        watchCatalog(); // run() starts it from the listener's afterStart, which only Main.run calls
         return this;
     }
 
@@ -304,7 +312,6 @@ public final class CaravanApp implements AutoCloseable {
         if (members != null) {
             members.start();
         }
-        watchCatalog();
         try {
             main.run();
         } finally {

@@ -82,11 +82,12 @@ public final class TenantAdmission {
             return;
         }
         Catalog catalog = ctx.catalog();
-        String rule = exchange.getProperty(TierRouter.RULE, String.class);
-        boolean namedGroup = "group".equals(rule);
+        // which rule of the tier router decided: the task named a group, or the router chose (keyword, score)
+        boolean namedByTask = TierRouter.hasExplicitTier(exchange) || TierRouter.asksForTierAlias(exchange);
+        boolean namedGroup = !namedByTask && TierRouter.asksForGroup(exchange);
         TenantSpec tenant = catalog.tenant(ctx.task().tenant());
         if (tenant != null && !tenant.allows(ctx.tier(), ctx.group(), namedGroup, catalog)) {
-            boolean chosenByRouter = "keyword".equals(rule) || "score".equals(rule);
+            boolean chosenByRouter = !namedByTask && !namedGroup;
             TierSpec fallback = tenant.defaultTier() == null ? null : catalog.tier(tenant.defaultTier());
             if (chosenByRouter && fallback != null) {
                 ctx.route(fallback.name(), fallback.group(), ctx.routingReason() + "; tenant " + tenant.name()

@@ -1,7 +1,6 @@
 package io.caravan.cli;
 
 import io.caravan.intake.ChatCompletionsIntake;
-import io.caravan.intake.HttpIntake;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -11,7 +10,8 @@ import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogException;
 import io.caravan.catalog.CatalogLoader;
 import io.caravan.intake.TaskIntake;
-import io.caravan.outlet.HttpStatuses;
+import io.caravan.outlet.OpenAiWire;
+import io.caravan.resilience.ErrorClass;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.Task;
 import io.caravan.task.TaskContext;
@@ -288,7 +288,7 @@ public final class BatchCommand {
         } catch (InvalidTaskException e) {
             failed.incrementAndGet();
             return responseLine(customId, UUID.randomUUID().toString(), 400,
-                    HttpIntake.openAiError(e.getMessage(), "invalid_request_error", "invalid_task"));
+                    OpenAiWire.error(ErrorClass.INVALID_TASK, e.getMessage()));
         }
         template.send("direct:task", exchange);
         cost.add(ctx.totalCost());
@@ -299,11 +299,12 @@ public final class BatchCommand {
         failed.incrementAndGet();
         if (exchange.getException() != null && ctx.error() == null) {
             return responseLine(customId, ctx.task().id(), 500,
-                    HttpIntake.openAiError(exchange.getException().getMessage(), "server_error", "internal"));
+                    OpenAiWire.errorBody(exchange.getException().getMessage(), "server_error", "internal"));
         }
         var error = ctx.error();
-        return responseLine(customId, ctx.task().id(), HttpStatuses.of(error.type()),
-                HttpIntake.openAiError(error.message(), error.type().wireName(), error.type().wireName()));
+        // the same status and body the HTTP front door answers for this failure
+        return responseLine(customId, ctx.task().id(), OpenAiWire.status(ctx, error.type()),
+                OpenAiWire.error(error.type(), error.message()));
     }
 
     /** The same {@code chat.completion} as the HTTP API, with the cost and tier its headers would carry. */

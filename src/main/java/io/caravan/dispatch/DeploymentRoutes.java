@@ -9,12 +9,15 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.builder.TemplatedRouteBuilder;
 
 /**
- * Generates the routes of each deployment from the templates of {@link DeploymentRouteTemplate}: the catalog is
- * data, the routes are made from it.
+ * Generates the routes of each deployment from the route templates of {@code routes/deployment.yaml}: the catalog
+ * is data, the routes are made from it.
  */
 public final class DeploymentRoutes {
 
+    /** The template of the deployment route (retries on the same deployment). */
     public static final String TEMPLATE = "deployment";
+    /** The template of one call through the deployment's breaker. */
+    public static final String ATTEMPT_TEMPLATE = "deployment-attempt";
 
     private final Breakers breakers;
 
@@ -59,7 +62,7 @@ public final class DeploymentRoutes {
                 .routeId(routeId(deployment))
                 .parameter("key", deployment.routeKey())
                 .add();
-        TemplatedRouteBuilder.builder(camel, DeploymentRouteTemplate.ATTEMPT_TEMPLATE)
+        TemplatedRouteBuilder.builder(camel, ATTEMPT_TEMPLATE)
                 .routeId("attempt-" + deployment.routeKey())
                 .parameter("key", deployment.routeKey())
                 .parameter("breaker", breaker)

@@ -12,6 +12,7 @@ import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.dispatch.strategy.GroupStrategies;
 import io.caravan.provider.TokenUsage;
 import io.caravan.task.Attempt;
+import io.caravan.task.Outcome;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;
@@ -19,7 +20,6 @@ import io.caravan.resilience.Breakers;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
@@ -34,17 +34,13 @@ public final class FallbackPlanner {
 
     private static final Logger LOG = LoggerFactory.getLogger(FallbackPlanner.class);
 
-    /** Outcomes that say "not now" rather than "not this": worth waiting for when nothing else is left. */
-    private static final Set<String> COOLING = Set.of(ErrorClass.CIRCUIT_OPEN.wireName(),
-            ErrorClass.RATE_LIMITED.wireName(), ErrorClass.QUOTA_EXHAUSTED.wireName(), ErrorClass.AUTH.wireName());
     /** Waits for a cooling deployment or key per task, at most. */
     static final int MAX_COOLDOWN_WAITS = 3;
     public static final String COOLDOWN_WAIT = "direct:cooldown-wait";
     /**
-     * The outcome of a wait for rpm/tpm capacity: an attempt with no status whose latency is the wait. It is a
-     * wait, not a failure; such waits are bounded by the task's deadline only (and this many per task).
+     * Waits for rpm/tpm capacity per task, at most ({@link Outcome#WAITED}: a wait, not a failure, otherwise
+     * bounded by the task's deadline only).
      */
-    public static final String WAITED = "waited";
     static final int MAX_CAPACITY_WAITS = 50;
 
     private final KeyPool keys;
@@ -91,7 +87,7 @@ public final class FallbackPlanner {
     }
 
     /**
-     * The one meaning of "fallback" (README, Fallback): an answer from any deployment but the first of the task's
+     * The one meaning of "fallback" (docs/routing-and-fallback.md, Fallback): an answer from any deployment but the first of the task's
      * plan. Deployments that cannot be called are not in the plan, so they never make the answer a fallback.
      */
     private static List<Candidate> markFallbacks(TaskContext ctx, List<Candidate> planned) {
@@ -124,16 +120,16 @@ public final class FallbackPlanner {
             return null;
         }
         if (ctx.callerGone()) {
-            ctx.fail(new TaskError(ErrorClass.CANCELLED, "the caller went away after " + ctx.attempts().size()
+            ctx.fail(new TaskError(ErrorClass.CANCELLED, "the caller went away after " + ctx.attemptCount()
                     + " attempts: " + outcomes(ctx)));
             return null;
         }
         Attempt last = ctx.lastAttempt();
-        if (last != null && (WAITED.equals(last.outcome()) || "escalated".equals(last.outcome()))) {
+        if (last != null && !last.outcome().isFailure()) {
             last = null; // a wait for capacity, or an answer sent one tier up: the plan starts afresh
         }
         if (last != null) {
-            ErrorClass failure = ErrorClass.valueOf(last.outcome().toUpperCase(java.util.Locale.ROOT));
+            ErrorClass failure = last.outcome().failure();
             if (failure == ErrorClass.CONTEXT_WINDOW) {
                 replanForContextWindow(ctx);
             } else if (failure == ErrorClass.CONTENT_FILTERED) {
@@ -144,7 +140,7 @@ public final class FallbackPlanner {
             }
         }
         if (ctx.pastDeadline()) {
-            ctx.fail(new TaskError(ErrorClass.TIMEOUT, "task deadline passed after " + ctx.attempts().size()
+            ctx.fail(new TaskError(ErrorClass.TIMEOUT, "task deadline passed after " + ctx.attemptCount()
                     + " attempts: " + outcomes(ctx)));
             return null;
         }
@@ -160,7 +156,7 @@ public final class FallbackPlanner {
                 ctx.waitForCooldown(ms);
                 if (wait.forCapacity()) {
                     Candidate at = wait.candidate();
-                    ctx.record(at, WAITED, null, ms, TokenUsage.NONE);
+                    ctx.record(at, Outcome.WAITED, null, ms, TokenUsage.NONE);
                     if (fair != null) {
                         fair.sleeping(at.deployment().provider(), ctx);
                     }
@@ -194,7 +190,7 @@ public final class FallbackPlanner {
      */
     private Wait cooldownWait(TaskContext ctx) {
         List<Attempt> round = ctx.attemptsThisRound();
-        if (round.isEmpty() || !round.stream().allMatch(a -> COOLING.contains(a.outcome()))) {
+        if (round.isEmpty() || !round.stream().allMatch(FallbackPlanner::worthWaitingFor)) {
             return null;
         }
         long tokens = ProviderCalls.estimateTokens(ctx);
@@ -225,10 +221,7 @@ public final class FallbackPlanner {
         if (earliest == null || earliest.duration().toMillis() >= ctx.remainingMs()) {
             return null;
         }
-        int capacityWaits;
-        synchronized (ctx.attempts()) {
-            capacityWaits = (int) ctx.attempts().stream().filter(a -> WAITED.equals(a.outcome())).count();
-        }
+        int capacityWaits = ctx.count(Outcome.WAITED);
         int cooldownWaits = ctx.cooldownWaits() - capacityWaits;
         if (earliest.forCapacity() ? capacityWaits >= MAX_CAPACITY_WAITS : cooldownWaits >= MAX_COOLDOWN_WAITS) {
             return null;
@@ -253,32 +246,36 @@ public final class FallbackPlanner {
     }
 
     private static TaskError exhausted(TaskContext ctx) {
-        if (ctx.attempts().isEmpty()) {
+        if (ctx.attemptCount() == 0) {
             return new TaskError(ErrorClass.EXHAUSTED,
                     "no deployment can serve group " + ctx.group() + " (providers without keys?)");
         }
         Attempt last = ctx.lastAttempt();
-        if (ErrorClass.CONTENT_FILTERED.wireName().equals(last.outcome())) {
+        if (last.outcome().is(ErrorClass.CONTENT_FILTERED)) {
             return new TaskError(ErrorClass.CONTENT_FILTERED,
                     "a content filter refused the task and no content_filter_fallbacks took it: " + outcomes(ctx));
         }
-        if (ErrorClass.CONTEXT_WINDOW.wireName().equals(last.outcome())) {
+        if (last.outcome().is(ErrorClass.CONTEXT_WINDOW)) {
             return new TaskError(ErrorClass.CONTEXT_WINDOW,
                     "the prompt is longer than every model that was tried takes: " + outcomes(ctx));
         }
-        return new TaskError(ErrorClass.EXHAUSTED, "all " + ctx.attempts().size() + " attempts failed: " + outcomes(ctx));
+        return new TaskError(ErrorClass.EXHAUSTED, "all " + ctx.attemptCount() + " attempts failed: " + outcomes(ctx));
     }
 
     static String outcomes(TaskContext ctx) {
-        synchronized (ctx.attempts()) {
-            return ctx.attempts().stream()
-                    .map(a -> a.deployment() + " " + a.outcome())
-                    .collect(Collectors.joining(", "));
-        }
+        return ctx.attempts().stream()
+                .map(a -> a.deployment() + " " + a.outcome())
+                .collect(Collectors.joining(", "));
+    }
+
+    /** An attempt that says "not now" rather than "not this" (the error table's {@code worthWaitingFor}). */
+    private static boolean worthWaitingFor(Attempt attempt) {
+        ErrorClass failure = attempt.outcome().failure();
+        return failure != null && failure.policy().worthWaitingFor();
     }
 
     private static String lastMessage(TaskContext ctx, Attempt last) {
         String message = ctx.lastFailureMessage();
-        return message == null ? last.outcome() : message;
+        return message == null ? last.outcome().wireName() : message;
     }
 }

@@ -16,7 +16,6 @@ import io.caravan.resilience.FleetState;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
 import io.caravan.resilience.RateLimits;
-import io.caravan.dispatch.strategy.DeploymentStats;
 import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
@@ -43,23 +42,26 @@ public final class ProviderCalls {
 
     private static final Logger LOG = LoggerFactory.getLogger(ProviderCalls.class);
 
-    /** The exchange property holding the upstream endpoint of the call (an Endpoint), from the task's own catalog. */
+    /**
+     * The exchange property holding the upstream endpoint of the call (an Endpoint), from the task's own catalog;
+     * the attempt route's {@code toD} in {@code routes/deployment.yaml} names it.
+     */
     static final String UPSTREAM = "caravanUpstream";
 
     private final KeyPool keys;
     private final RateLimits limits;
-    private final DeploymentStats stats;
+    private final AttemptRecorder recorder;
     private final UpstreamEndpoints endpoints;
     private final ResponseLimits responseLimits;
     private final FleetState fleet;
     private volatile FairShare fairShare;
 
-    public ProviderCalls(KeyPool keys, RateLimits limits, DeploymentStats stats, UpstreamEndpoints endpoints,
+    public ProviderCalls(KeyPool keys, RateLimits limits, AttemptRecorder recorder, UpstreamEndpoints endpoints,
             ResponseLimits responseLimits, FleetState fleet) {
         this.fleet = fleet;
         this.keys = keys;
         this.limits = limits;
-        this.stats = stats;
+        this.recorder = recorder;
         this.endpoints = endpoints;
         this.responseLimits = responseLimits;
     }
@@ -91,9 +93,9 @@ public final class ProviderCalls {
         Integer output = AdapterSupport.maxTokens(ctx.task().params());
         long needed = prompt + (output == null ? 0 : output);
         if (needed > deployment.contextWindow()) {
-            throw new ProviderError(ErrorClass.CONTEXT_WINDOW, null, "prompt of about " + prompt + " tokens"
+            throw ProviderError.skipped(ErrorClass.CONTEXT_WINDOW, "prompt of about " + prompt + " tokens"
                     + (output == null ? "" : " plus " + output + " output tokens") + " does not fit the context window of "
-                    + deployment.contextWindow() + " of " + deployment.id());
+                    + deployment.contextWindow() + " of " + deployment.id(), null);
         }
     }
 
@@ -118,11 +120,11 @@ public final class ProviderCalls {
             if (keyIndex < 0) {
                 if (keys.pick(provider.name()) >= 0) {
                     // keys are usable but none has rpm/tpm capacity left: skip without a call
-                    throw new ProviderError(ErrorClass.RATE_LIMITED, null,
+                    throw ProviderError.skipped(ErrorClass.RATE_LIMITED,
                             "every key of provider " + provider.name() + " is at its rpm/tpm limit",
                             limits.untilCapacity(provider, keys.size(provider.name()), estimate));
                 }
-                throw new ProviderError(ErrorClass.RATE_LIMITED, null,
+                throw ProviderError.skipped(ErrorClass.RATE_LIMITED,
                         "every key of provider " + provider.name() + " is cooling down",
                         keys.untilAvailable(provider.name()));
             }
@@ -146,8 +148,7 @@ public final class ProviderCalls {
         }
         message.setBody(body);
         String keyId = keyIndex >= 0 ? keys.keyId(provider.name(), keyIndex) : cloudKeyId(adapter, provider);
-        ctx.beginCall(keyIndex, keyId, estimate);
-        stats.begin(deployment.id());
+        recorder.begin(ctx, deployment, keyIndex, keyId, estimate);
     }
 
     /** The usage event's {@code key_id} of a keyless call: the fingerprint of the cloud identity, never a secret. */
@@ -174,20 +175,13 @@ public final class ProviderCalls {
         fleet.reported(provider, ctx.callKey(), headroom);
         ProviderReply reply = ProviderAdapters.forProvider(provider)
                 .readResponse(status == null ? 200 : status, headers, body, deployment);
-        int keyIndex = ctx.callKey();
-        long estimate = ctx.callTokens();
-        long latency = ctx.endCall();
-        stats.end(deployment.id(), latency);
-        var usage = reply.usage();
-        limits.correct(provider, keyIndex, estimate, usage.input() + usage.output());
-        ctx.record(candidate, "ok", status == null ? 200 : status, latency, usage);
-        if (ctx.attempts().size() > 1 && !isFailure(ctx.attempts().get(ctx.attempts().size() - 2).outcome())) {
-            // the previous attempt was a wait or an escalation, not a failure: nothing was recovered
-        } else if (ctx.attempts().size() > 1) {
-            Attempt first = ctx.attempts().get(0);
+        Attempt answered = recorder.succeeded(ctx, candidate, status == null ? 200 : status, reply.usage());
+        Attempt previous = ctx.previousAttempt();
+        // after a wait or an escalation nothing was recovered; after a failure something was
+        if (previous != null && previous.outcome().isFailure()) {
             LOG.info("recovered task={} requested_model={} original={} chosen={} attempt={} error={}",
-                    ctx.task().id(), ctx.task().model(), first.deployment(), deployment.id(),
-                    ctx.attempts().size(), ctx.attempts().get(ctx.attempts().size() - 2).outcome());
+                    ctx.task().id(), ctx.task().model(), ctx.attempts().get(0).deployment(), deployment.id(),
+                    answered.number(), previous.outcome());
         }
         ctx.succeed(reply, candidate);
     }
@@ -218,15 +212,5 @@ public final class ProviderCalls {
                 call.finish();
             }
         }
-    }
-
-    /** True for an error class's outcome; false for {@code ok} and for waits and escalations. */
-    private static boolean isFailure(String outcome) {
-        for (ErrorClass c : ErrorClass.values()) {
-            if (c.wireName().equals(outcome)) {
-                return true;
-            }
-        }
-        return false;
     }
 }

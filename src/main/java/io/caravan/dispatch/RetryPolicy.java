@@ -3,6 +3,7 @@ package io.caravan.dispatch;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
+import io.caravan.resilience.ErrorPolicy;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
 import io.caravan.task.TaskContext;
@@ -46,13 +47,14 @@ public final class RetryPolicy {
         if (!errorClass.retriable() || ctx.retriesUsed() >= provider.retries()) {
             return false;
         }
-        if (failure instanceof ProviderError pe && pe.status() == null && errorClass == ErrorClass.RATE_LIMITED) {
+        if (failure instanceof ProviderError pe && pe.skippedWithoutCall()) {
             return false; // every key is cooling down: another deployment may not be
         }
         Duration wait;
-        if (errorClass == ErrorClass.RATE_LIMITED && otherKey) {
+        if (errorClass.policy().keyCooldown() == ErrorPolicy.KeyCooldown.SERVER_WAIT && otherKey) {
             wait = Duration.ZERO; // the limit belongs to the key: the next key can go now
-        } else if (failure instanceof ProviderError pe && pe.retryAfter() != null) {
+        } else if (errorClass.policy().honoursRetryAfter() && failure instanceof ProviderError pe
+                && pe.retryAfter() != null) {
             wait = pe.retryAfter();
         } else {
             wait = backoff(provider.backoff(), ctx.retriesUsed());

@@ -54,7 +54,7 @@ public final class ApiKeyAuth implements Handler<RoutingContext> {
             rc.next();
             return;
         }
-        byte[] body = Json.bytes(HttpIntake.openAiError(
+        byte[] body = Json.bytes(io.caravan.outlet.OpenAiWire.errorBody(
                 "missing or wrong API key: send Authorization: Bearer KEY", "invalid_request_error", "invalid_api_key"));
         rc.response().setStatusCode(401)
                 .putHeader("Content-Type", "application/json")

@@ -184,7 +184,7 @@ final class BoundedBodies implements Handler<RoutingContext> {
             return;
         }
         String type = status == 413 || status == 408 ? "invalid_request_error" : "server_error";
-        ObjectNode error = HttpIntake.openAiError(message, type, code);
+        ObjectNode error = io.caravan.outlet.OpenAiWire.errorBody(message, type, code);
         var response = rc.response().setStatusCode(status)
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                 .putHeader(HttpHeaders.CONNECTION, "close");

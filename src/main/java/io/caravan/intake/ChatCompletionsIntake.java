@@ -7,11 +7,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.TierSpec;
-import io.caravan.outlet.HttpStatuses;
+import io.caravan.outlet.OpenAiWire;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
 import io.caravan.resilience.ErrorClass;
-import io.caravan.task.Attempt;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.Task;
 import io.caravan.task.TaskContext;
@@ -161,9 +160,9 @@ public final class ChatCompletionsIntake {
         if (ctx.error() != null || ctx.reply() == null) {
             TaskError error = ctx.error() != null ? ctx.error()
                     : new TaskError(ErrorClass.EXHAUSTED, "no answer");
-            out.setHeader(Exchange.HTTP_RESPONSE_CODE, status(ctx, error.type()));
+            out.setHeader(Exchange.HTTP_RESPONSE_CODE, OpenAiWire.status(ctx, error.type()));
             caravanHeaders(ctx, out, true);
-            out.setBody(HttpIntake.jsonBody(error(error.type(), error.message())));
+            out.setBody(HttpIntake.jsonBody(OpenAiWire.error(error.type(), error.message())));
             return;
         }
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
@@ -177,17 +176,6 @@ public final class ChatCompletionsIntake {
             return;
         }
         out.setBody(HttpIntake.jsonBody(completion(ctx)));
-    }
-
-    /** A body that is not a request: 400, or 413 when too large, in OpenAI's error shape. */
-    public void reject(@ExchangeProperty(Exchange.EXCEPTION_CAUGHT) InvalidTaskException invalid, Exchange exchange) {
-        exchange.removeProperty(STREAM);
-        Message out = exchange.getMessage();
-        out.getHeaders().clear();
-        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
-        out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
-        out.setBody(HttpIntake.jsonBody(HttpIntake.openAiError(invalid.getMessage(), "invalid_request_error",
-                invalid.tooLarge() ? "request_too_large" : "invalid_task")));
     }
 
     /** {@code GET /v1/models}: {@code auto}, every group and every {@code tier:NAME}, in OpenAI's list shape. */
@@ -286,42 +274,5 @@ public final class ChatCompletionsIntake {
         if (ctx.retryAfterMs() != null) {
             out.setHeader("Retry-After", String.valueOf(Math.max(1, (ctx.retryAfterMs() + 999) / 1000)));
         }
-    }
-
-    /**
-     * The HTTP status of a failed task: the contract's table, except that a chain exhausted only by rate limits
-     * answers 429 (the caller may back off and retry) instead of 503.
-     */
-    static int status(TaskContext ctx, ErrorClass type) {
-        if (type == ErrorClass.EXHAUSTED) {
-            synchronized (ctx.attempts()) {
-                boolean allRateLimited = !ctx.attempts().isEmpty() && ctx.attempts().stream()
-                        .map(Attempt::outcome)
-                        .allMatch(o -> ErrorClass.RATE_LIMITED.wireName().equals(o)
-                                || ErrorClass.QUOTA_EXHAUSTED.wireName().equals(o));
-                if (allRateLimited) {
-                    return 429;
-                }
-            }
-        }
-        return HttpStatuses.of(type);
-    }
-
-    /** OpenAI's error body for a Caravan error class; {@code code} is the class's wire name. */
-    public static ObjectNode error(ErrorClass type, String message) {
-        return HttpIntake.openAiError(message, openAiType(type), type.wireName());
-    }
-
-    static String openAiType(ErrorClass type) {
-        return switch (type) {
-            case INVALID_TASK, BAD_REQUEST, CONTEXT_WINDOW, CONTENT_FILTERED -> "invalid_request_error";
-            case AUTH, UNKNOWN_TENANT -> "authentication_error";
-            case TENANT_MISMATCH, NOT_ALLOWED -> "permission_error";
-            case BUDGET_EXCEEDED, QUOTA_EXHAUSTED -> "insufficient_quota";
-            case RATE_LIMITED -> "rate_limit_error";
-            case TIMEOUT -> "timeout_error";
-            case CANCELLED -> "cancelled";
-            default -> "server_error";
-        };
     }
 }

@@ -2,11 +2,11 @@ package io.caravan.intake;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.catalog.DeploymentSpec;
+import io.caravan.outlet.OpenAiWire;
 import io.caravan.provider.ProviderStream;
 import io.caravan.provider.StreamDelta;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.Breakers;
+import io.caravan.dispatch.AttemptRecorder;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.ProviderError;
@@ -14,13 +14,14 @@ import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;
 import io.caravan.util.Json;
-import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.apache.camel.component.platform.http.vertx.HttpMessage;
@@ -42,18 +43,28 @@ public final class ChatStreamWriter {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChatStreamWriter.class);
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
-    /** Aborts streams that outlive their task's deadline ({@code timeout_ms}). */
-    private static final java.util.concurrent.ScheduledExecutorService DEADLINES =
-            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "caravan-stream-deadlines");
-                t.setDaemon(true);
-                return t;
-            });
 
-    private final Breakers breakers;
+    private final AttemptRecorder attempts;
+    /** Aborts streams that outlive their task's deadline ({@code timeout_ms}); Camel's, so it stops with the context. */
+    private volatile ScheduledExecutorService deadlines;
 
-    public ChatStreamWriter(Breakers breakers) {
-        this.breakers = breakers;
+    public ChatStreamWriter(AttemptRecorder attempts) {
+        this.attempts = attempts;
+    }
+
+    private ScheduledExecutorService deadlines(CamelContext camel) {
+        ScheduledExecutorService d = deadlines;
+        if (d == null) {
+            synchronized (this) {
+                d = deadlines;
+                if (d == null) {
+                    d = camel.getExecutorServiceManager().newSingleThreadScheduledExecutor(this,
+                            "caravan-stream-deadlines");
+                    deadlines = d;
+                }
+            }
+        }
+        return d;
     }
 
     /** The Vert.x response behind a platform-http request, or null (another transport). */
@@ -107,7 +118,7 @@ public final class ChatStreamWriter {
         }
         long timeoutMs = ctx.catalog().providerOf(by.deployment()).timeout().toMillis();
         AtomicBoolean late = new AtomicBoolean();
-        java.util.concurrent.ScheduledFuture<?> deadline = DEADLINES.schedule(() -> {
+        java.util.concurrent.ScheduledFuture<?> deadline = deadlines(exchange.getContext()).schedule(() -> {
             late.set(true);
             stream.abort();
         }, ctx.remainingMs(), TimeUnit.MILLISECONDS);
@@ -144,7 +155,7 @@ public final class ChatStreamWriter {
             LOG.warn("stream broke task={} deployment={} error={} detail={}", ctx.task().id(), by.deployment().id(),
                     cls, ErrorClassifier.describe(e));
             try {
-                send(response, event(ChatCompletionsIntake.error(cls, message)), timeoutMs);
+                send(response, event(OpenAiWire.error(cls, message)), timeoutMs);
             } catch (Exception ignored) {
                 // the caller is gone too
             }
@@ -241,22 +252,13 @@ public final class ChatStreamWriter {
         }
     }
 
-    /** Records the streamed attempt: ok ({@code failure} null) or failed, and a failed task. */
+    /** Ends the streamed attempt through the recorder: ok ({@code failure} null) or failed, and a failed task. */
     private void record(TaskContext ctx, Candidate by, ErrorClass failure, String message, TokenUsage usage,
             Throwable cause) {
-        DeploymentSpec deployment = by.deployment();
-        long latency = ctx.endCall();
-        TokenUsage used = usage == null ? TokenUsage.NONE : usage;
         Integer status = failure == null ? 200 : cause instanceof ProviderError pe && pe.status() != null ? pe.status() : 200;
-        ctx.record(by, failure == null ? "ok" : failure.wireName(), status, latency, used);
+        attempts.streamEnded(ctx, by, failure, status, usage, cause);
         if (failure != null) {
             ctx.fail(new TaskError(failure, message));
-            if (cause != null && Breakers.isDeploymentFault(failure)) {
-                CircuitBreaker breaker = breakers.find(deployment.id());
-                if (breaker != null) {
-                    breaker.onError(TimeUnit.MILLISECONDS.toNanos(latency), TimeUnit.NANOSECONDS, cause);
-                }
-            }
         }
     }
 

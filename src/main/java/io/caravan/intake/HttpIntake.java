@@ -1,8 +1,7 @@
 package io.caravan.intake;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.outlet.HttpStatuses;
+import io.caravan.outlet.OpenAiWire;
 import io.caravan.outlet.ResultJson;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.TaskContext;
@@ -54,20 +53,24 @@ public final class HttpIntake {
         Message out = exchange.getMessage();
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
-        out.setHeader(Exchange.HTTP_RESPONSE_CODE, ctx.error() == null ? 200 : HttpStatuses.of(ctx.error().type()));
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, ctx.error() == null ? 200 : ctx.error().type().policy().httpStatus());
         if (ctx.error() != null && ctx.retryAfterMs() != null) {
             out.setHeader("Retry-After", String.valueOf(Math.max(1, (ctx.retryAfterMs() + 999) / 1000)));
         }
         out.setBody(jsonBody(ResultJson.result(ctx)));
     }
 
-    /** A body that is not a task: 400, or 413 when too large, in OpenAI's error shape. */
+    /**
+     * A body that is not a task or request, on any HTTP door ({@code routes/intake-http.yaml}, routeConfiguration
+     * {@code http-boundary}): 400, or 413 when too large, in OpenAI's error shape.
+     */
     public void reject(@ExchangeProperty(Exchange.EXCEPTION_CAUGHT) InvalidTaskException invalid, Exchange exchange) {
+        exchange.removeProperty(ChatCompletionsIntake.STREAM); // a rejected stream request is answered whole
         Message out = exchange.getMessage();
         out.getHeaders().clear();
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
-        out.setBody(jsonBody(openAiError(invalid.getMessage(), "invalid_request_error",
+        out.setBody(jsonBody(OpenAiWire.errorBody(invalid.getMessage(), "invalid_request_error",
                 invalid.tooLarge() ? "request_too_large" : "invalid_task")));
     }
 
@@ -77,15 +80,5 @@ public final class HttpIntake {
      */
     public static Buffer jsonBody(JsonNode json) {
         return Buffer.buffer(Json.bytes(json));
-    }
-
-    public static ObjectNode openAiError(String message, String type, String code) {
-        ObjectNode root = Json.object();
-        ObjectNode error = root.putObject("error");
-        error.put("message", message);
-        error.put("type", type);
-        error.put("code", code);
-        error.putNull("param");
-        return root;
     }
 }

@@ -1,5 +1,6 @@
 package io.caravan.intake;
 
+import io.caravan.outlet.OpenAiWire;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.TenantSpec;
@@ -96,7 +97,7 @@ public final class TenantAuth implements Handler<RoutingContext> {
     }
 
     private static void refuse(RoutingContext rc) {
-        byte[] body = Json.bytes(HttpIntake.openAiError(
+        byte[] body = Json.bytes(OpenAiWire.errorBody(
                 "missing or unknown API key: send Authorization: Bearer KEY", "invalid_request_error",
                 "invalid_api_key"));
         rc.response().setStatusCode(401)

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.provider.ProviderReply;
 import io.caravan.task.Attempt;
+import io.caravan.task.Outcome;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskError;
 import io.caravan.util.Json;
@@ -37,7 +38,7 @@ public final class ResultJson {
         result.put("provider", by == null ? null : by.deployment().provider());
         result.put("provider_model", by == null ? null : by.deployment().model());
         result.put("fallback", by != null && by.fallback());
-        if (ok && ctx.lastAttempt() != null && "cache_hit".equals(ctx.lastAttempt().outcome())) {
+        if (ok && ctx.lastAttempt() != null && ctx.lastAttempt().outcome() == Outcome.CACHE_HIT) {
             result.put("cache_hit", true); // answered by the response cache, without a provider call
         }
         ArrayNode attempts = result.putArray("attempts");
@@ -45,12 +46,12 @@ public final class ResultJson {
         long cached = 0;
         long output = 0;
         double cost = 0;
-        for (Attempt a : snapshot(ctx)) {
+        for (Attempt a : ctx.attempts()) {
             ObjectNode node = attempts.addObject();
             node.put("deployment", a.deployment());
             node.put("provider", a.provider());
             node.put("provider_model", a.providerModel());
-            node.put("outcome", a.outcome());
+            node.put("outcome", a.outcome().wireName());
             if (a.status() == null) {
                 node.putNull("status");
             } else {
@@ -94,7 +95,7 @@ public final class ResultJson {
 
     public static List<byte[]> usageEvents(TaskContext ctx, String instance) {
         List<byte[]> events = new ArrayList<>();
-        for (Attempt a : snapshot(ctx)) {
+        for (Attempt a : ctx.attempts()) {
             events.add(Json.bytes(usageEvent(ctx, a, instance)));
         }
         return events;
@@ -110,7 +111,7 @@ public final class ResultJson {
         event.put("deployment", a.deployment());
         event.put("provider", a.provider());
         event.put("provider_model", a.providerModel());
-        event.put("outcome", a.outcome());
+        event.put("outcome", a.outcome().wireName());
         if (a.status() == null) {
             event.putNull("status");
         } else {
@@ -141,11 +142,5 @@ public final class ResultJson {
         // a bounded part: the event must fit on the usage topic whatever the task's metadata holds
         event.set("metadata", UsageRecords.boundedMetadata(ctx.metadata()));
         return event;
-    }
-
-    private static List<Attempt> snapshot(TaskContext ctx) {
-        synchronized (ctx.attempts()) {
-            return new ArrayList<>(ctx.attempts());
-        }
     }
 }

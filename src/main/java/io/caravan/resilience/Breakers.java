@@ -7,7 +7,6 @@ import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -16,10 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * (bad request, context window) and of a single key (auth, quota) do not.
  */
 public final class Breakers {
-
-    private static final Set<ErrorClass> DEPLOYMENT_FAULTS =
-            Set.of(ErrorClass.SERVER_ERROR, ErrorClass.TIMEOUT, ErrorClass.CONNECTION, ErrorClass.RATE_LIMITED,
-                    ErrorClass.RESPONSE_TOO_LARGE);
 
     private final CircuitBreakerRegistry registry = CircuitBreakerRegistry.ofDefaults();
     /** When each open breaker may let a probe through again (nanoTime). */
@@ -81,20 +76,14 @@ public final class Breakers {
     }
 
     static boolean saysNothingOfDeployment(Throwable failure) {
-        return failure instanceof ProviderError pe && pe.status() == null
-                && (pe.errorClass() == ErrorClass.RATE_LIMITED || pe.errorClass() == ErrorClass.CANCELLED);
-    }
-
-    /** Whether a failure of this class says something about the deployment (and so counts in its breaker). */
-    public static boolean isDeploymentFault(ErrorClass errorClass) {
-        return DEPLOYMENT_FAULTS.contains(errorClass);
+        return failure instanceof ProviderError pe && (pe.skippedWithoutCall()
+                || pe.status() == null && pe.errorClass() == ErrorClass.CANCELLED);
     }
 
     static boolean countsAgainstDeployment(Throwable failure) {
-        ErrorClass errorClass = ErrorClassifier.classify(failure);
-        if (failure instanceof ProviderError pe && pe.status() == null && errorClass == ErrorClass.RATE_LIMITED) {
-            return false; // no call was made: every key was cooling down
+        if (failure instanceof ProviderError pe && pe.skippedWithoutCall()) {
+            return false;
         }
-        return isDeploymentFault(errorClass);
+        return ErrorClassifier.classify(failure).policy().countsAgainstBreaker();
     }
 }

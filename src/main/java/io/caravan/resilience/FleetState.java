@@ -122,12 +122,14 @@ public final class FleetState {
             return; // a key this instance does not hold
         }
         limits.peerCall(provider, key, at, e.inputTokens() + e.outputTokens());
-        String outcome = e.outcome();
-        if (ErrorClass.RATE_LIMITED.wireName().equals(outcome)) {
-            long wait = e.retryAfterMs() != null ? e.retryAfterMs() : 1_000L;
-            rest(provider.name(), key, e.keyId(), at + wait, now, "rate_limited at " + e.instance());
-        } else if (ErrorClass.QUOTA_EXHAUSTED.wireName().equals(outcome) || ErrorClass.AUTH.wireName().equals(outcome)) {
-            rest(provider.name(), key, e.keyId(), at + keyCooldown.toMillis(), now, outcome + " at " + e.instance());
+        // a peer's key rests as the error table cools one of ours
+        ErrorClass failure = ErrorClass.fromWireName(e.outcome());
+        ErrorPolicy.KeyCooldown cooldown = failure == null ? ErrorPolicy.KeyCooldown.NONE : failure.policy().keyCooldown();
+        if (cooldown == ErrorPolicy.KeyCooldown.SERVER_WAIT) {
+            long wait = e.retryAfterMs() != null ? e.retryAfterMs() : ErrorPolicy.RATE_LIMIT_COOLDOWN.toMillis();
+            rest(provider.name(), key, e.keyId(), at + wait, now, failure.wireName() + " at " + e.instance());
+        } else if (cooldown == ErrorPolicy.KeyCooldown.CONFIGURED) {
+            rest(provider.name(), key, e.keyId(), at + keyCooldown.toMillis(), now, failure.wireName() + " at " + e.instance());
         }
         if (e.headroom() != null) {
             headroom(provider.name(), e.keyId(), e.headroom(), at);

@@ -21,12 +21,27 @@ public class ProviderError extends RuntimeException {
     private final ErrorClass errorClass;
     private final Integer status;
     private final Duration retryAfter;
+    private final boolean skipped;
 
     public ProviderError(ErrorClass errorClass, Integer status, String message, Duration retryAfter) {
+        this(errorClass, status, message, retryAfter, false);
+    }
+
+    private ProviderError(ErrorClass errorClass, Integer status, String message, Duration retryAfter,
+            boolean skipped) {
         super(safe(message), null, false, false);
         this.errorClass = errorClass;
         this.status = status;
         this.retryAfter = retryAfter;
+        this.skipped = skipped;
+    }
+
+    /**
+     * A deployment passed over before any call was made (every key cooling or at its rpm/tpm limit, a prompt that
+     * cannot fit): it says nothing of the deployment, so the breaker ignores it and it is not retried there.
+     */
+    public static ProviderError skipped(ErrorClass errorClass, String message, Duration retryAfter) {
+        return new ProviderError(errorClass, null, message, retryAfter, true);
     }
 
     public ProviderError(ErrorClass errorClass, Integer status, String message) {
@@ -66,6 +81,11 @@ public class ProviderError extends RuntimeException {
     /** The HTTP status the provider answered, or null when no answer came. */
     public Integer status() {
         return status;
+    }
+
+    /** No call was made: the deployment was passed over ({@link #skipped}). */
+    public boolean skippedWithoutCall() {
+        return skipped;
     }
 
     /** A wait the server asked for (Retry-After, retry-after-ms, Gemini's RetryInfo), or null. */

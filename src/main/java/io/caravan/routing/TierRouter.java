@@ -17,17 +17,14 @@ import org.apache.camel.ExchangeProperty;
 
 /**
  * The rules of the tier router, one per {@code when} of the content-based router in
- * {@code routes/tier-router.yaml}: a predicate saying whether the rule applies and an action recording the
- * decision ({@code tier}, the group, {@code routing_reason}) on the task. {@link #classify} asks the predicates in
- * rule order once and names the first that applies in {@link #RULE}, which the {@code when}s test: a bean
- * predicate per {@code when} would copy the exchange for each rule of each task.
+ * {@code routes/tier-router.yaml}: a named predicate saying whether the rule applies ({@link #hasExplicitTier},
+ * {@link #asksForTierAlias}, {@link #asksForGroup}, {@link #matchesKeyword}, bound as plain Camel predicates for
+ * the {@code ref} language: a bean predicate would copy the exchange for each rule of each task) and an action
+ * recording the decision ({@code tier}, the group, {@code routing_reason}) on the task.
  */
 public final class TierRouter {
 
-    /** The exchange property naming the rule that routes the task: explicit-tier, tier-alias, group, keyword, score. */
-    public static final String RULE = "caravanRule";
-
-    /** The exchange property holding the keyword rule that matched, found once by {@link #classify}. */
+    /** The exchange property holding the keyword rule that matched, found once by {@link #matchesKeyword}. */
     static final String KEYWORD_MATCH = "caravanKeywordMatch";
 
     /** The first keyword rule (in catalog order) found in the user's text. */
@@ -41,21 +38,9 @@ public final class TierRouter {
         return Pattern.compile("\\b" + Pattern.quote(keyword.toLowerCase(Locale.ROOT)) + "\\b");
     }
 
-    public void classify(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
-        String rule = hasExplicitTier(ctx) ? "explicit-tier"
-                : asksForTierAlias(ctx) ? "tier-alias"
-                : asksForGroup(ctx) ? "group"
-                : null;
-        if (rule == null) {
-            KeywordMatch match = keywordMatch(ctx);
-            exchange.setProperty(KEYWORD_MATCH, match);
-            rule = match != null ? "keyword" : "score";
-        }
-        exchange.setProperty(RULE, rule);
-    }
-
-    private static boolean hasExplicitTier(TaskContext ctx) {
-        return ctx.task().tier() != null;
+    /** The task names its tier ({@code "tier": ...}). */
+    public static boolean hasExplicitTier(Exchange exchange) {
+        return TaskContext.of(exchange).task().tier() != null;
     }
 
     public void byExplicitTier(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
@@ -64,8 +49,9 @@ public final class TierRouter {
         ctx.route(tier.name(), tier.group(), "tier " + name + " requested");
     }
 
-    private static boolean asksForTierAlias(TaskContext ctx) {
-        return ctx.task().model().startsWith(Task.TIER_PREFIX);
+    /** The task's model is a tier alias, {@code tier:NAME}. */
+    public static boolean asksForTierAlias(Exchange exchange) {
+        return TaskContext.of(exchange).task().model().startsWith(Task.TIER_PREFIX);
     }
 
     public void byTierAlias(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
@@ -74,8 +60,16 @@ public final class TierRouter {
         ctx.route(tier.name(), tier.group(), "model tier:" + name + " requested");
     }
 
-    private static boolean asksForGroup(TaskContext ctx) {
-        return !Task.AUTO.equals(ctx.task().model());
+    /** The task's model names a group (anything but {@code auto}; asked after the tier alias). */
+    public static boolean asksForGroup(Exchange exchange) {
+        return !Task.AUTO.equals(TaskContext.of(exchange).task().model());
+    }
+
+    /** A keyword rule of the catalog is in the user's text; the first that matched is kept for {@link #byKeyword}. */
+    public static boolean matchesKeyword(Exchange exchange) {
+        KeywordMatch match = keywordMatch(TaskContext.of(exchange));
+        exchange.setProperty(KEYWORD_MATCH, match);
+        return match != null;
     }
 
     public void byGroup(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {

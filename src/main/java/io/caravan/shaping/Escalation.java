@@ -8,6 +8,7 @@ import io.caravan.catalog.TierSpec;
 import io.caravan.provider.ProviderReply;
 import io.caravan.task.Attempt;
 import io.caravan.task.Task;
+import io.caravan.task.Outcome;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.util.Json;
@@ -28,8 +29,6 @@ public final class Escalation {
 
     private static final Logger LOG = LoggerFactory.getLogger(Escalation.class);
 
-    /** Outcome of an answer that failed a quality gate and sent the task one tier up. */
-    public static final String ESCALATED = "escalated";
     /** Exchange property: the last answer turned down by a gate, kept in case the higher tiers all fail. */
     static final String PREVIOUS = "caravanEscalatedReply";
 
@@ -49,35 +48,42 @@ public final class Escalation {
         }
     }
 
-    /** The loop's condition after each dispatch: true when the answer failed a gate and a higher tier is left. */
-    public boolean escalate(TaskContext ctx, Exchange exchange) {
+    /**
+     * The loop's condition after each dispatch, without side effects: true when the answer failed a gate and a
+     * higher tier is left.
+     */
+    public boolean due(TaskContext ctx) {
+        return failedGate(ctx) != null;
+    }
+
+    /** The gate the answer failed, when it is to be escalated; null otherwise. */
+    private static String failedGate(TaskContext ctx) {
         ShapingSpec.Escalation spec = applies(ctx);
         if (spec == null || ctx.reply() == null || ctx.error() != null || ctx.pastDeadline()) {
-            return false;
+            return null;
         }
         int at = spec.tiers().indexOf(ctx.tier());
         if (at < 0 || at + 1 >= spec.tiers().size()) {
-            return false;
+            return null;
         }
-        String failed = failedGate(spec.gates(), ctx.reply(), ctx.task());
+        return failedGate(spec.gates(), ctx.reply(), ctx.task());
+    }
+
+    /** The loop's first step: the answer is set aside and the task is routed one tier up. */
+    public void escalate(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
+        String failed = failedGate(ctx);
         if (failed == null) {
-            return false;
+            return; // due() said otherwise a moment ago: only a passed deadline can change it, and then stay
         }
-        synchronized (ctx.attempts()) {
-            List<Attempt> attempts = ctx.attempts();
-            int last = attempts.size() - 1;
-            Attempt a = attempts.get(last);
-            attempts.set(last, new Attempt(a.number(), a.ts(), a.group(), a.deployment(), a.provider(),
-                    a.providerModel(), ESCALATED, a.status(), a.latencyMs(), a.usage(), a.costUsd(), a.fallback(),
-                    a.keyId(), a.retryAfterMs(), a.headroom()));
-        }
+        ShapingSpec.Escalation spec = applies(ctx);
+        int at = spec.tiers().indexOf(ctx.tier());
+        ctx.relabelLastAttempt(Outcome.ESCALATED);
         exchange.setProperty(PREVIOUS, new Kept(ctx.reply(), ctx.answeredBy()));
         String from = ctx.tier();
         String next = spec.tiers().get(at + 1);
         LOG.info("escalating task={} from={} to={} gate={}", ctx.task().id(), from, next, failed);
         ctx.reopen();
         ctx.route(next, ctx.catalog().tier(next).group(), "escalated from " + from + ": " + failed);
-        return true;
     }
 
     /** After the loop: when a higher tier failed outright, the last answer that came back stands. */

@@ -9,6 +9,7 @@ import io.caravan.catalog.ShapingSpec;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
 import io.caravan.task.Task;
+import io.caravan.task.Outcome;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.util.Json;
@@ -35,8 +36,6 @@ public final class ResponseCache {
 
     private static final Logger LOG = LoggerFactory.getLogger(ResponseCache.class);
 
-    /** Outcome of the attempt that answered from the cache. */
-    public static final String CACHE_HIT = "cache_hit";
     /** Exchange property: the cache key of a task that may fill the cache once answered. */
     static final String KEY = "caravanCacheKey";
 
@@ -61,7 +60,7 @@ public final class ResponseCache {
         }
         hits.incrementAndGet();
         Candidate by = new Candidate(hit.by().deployment(), hit.by().group(), null);
-        ctx.record(by, CACHE_HIT, null, 0, TokenUsage.NONE);
+        ctx.record(by, Outcome.CACHE_HIT, null, 0, TokenUsage.NONE);
         ProviderReply reply = hit.reply();
         ctx.succeed(new ProviderReply(reply.message().deepCopy(), reply.finishReason(), reply.usage()), by);
         LOG.debug("cache hit task={} group={}", ctx.task().id(), ctx.group());

@@ -5,8 +5,8 @@ import io.caravan.provider.TokenUsage;
 import java.time.Instant;
 
 /**
- * One call to a provider with one key, or one deployment skipped without a call ({@code status} null).
- * {@code outcome} is {@code ok} or an error class's wire name. {@code keyId} is the fingerprint of the key the
+ * One call to a provider with one key, or one deployment passed over without a call ({@code skipped}, no
+ * {@code status}), or a step that is neither (a wait, an escalation, a cache hit: see {@link Outcome}). {@code keyId} is the fingerprint of the key the
  * call used (null when no call began or the provider has no keys); {@code retryAfterMs} and {@code headroom} are
  * what the provider's answer said of its limits, when it did.
  */
@@ -17,7 +17,7 @@ public record Attempt(
         String deployment,
         String provider,
         String providerModel,
-        String outcome,
+        Outcome outcome,
         Integer status,
         long latencyMs,
         TokenUsage usage,
@@ -25,9 +25,16 @@ public record Attempt(
         boolean fallback,
         String keyId,
         Long retryAfterMs,
-        Headroom headroom) {
+        Headroom headroom,
+        boolean skipped) {
 
     public boolean ok() {
-        return "ok".equals(outcome);
+        return outcome == Outcome.OK;
+    }
+
+    /** The same attempt with another outcome (an answer sent one tier up is recorded as escalated). */
+    public Attempt withOutcome(Outcome newOutcome) {
+        return new Attempt(number, ts, group, deployment, provider, providerModel, newOutcome, status, latencyMs, usage,
+                costUsd, fallback, keyId, retryAfterMs, headroom, skipped);
     }
 }

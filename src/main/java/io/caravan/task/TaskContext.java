@@ -7,7 +7,6 @@ import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
 import io.caravan.provider.ProviderStream;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import org.apache.camel.Exchange;
@@ -15,6 +14,11 @@ import org.apache.camel.Exchange;
 /**
  * Everything Caravan knows about one task while it flows through the routes. It travels as the exchange
  * property {@link #PROPERTY}, so every step (and every copy Camel makes of the exchange) sees the same state.
+ *
+ * <p>Threading: one thread at a time works on a task (the route's thread, or the stream writer once it holds the
+ * answer); Camel's hand-offs between threads publish its plain fields. Other threads touch only what is marked
+ * for them: the caller's departure and the call's abort (set from the Vert.x event loop), the stream, and the
+ * attempt list, which this class guards itself: {@link #attempts()} is a snapshot, and callers never lock it.
  */
 public final class TaskContext {
 
@@ -33,7 +37,8 @@ public final class TaskContext {
     private final Catalog catalog;
     private final long startedNanos = System.nanoTime();
     private final long deadlineNanos;
-    private final List<Attempt> attempts = Collections.synchronizedList(new ArrayList<>());
+    /** Guarded by itself; only this class touches it. */
+    private final List<Attempt> attempts = new ArrayList<>();
 
     private Map<String, byte[]> recordHeaders = Map.of();
     private String tier;
@@ -69,7 +74,7 @@ public final class TaskContext {
      */
     public record Candidate(DeploymentSpec deployment, String group, String fallbackFrom) {
 
-        /** Whether an answer from this candidate is a fallback (README, Fallback). */
+        /** Whether an answer from this candidate is a fallback (docs/routing-and-fallback.md, Fallback). */
         public boolean fallback() {
             return fallbackFrom != null;
         }
@@ -129,7 +134,7 @@ public final class TaskContext {
             firstChoice = plan.get(0).deployment().id();
         }
         this.cursor = -1;
-        this.roundStart = attempts.size();
+        this.roundStart = attemptCount();
     }
 
     /** The attempts made since the plan was last laid out. */
@@ -160,7 +165,40 @@ public final class TaskContext {
         return cursor >= 0 && cursor < plan.size() ? plan.get(cursor) : null;
     }
 
-    public List<Attempt> attempts() { return attempts; }
+    /** The attempts so far, oldest first: a snapshot. */
+    public List<Attempt> attempts() {
+        synchronized (attempts) {
+            return List.copyOf(attempts);
+        }
+    }
+
+    public int attemptCount() {
+        synchronized (attempts) {
+            return attempts.size();
+        }
+    }
+
+    /** How many attempts so far ended so. */
+    public int count(Outcome outcome) {
+        synchronized (attempts) {
+            return (int) attempts.stream().filter(a -> a.outcome() == outcome).count();
+        }
+    }
+
+    /** The attempt before the last, or null. */
+    public Attempt previousAttempt() {
+        synchronized (attempts) {
+            return attempts.size() < 2 ? null : attempts.get(attempts.size() - 2);
+        }
+    }
+
+    /** Gives the last attempt another outcome (an answer sent one tier up becomes {@link Outcome#ESCALATED}). */
+    public void relabelLastAttempt(Outcome outcome) {
+        synchronized (attempts) {
+            int last = attempts.size() - 1;
+            attempts.set(last, attempts.get(last).withOutcome(outcome));
+        }
+    }
 
     /**
      * Marks the start of a call with the key at {@code keyIndex} (-1 for providers without keys), which took
@@ -214,27 +252,33 @@ public final class TaskContext {
     }
 
     public int nextAttemptNumber() {
-        return attempts.size() + 1;
-    }
-
-    public void addAttempt(Attempt attempt) {
-        attempts.add(attempt);
+        return attemptCount() + 1;
     }
 
     /**
      * Records an attempt on this candidate, numbered and time-stamped now, its cost priced from the deployment's
      * price ({@code usage} NONE for attempts that used no tokens); a fallback when the candidate is one.
      */
-    public Attempt record(Candidate at, String outcome, Integer status, long latencyMs, TokenUsage usage) {
+    public Attempt record(Candidate at, Outcome outcome, Integer status, long latencyMs, TokenUsage usage) {
+        return record(at, outcome, status, latencyMs, usage, false);
+    }
+
+    /** {@link #record}, for an attempt that may have been passed over without a call ({@code skipped}). */
+    public Attempt record(Candidate at, Outcome outcome, Integer status, long latencyMs, TokenUsage usage,
+            boolean skipped) {
         DeploymentSpec d = at.deployment();
         double cost = d.price().cost(usage.input(), usage.cachedInput(), usage.output());
         // the call's key and what the provider said of its limits belong to this attempt only
-        Attempt attempt = new Attempt(nextAttemptNumber(), java.time.Instant.now(), at.group(), d.id(), d.provider(),
-                d.model(), outcome, status, latencyMs, usage, cost, at.fallback(), callKeyId, callRetryAfterMs, callHeadroom);
+        Attempt attempt;
+        synchronized (attempts) {
+            attempt = new Attempt(attempts.size() + 1, java.time.Instant.now(), at.group(), d.id(), d.provider(),
+                    d.model(), outcome, status, latencyMs, usage, cost, at.fallback(), callKeyId, callRetryAfterMs,
+                    callHeadroom, skipped);
+            attempts.add(attempt);
+        }
         callKeyId = null;
         callRetryAfterMs = null;
         callHeadroom = null;
-        attempts.add(attempt);
         return attempt;
     }
 

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.CatalogLoader;
+import io.caravan.operations.StatusBoard;
+import io.caravan.operations.TaskMetrics;
 import io.caravan.resilience.Breakers;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;

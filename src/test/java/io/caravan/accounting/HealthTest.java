@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.CatalogLoader;
+import io.caravan.operations.Health;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -10,7 +10,6 @@ import io.caravan.intake.TaskIntake;
 import io.caravan.intake.TenantAuth;
 import io.caravan.intake.TenantIdentity;
 import io.caravan.resilience.TenantRateLimits;
-import io.caravan.routing.TierRouter;
 import io.caravan.task.TaskContext;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,7 +78,6 @@ public final class TenantChecksBench {
             ctx.plan(List.of(new TaskContext.Candidate(catalog.group("small").get(0), "small", null)));
             ctx.advance();
             long t2 = System.nanoTime();
-            exchange.setProperty(TierRouter.RULE, "score");
             admission.route(ctx, exchange);
             admission.beforeCall(exchange);
             admission.settle(ctx);

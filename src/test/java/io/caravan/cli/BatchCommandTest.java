@@ -13,10 +13,12 @@ import io.caravan.CaravanApp;
 import io.caravan.Settings;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogLoader;
+import io.caravan.support.Caravan;
 import io.caravan.support.Upstreams;
 import io.caravan.util.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -127,7 +129,9 @@ class BatchCommandTest {
 
         JsonNode failing = lines.get("req-3");
         assertThat(failing.path("response").path("status_code").asInt()).isEqualTo(400);
-        assertThat(failing.path("response").path("body").path("error").path("type").asText()).isEqualTo("bad_request");
+        assertThat(failing.path("response").path("body").path("error").path("type").asText())
+                .isEqualTo("invalid_request_error");
+        assertThat(failing.path("response").path("body").path("error").path("code").asText()).isEqualTo("bad_request");
 
         assertThat(lines.get("line:3").path("response").isNull()).isTrue();
         assertThat(lines.get("line:3").path("error").path("message").asText()).startsWith("line 3: not JSON");
@@ -137,6 +141,29 @@ class BatchCommandTest {
         // 4 ok at 1000 in, 500 out at $1 / $2 per 1M: $0.002 each
         assertThat(stdout.toString(StandardCharsets.UTF_8))
                 .contains("4 ok", "4 failed", "0 skipped", "cost $0.008000");
+    }
+
+    @Test
+    void batchAndTheHttpFrontDoorAnswerTheSameFailureAlike() throws Exception {
+        Settings settings = settings();
+        Path in = dir.resolve("in.jsonl");
+        Path out = dir.resolve("out.jsonl");
+        Files.write(in, List.of(request("req-3", "please FAIL-ME")));
+        int status = BatchCommand.run(settings, List.of(in.toString(), "-o", out.toString()),
+                new PrintStream(new ByteArrayOutputStream(), true), new PrintStream(new ByteArrayOutputStream(), true));
+        assertThat(status).isZero();
+        JsonNode batch = byCustomIdOrLine(out).get("req-3").path("response");
+
+        try (Caravan caravan = Caravan.start(Files.readString(Path.of(settings.get("caravan.catalog"))))) {
+            HttpResponse<String> http = caravan.post("/v1/chat/completions", Json.MAPPER.readTree(
+                    request("req-3", "please FAIL-ME")).path("body").toString());
+            JsonNode httpError = Json.MAPPER.readTree(http.body()).path("error");
+            JsonNode batchError = batch.path("body").path("error");
+
+            assertThat(batch.path("status_code").asInt()).isEqualTo(http.statusCode()).isEqualTo(400);
+            assertThat(batchError.path("type").asText()).isEqualTo(httpError.path("type").asText());
+            assertThat(batchError.path("code").asText()).isEqualTo(httpError.path("code").asText());
+        }
     }
 
     @Test

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.caravan.support.Caravan;
 import io.caravan.support.HostileUpstream;
+import io.caravan.support.TestCatalog;
 import io.caravan.util.Json;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -29,41 +30,18 @@ class CallDeadlineTest {
     @BeforeAll
     static void start() throws Exception {
         upstream = new HostileUpstream();
-        String catalog = """
-                providers:
-                  drip:
-                    api: openai
-                    base_url: http://127.0.0.1:%1$d/drip/v1
-                    api_keys: ["k"]
-                    timeout: 30s
-                    retries: 2
-                  silent:
-                    api: openai
-                    base_url: http://127.0.0.1:%1$d/silent/v1
-                    api_keys: ["k"]
-                    timeout: 30s
-                  ping:
-                    api: openai
-                    base_url: http://127.0.0.1:%1$d/ping/v1
-                    api_keys: ["k"]
-                    timeout: 1500ms
-                    retries: 0
-                  okstream:
-                    api: openai
-                    base_url: http://127.0.0.1:%1$d/okstream/v1
-                    api_keys: ["k"]
-                    timeout: 10s
-                models:
-                  - {name: drip, provider: drip, model: m, price: {input: 1, output: 1}}
-                  - {name: silent, provider: silent, model: m, price: {input: 1, output: 1}}
-                  - {name: ping, provider: ping, model: m, price: {input: 1, output: 1}}
-                  - {name: rescuestream, provider: okstream, model: m, price: {input: 1, output: 1}}
-                fallbacks:
-                  ping: [rescuestream]
-                tiers:
-                  balanced: {model: drip}
-                default_tier: balanced
-                """.formatted(upstream.port());
+        String base = "http://127.0.0.1:" + upstream.port() + "/";
+        String catalog = TestCatalog.create()
+                .openAi("drip", base + "drip/v1", "timeout: 30s", "retries: 2")
+                .openAi("silent", base + "silent/v1", "timeout: 30s", "retries: 2")
+                .openAi("ping", base + "ping/v1", "timeout: 1500ms")
+                .openAi("okstream", base + "okstream/v1", "timeout: 10s", "retries: 2")
+                .model("drip", "drip", "m")
+                .model("silent", "silent", "m")
+                .model("ping", "ping", "m")
+                .model("rescuestream", "okstream", "m")
+                .block("fallbacks:\n  ping: [rescuestream]\n")
+                .yaml();
         caravan = Caravan.start(catalog, Map.of(), Map.of());
     }
 

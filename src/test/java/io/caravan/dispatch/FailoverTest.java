@@ -243,13 +243,13 @@ class FailoverTest {
 
     @Test
     void aSlowUpstreamTimesOutAndFallsBack() throws Exception {
-        long start = System.nanoTime();
         JsonNode result = send("slow-1", "slow", 200);
         assertThat(attempts(result)).containsExactly(
                 tuple("slow#0", "timeout", null),
                 tuple("rescue#0", "ok", 200));
         assertRescued(result, "rescue");
-        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(1450));
+        // one call, not retried: a timeout on the last retry-less call moves on
+        assertThat(received("slow")).hasSize(1);
     }
 
     @Test

@@ -1,9 +1,5 @@
-package io.caravan.shaping;
+package io.caravan.catalog;
 
-import io.caravan.catalog.Catalog;
-import io.caravan.catalog.CatalogException;
-import io.caravan.catalog.CatalogHolder;
-import io.caravan.catalog.CatalogLoader;
 import io.caravan.dispatch.DeploymentRoutes;
 import io.caravan.resilience.KeyPool;
 import io.caravan.util.Redaction;
@@ -15,7 +11,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -62,16 +57,16 @@ public final class CatalogReloader implements AutoCloseable {
         this.lastDigest = digest();
     }
 
-    /** Polls the file's content every {@code interval}; a zero interval watches nothing. */
+    /**
+     * Polls the file's content every {@code interval}; a zero interval watches nothing. The watch runs on a thread
+     * of Camel's executor service manager, so it stops with the context.
+     */
     public synchronized void watch(Duration interval) {
         if (interval.isZero() || interval.isNegative() || watcher != null) {
             return;
         }
-        watcher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "caravan-catalog-watch");
-            t.setDaemon(true);
-            return t;
-        });
+        watcher = camel.get().getExecutorServiceManager().newSingleThreadScheduledExecutor(this,
+                "caravan-catalog-watch");
         watcher.scheduleWithFixedDelay(this::reloadIfChanged, interval.toMillis(), interval.toMillis(),
                 TimeUnit.MILLISECONDS);
         LOG.info("watching catalog file={} every {} ms", file, interval.toMillis());

@@ -1,5 +1,7 @@
-package io.caravan.accounting;
+package io.caravan.operations;
 
+import io.caravan.accounting.SpendLedger;
+import io.caravan.accounting.UsageEvent;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.DeploymentSpec;
@@ -175,10 +177,7 @@ public final class TaskMetrics {
     }
 
     private void doRecord(TaskContext ctx) {
-        List<Attempt> attempts;
-        synchronized (ctx.attempts()) {
-            attempts = new ArrayList<>(ctx.attempts());
-        }
+        List<Attempt> attempts = ctx.attempts();
         String tier = label(ctx.tier());
         boolean ok = ctx.error() == null && (ctx.reply() != null || ctx.stream() != null);
         var by = ok ? ctx.answeredBy() : null;
@@ -196,14 +195,14 @@ public final class TaskMetrics {
                     "tier", tier, "model", model, "provider", provider, "outcome", outcome).increment();
         }
 
-        // one meaning (README, Fallback): the answer came from a deployment other than the first of the plan
+        // one meaning (docs/routing-and-fallback.md, Fallback): the answer came from a deployment other than the first of the plan
         boolean fellBack = by != null && by.fallback();
         if (fellBack) {
             counter("caravan.fallbacks", "Tasks answered by a deployment other than the first of their plan",
                     "from", by.fallbackFrom(), "to", by.deployment().id()).increment();
         }
         for (Attempt a : attempts) {
-            attemptTimer(label(a.provider()), label(a.deployment()), a.outcome())
+            attemptTimer(label(a.provider()), label(a.deployment()), a.outcome().wireName())
                     .record(a.latencyMs(), TimeUnit.MILLISECONDS);
             tokens(a, "input", a.usage().input());
             tokens(a, "cached_input", a.usage().cachedInput());

@@ -1,4 +1,4 @@
-package io.caravan.shaping;
+package io.caravan.catalog;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.intake.HttpIntake;

@@ -1,5 +1,6 @@
-package io.caravan.accounting;
+package io.caravan.operations;
 
+import io.caravan.accounting.SpendLedger;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.resilience.Breakers;
 import io.caravan.util.Json;

@@ -1,6 +1,7 @@
-package io.caravan.accounting;
+package io.caravan.operations;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.accounting.SpendLedger;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.util.Json;
 import java.util.Properties;

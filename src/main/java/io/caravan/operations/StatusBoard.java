@@ -1,12 +1,14 @@
-package io.caravan.accounting;
+package io.caravan.operations;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.accounting.SpendLedger;
 import io.caravan.catalog.BudgetSpec;
 import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.resilience.Breakers;
+import io.caravan.resilience.ErrorClass;
 import io.caravan.task.Attempt;
 import io.caravan.util.Json;
 import java.time.Instant;
@@ -62,9 +64,9 @@ public final class StatusBoard {
                 s.fallbacksServed.increment();
             }
         } else {
-            s.failures.computeIfAbsent(a.outcome(), o -> new LongAdder()).increment();
+            s.failures.computeIfAbsent(a.outcome().wireName(), o -> new LongAdder()).increment();
         }
-        if (!"circuit_open".equals(a.outcome())) {
+        if (!a.outcome().is(ErrorClass.CIRCUIT_OPEN)) {
             s.timedCalls.increment();
             s.latencyMs.add(a.latencyMs());
         }
@@ -75,7 +77,7 @@ public final class StatusBoard {
         }
     }
 
-    /** {@code fallbacks}: 1 when the task fell back (README, Fallback), else 0. */
+    /** {@code fallbacks}: 1 when the task fell back (docs/routing-and-fallback.md, Fallback), else 0. */
     void task(int fallbacks) {
         requests.increment();
         fallbackEvents.add(fallbacks);

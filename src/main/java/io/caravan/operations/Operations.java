@@ -1,6 +1,9 @@
-package io.caravan.accounting;
+package io.caravan.operations;
 
 import io.caravan.Settings;
+import io.caravan.accounting.BudgetGuard;
+import io.caravan.accounting.SpendLedger;
+import io.caravan.accounting.UsageEvent;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.resilience.Breakers;
 import io.caravan.util.Durations;

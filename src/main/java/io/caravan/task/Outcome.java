@@ -1,0 +1,65 @@
+package io.caravan.task;
+
+import io.caravan.resilience.ErrorClass;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * How an attempt ended: answered ({@link #OK}), failed with an error class, or one of the steps that are neither
+ * (a wait for rpm/tpm capacity, an answer sent one tier up, an answer from the response cache). Its
+ * {@link #wireName()} is the attempt's {@code outcome} in results, usage events and metrics.
+ */
+public final class Outcome {
+
+    public static final Outcome OK = new Outcome("ok", null);
+    /** A wait for rpm/tpm capacity: an attempt with no status whose latency is the wait. */
+    public static final Outcome WAITED = new Outcome("waited", null);
+    /** An answer that failed a quality gate and was sent one tier up (progressive escalation). */
+    public static final Outcome ESCALATED = new Outcome("escalated", null);
+    /** An answer from the response cache, no provider called. */
+    public static final Outcome CACHE_HIT = new Outcome("cache_hit", null);
+
+    private static final Map<ErrorClass, Outcome> FAILURES = new EnumMap<>(ErrorClass.class);
+
+    static {
+        for (ErrorClass c : ErrorClass.values()) {
+            FAILURES.put(c, new Outcome(c.wireName(), c));
+        }
+    }
+
+    private final String wireName;
+    private final ErrorClass failure;
+
+    private Outcome(String wireName, ErrorClass failure) {
+        this.wireName = wireName;
+        this.failure = failure;
+    }
+
+    /** The outcome of an attempt that failed with this class. */
+    public static Outcome failed(ErrorClass errorClass) {
+        return FAILURES.get(errorClass);
+    }
+
+    public String wireName() {
+        return wireName;
+    }
+
+    /** The error class of a failed attempt; null for ok, waits, escalations and cache hits. */
+    public ErrorClass failure() {
+        return failure;
+    }
+
+    public boolean isFailure() {
+        return failure != null;
+    }
+
+    /** Whether this is a failure of the given class. */
+    public boolean is(ErrorClass errorClass) {
+        return failure == errorClass;
+    }
+
+    @Override
+    public String toString() {
+        return wireName;
+    }
+}
