@@ -3,6 +3,7 @@ package io.caravan.accounting;
 import io.caravan.Settings;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.resilience.Breakers;
+import io.caravan.tracing.TaskTracing;
 import io.caravan.util.Durations;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.camel.component.micrometer.MicrometerConstants;
@@ -24,6 +25,7 @@ public final class Operations implements AutoCloseable {
     private final Health health;
     private final BudgetGuard guard;
     private final OperationsEndpoints endpoints;
+    private final TaskTracing tracing;
 
     public Operations(Settings settings, CatalogHolder catalogs, Breakers breakers, String bootstrapServers) {
         this.ledger = new SpendLedger(bootstrapServers, settings.get("caravan.topics.usage", "llm.usage"))
@@ -33,6 +35,7 @@ public final class Operations implements AutoCloseable {
                 .restarting(Durations.parse(settings.get("caravan.ledger.restart-backoff", "1s")),
                         Durations.parse(settings.get("caravan.ledger.restart-backoff-max", "30s")),
                         Durations.parse(settings.get("caravan.ledger.restart-grace", "5s")));
+        this.tracing = TaskTracing.from(settings, registry);
         this.health = new Health(catalogs, ledger, bootstrapServers);
         this.guard = new BudgetGuard(ledger,
                 Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
@@ -55,6 +58,7 @@ public final class Operations implements AutoCloseable {
         main.bind("taskMetrics", metrics);
         main.bind("budgetGuard", guard);
         main.bind("operations", endpoints);
+        main.bind("taskTracing", tracing);
     }
 
     /** Starts reading the usage topic (the rebuild runs in the background). */
@@ -74,6 +78,10 @@ public final class Operations implements AutoCloseable {
         return board;
     }
 
+    public TaskTracing tracing() {
+        return tracing;
+    }
+
     public TaskMetrics metrics() {
         return metrics;
     }
@@ -82,5 +90,6 @@ public final class Operations implements AutoCloseable {
     public void close() {
         ledger.close();
         health.close();
+        tracing.close();
     }
 }

@@ -204,7 +204,8 @@ public class OpenAiAdapter implements ProviderAdapter {
         if (finish == null) {
             finish = message.has("tool_calls") ? "tool_calls" : "stop";
         }
-        return new ProviderReply(message, finish, usage(root.get("usage")));
+        return new ProviderReply(message, finish, usage(root.get("usage")), Json.textOrNull(root, "id"),
+                Json.textOrNull(root, "model"));
     }
 
     /** OpenAI usage with the cached-token fields of OpenAI, Moonshot and DeepSeek. */
