@@ -78,11 +78,17 @@ public final class TracingBench {
                 int port = Caravan.freePort();
                 Map<String, String> settings = new HashMap<>(mode.settings());
                 settings.put("caravan.http.port", String.valueOf(port));
-                caravans.put(mode, start(bench, mode, settings, javaBin, jvm));
+                CaravanProcess caravan = start(bench, mode, settings, javaBin, jvm);
+                caravans.put(mode, caravan);
                 ports.put(mode, port);
-            }
-            for (Mode mode : modes) {
-                Bench.waitForHttp(ports.get(mode));
+                // one at a time: four JVMs starting at once on two cores can take longer than the wait allows
+                try {
+                    Bench.waitForHttp(port);
+                } catch (IllegalStateException e) {
+                    String log = caravan.output();
+                    System.err.println(log.substring(Math.max(0, log.length() - 4000)));
+                    throw new IllegalStateException(mode.name() + ": " + e.getMessage(), e);
+                }
             }
             HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             int warmup = Integer.getInteger("bench.warmup", 8000);

@@ -26,8 +26,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Real OTLP over HTTP to a receiver on 127.0.0.1, configured the way a user does it (otel.* settings): the spans
- * of a Kafka task and of an HTTP task arrive in their callers' traces, the GenAI metrics arrive with the
- * convention's buckets, and a Caravan with tracing off sends nothing even with an endpoint configured.
+ * of a Kafka task and of an HTTP task arrive in their callers' traces (with prompt and answer, opted in here), the
+ * GenAI metrics arrive with the convention's buckets, and a Caravan with tracing off sends nothing even with an
+ * endpoint configured.
  */
 class OtlpExportTest {
 
@@ -64,6 +65,7 @@ class OtlpExportTest {
                 "otel.metric.export.interval", "1000");
         java.util.HashMap<String, String> onSettings = new java.util.HashMap<>(otlp);
         onSettings.put("caravan.otel.enabled", "true");
+        onSettings.put("caravan.otel.capture-content", "true");
         on = Caravan.start(catalog, Map.of(), onSettings);
         off = Caravan.start(catalog, Map.of(), otlp);
     }
@@ -99,6 +101,10 @@ class OtlpExportTest {
         assertThat(OtlpReceiver.attribute(attempts.get(0), "error.type")).isEqualTo("rate_limited");
         assertThat(OtlpReceiver.attribute(attempts.get(1), "error.type")).isNull();
         assertThat(OtlpReceiver.attribute(attempts.get(1), "gen_ai.usage.output_tokens")).isEqualTo("5");
+        // this Caravan opted in to prompts and answers on its spans
+        assertThat(OtlpReceiver.attribute(attempts.get(1), "gen_ai.input.messages")).contains("\"content\":\"hello\"");
+        assertThat(OtlpReceiver.attribute(attempts.get(1), "gen_ai.output.messages")).contains("steady answer");
+        assertThat(OtlpReceiver.attribute(attempts.get(0), "gen_ai.output.messages")).isNull();
         spans.forEach(s -> assertThat(s.getAttributesList().toString()).doesNotContain(KEY));
 
         ConsumerRecord<String, byte[]> result = TestKafka.readKeys(on.resultsTopic, List.of("otlp-k"),
