@@ -122,6 +122,17 @@ class LivePageTest {
     }
 
     @Test
+    void thePageIsServedAtTheRootOnlyAndMayTalkToItsOwnOriginOnly() throws Exception {
+        var page = caravan.get("/");
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/html"));
+        assertThat(page.headers().firstValue("Content-Security-Policy")).hasValueSatisfying(csp ->
+                assertThat(csp).contains("default-src 'none'").contains("connect-src 'self'"));
+        assertThat(page.body()).doesNotContain("<script src").doesNotContain("<link").doesNotContain("@import");
+        assertThat(caravan.get("/no-such-page").statusCode()).isEqualTo(404);
+    }
+
+    @Test
     void thePageShowsTheScriptedRunsNumbersAndTalksToCaravanOnly() throws Exception {
         String origin = "http://127.0.0.1:" + caravan.httpPort;
         browser.get(origin + "/?every=1");
