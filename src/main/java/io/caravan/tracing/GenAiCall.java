@@ -70,14 +70,26 @@ record GenAiCall(
         return false;
     }
 
-    /** The convention's well-known names where one fits (openai, anthropic, gcp.gemini, deepseek); ours otherwise. */
+    /**
+     * The convention's well-known names where one fits (openai, anthropic, gcp.gemini, gcp.vertex_ai, aws.bedrock,
+     * azure.ai.openai, deepseek), by the provider's api and host; the catalog's provider name otherwise.
+     */
     static String providerName(String name, ProviderSpec provider, URI base) {
         String api = provider == null || provider.api() == null ? "" : provider.api().toLowerCase(Locale.ROOT);
         String host = base == null || base.getHost() == null ? "" : base.getHost().toLowerCase(Locale.ROOT);
-        if (api.equals("anthropic")) {
+        if (host.endsWith("aiplatform.googleapis.com") || api.startsWith("vertex")) {
+            return "gcp.vertex_ai";
+        }
+        if (host.contains("bedrock") || api.equals("bedrock")) {
+            return "aws.bedrock";
+        }
+        if (host.endsWith("openai.azure.com") || api.startsWith("azure")) {
+            return "azure.ai.openai";
+        }
+        if (api.equals("anthropic") || host.equals("api.anthropic.com")) {
             return "anthropic";
         }
-        if (api.equals("gemini")) {
+        if (api.equals("gemini") || host.equals("generativelanguage.googleapis.com")) {
             return "gcp.gemini";
         }
         if (host.equals("api.openai.com")) {
@@ -89,7 +101,7 @@ record GenAiCall(
         return name;
     }
 
-    private static URI baseUri(ProviderSpec provider) {
+    static URI baseUri(ProviderSpec provider) {
         if (provider == null || provider.baseUrl() == null) {
             return null;
         }
