@@ -29,7 +29,8 @@ import java.util.stream.Collectors;
  * on with every trace sampled, and on with 1 % sampled, exporting OTLP/HTTP to a sink in this JVM; and, when
  * {@code -Dbench.baseline.classes} names the compiled classes of a commit before tracing existed, that Caravan too.
  * All run at once, idle while another is measured; rounds alternate between them, so drift hits all alike.
- * Legs: a sequential client's latency on {@code POST /v1/tasks} (p50, p99), then requests/s with wrk.
+ * Legs: a sequential client's latency on {@code POST /v1/tasks} (p50, p99) with the CPU time each Caravan spent per
+ * request (from /proc, less shaken by a busy box than wall time), then requests/s with wrk.
  */
 public final class TracingBench {
 
@@ -96,26 +97,36 @@ public final class TracingBench {
                 Bench.time(client, tasks(ports.get(mode)), warmup);
             }
 
-            int rounds = Integer.getInteger("bench.latency.rounds", 4);
-            int perRound = Integer.getInteger("bench.latency.requests", 3000);
+            int rounds = Integer.getInteger("bench.latency.rounds", 6);
+            int perRound = Integer.getInteger("bench.latency.requests", 2000);
             Map<Mode, List<Long>> times = new LinkedHashMap<>();
-            modes.forEach(m -> times.put(m, new ArrayList<>()));
+            // CPU ticks the Caravan process spent on its rounds: less shaken than wall time by a busy box
+            Map<Mode, Long> cpuTicks = new LinkedHashMap<>();
+            modes.forEach(m -> {
+                times.put(m, new ArrayList<>());
+                cpuTicks.put(m, 0L);
+            });
             for (int round = 0; round < rounds; round++) {
                 for (Mode mode : modes) {
+                    Path stat = Path.of("/proc/" + caravans.get(mode).process.pid() + "/stat");
+                    long before = Bench.cpuTicks(stat);
                     times.get(mode).addAll(Bench.time(client, tasks(ports.get(mode)), perRound));
+                    cpuTicks.merge(mode, Bench.cpuTicks(stat) - before, Long::sum);
                 }
             }
             bench.line("");
             bench.line("## Sequential client, POST /v1/tasks (" + rounds + " alternating rounds of " + perRound + ")");
-            bench.line(String.format(Locale.ROOT, "%-34s %9s %9s %9s %12s", "", "p50 ms", "p99 ms", "mean ms",
-                    "mean vs off"));
-            double offMean = mean(times.get(modes.stream().filter(m -> m.name().equals("tracing off")).findFirst()
-                    .orElseThrow()));
+            bench.line(String.format(Locale.ROOT, "%-34s %9s %11s %9s %13s %12s", "", "p50 ms", "p50 vs off",
+                    "p99 ms", "CPU ms/req", "CPU vs off"));
+            Mode off = modes.stream().filter(m -> m.name().equals("tracing off")).findFirst().orElseThrow();
+            double offP50 = Bench.percentile(times.get(off), 50);
+            double offCpu = cpuTicks.get(off) * 10.0 / (rounds * perRound);
             for (Mode mode : modes) {
                 List<Long> t = times.get(mode);
-                double mean = mean(t);
-                bench.line(String.format(Locale.ROOT, "%-34s %9.3f %9.3f %9.3f %+11.1f%%", mode.name(),
-                        Bench.percentile(t, 50), Bench.percentile(t, 99), mean, 100 * (mean - offMean) / offMean));
+                double p50 = Bench.percentile(t, 50);
+                double cpu = cpuTicks.get(mode) * 10.0 / (rounds * perRound); // USER_HZ 100: a tick is 10 ms
+                bench.line(String.format(Locale.ROOT, "%-34s %9.3f %+10.1f%% %9.3f %13.3f %+11.1f%%", mode.name(),
+                        p50, 100 * (p50 - offP50) / offP50, Bench.percentile(t, 99), cpu, 100 * (cpu - offCpu) / offCpu));
             }
 
             if (Bench.hasWrk()) {
@@ -142,12 +153,12 @@ public final class TracingBench {
                 bench.line("## Throughput, POST /v1/tasks, wrk " + connections + " connections (" + wrkRounds
                         + " alternating rounds of " + seconds + " s)");
                 bench.line(String.format(Locale.ROOT, "%-34s %10s %12s  %s", "", "req/s", "vs off", "rounds"));
-                double off = rps.get(modes.stream().filter(m -> m.name().equals("tracing off")).findFirst()
+                double offRps = rps.get(modes.stream().filter(m -> m.name().equals("tracing off")).findFirst()
                         .orElseThrow()).stream().mapToDouble(Double::doubleValue).average().orElse(0);
                 for (Mode mode : modes) {
                     double mean = rps.get(mode).stream().mapToDouble(Double::doubleValue).average().orElse(0);
                     bench.line(String.format(Locale.ROOT, "%-34s %10.0f %+11.1f%%  %s", mode.name(), mean,
-                            100 * (mean - off) / off, rps.get(mode).stream().map(v -> String.format(Locale.ROOT, "%.0f", v))
+                            100 * (mean - offRps) / offRps, rps.get(mode).stream().map(v -> String.format(Locale.ROOT, "%.0f", v))
                                     .collect(Collectors.joining(" "))));
                 }
             } else {
@@ -205,7 +216,4 @@ public final class TracingBench {
         return Bench.jsonPost(port, "/v1/tasks", "{\"prompt\":\"Say ok\",\"params\":{\"max_tokens\":8}}");
     }
 
-    static double mean(List<Long> nanos) {
-        return nanos.stream().mapToLong(Long::longValue).average().orElse(0) / 1e6;
-    }
 }
