@@ -34,6 +34,7 @@ final class GenAiMetrics {
 
     private final MeterRegistry registry;
     private final Map<List<String>, DistributionSummary> summaries = new ConcurrentHashMap<>();
+    private final Map<List<String>, Attributes> otelAttributeSets = new ConcurrentHashMap<>();
     private final LongHistogram otelTokens;
     private final DoubleHistogram otelDuration;
     private final DoubleHistogram otelFirstChunk;
@@ -78,27 +79,35 @@ final class GenAiMetrics {
         long input = call.attempt().usage().input();
         long output = call.attempt().usage().output();
         // the convention reports tokens only when the provider counted them
+        List<String> inputTags = null;
+        List<String> outputTags = null;
         if (call.errorType() == null) {
-            tokens(common, "input", input);
-            tokens(common, "output", output);
+            inputTags = tokens(common, "input", input);
+            outputTags = tokens(common, "output", output);
         }
         if (otelDuration != null) {
-            Attributes attributes = attributes(withError);
-            otelDuration.record(call.durationSeconds(), attributes);
+            otelDuration.record(call.durationSeconds(), otelAttributes(withError));
             if (call.timeToFirstChunk() != null) {
-                otelFirstChunk.record(call.timeToFirstChunk().toNanos() / 1e9, attributes(common));
+                otelFirstChunk.record(call.timeToFirstChunk().toNanos() / 1e9, otelAttributes(common));
             }
-            if (call.errorType() == null) {
-                otelTokens.record(input, attributes(common).toBuilder().put("gen_ai.token.type", "input").build());
-                otelTokens.record(output, attributes(common).toBuilder().put("gen_ai.token.type", "output").build());
+            if (inputTags != null) {
+                otelTokens.record(input, otelAttributes(inputTags));
+                otelTokens.record(output, otelAttributes(outputTags));
             }
         }
     }
 
-    private void tokens(List<String> common, String type, long count) {
+    private List<String> tokens(List<String> common, String type, long count) {
         List<String> tags = new ArrayList<>(common);
         pair(tags, "gen_ai.token.type", type);
         summary(TOKEN_USAGE, "Number of input and output tokens used", TOKEN_BUCKETS, tags).record(count);
+        return tags;
+    }
+
+    /** OpenTelemetry's attributes for these labels, built once: building and hashing them per call costs more than recording. */
+    private Attributes otelAttributes(List<String> tags) {
+        Attributes attributes = otelAttributeSets.get(tags);
+        return attributes != null ? attributes : otelAttributeSets.computeIfAbsent(List.copyOf(tags), GenAiMetrics::attributes);
     }
 
     private DistributionSummary summary(String name, String description, List<? extends Number> buckets,

@@ -84,7 +84,7 @@ class OtlpExportTest {
         TestKafka.send(on.tasksTopic, "otlp-k", "{\"id\":\"otlp-k\",\"prompt\":\"hello\"}".getBytes(StandardCharsets.UTF_8),
                 Map.of("traceparent", "00-" + traceId + "-a1b2c3d4e5f60718-01"));
 
-        await().atMost(Duration.ofSeconds(20)).until(() -> receiver.inTrace(traceId).size() >= 3);
+        await().atMost(Duration.ofSeconds(60)).until(() -> receiver.inTrace(traceId).size() >= 3);
         List<Span> spans = receiver.inTrace(traceId);
         Span task = spans.stream().filter(s -> s.getName().equals("caravan task")).findFirst().orElseThrow();
         assertThat(OtlpReceiver.hex(task.getParentSpanId())).isEqualTo("a1b2c3d4e5f60718");
@@ -124,7 +124,7 @@ class OtlpExportTest {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
 
-        await().atMost(Duration.ofSeconds(20)).until(() -> receiver.inTrace(traceId).size() >= 3);
+        await().atMost(Duration.ofSeconds(60)).until(() -> receiver.inTrace(traceId).size() >= 3);
         Span task = receiver.inTrace(traceId).stream().filter(s -> s.getName().equals("caravan task")).findFirst()
                 .orElseThrow();
         assertThat(task.getKind()).isEqualTo(Span.SpanKind.SPAN_KIND_SERVER);

@@ -84,7 +84,7 @@ class TaskTracingTest {
 
     /** The task span and its children of this trace, once the task span is exported. */
     static List<SpanData> spansOf(String traceId, int attempts) {
-        await().atMost(Duration.ofSeconds(20)).until(() -> MemorySpans.inTrace(traceId).size() >= attempts + 1);
+        await().atMost(Duration.ofSeconds(60)).until(() -> MemorySpans.inTrace(traceId).size() >= attempts + 1);
         return MemorySpans.inTrace(traceId).stream().sorted(Comparator.comparing(SpanData::getStartEpochNanos)).toList();
     }
 
