@@ -82,6 +82,8 @@ public final class TaskTracing implements AutoCloseable {
         Map<String, String> properties = new HashMap<>();
         properties.put("otel.service.name", "caravan");
         properties.put("otel.logs.exporter", "none");
+        // the JDK's HTTP client carries OTLP/HTTP; the SDK's own default (gRPC) would need another sender
+        properties.put("otel.exporter.otlp.protocol", "http/protobuf");
         // a captured prompt or answer is cut to this length (the SDK's own limit, raised or lowered the standard way)
         properties.put("otel.attribute.value.length.limit", "8192");
         settings.all().forEach((k, v) -> {

@@ -59,7 +59,6 @@ class OtlpExportTest {
                 default_tier: fast
                 """.formatted(upstream.port(), KEY);
         Map<String, String> otlp = Map.of(
-                "otel.exporter.otlp.protocol", "http/protobuf",
                 "otel.exporter.otlp.endpoint", receiver.endpoint(),
                 "otel.bsp.schedule.delay", "100",
                 "otel.metric.export.interval", "1000");
