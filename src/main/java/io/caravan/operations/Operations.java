@@ -6,6 +6,7 @@ import io.caravan.accounting.SpendLedger;
 import io.caravan.accounting.UsageEvent;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.resilience.Breakers;
+import io.caravan.tracing.TaskTracing;
 import io.caravan.util.Durations;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.camel.component.micrometer.MicrometerConstants;
@@ -27,6 +28,7 @@ public final class Operations implements AutoCloseable {
     private final Health health;
     private final BudgetGuard guard;
     private final OperationsEndpoints endpoints;
+    private final TaskTracing tracing;
 
     public Operations(Settings settings, CatalogHolder catalogs, Breakers breakers, String bootstrapServers) {
         this.ledger = new SpendLedger(bootstrapServers, settings.get("caravan.topics.usage", "llm.usage"))
@@ -36,6 +38,7 @@ public final class Operations implements AutoCloseable {
                 .restarting(Durations.parse(settings.get("caravan.ledger.restart-backoff", "1s")),
                         Durations.parse(settings.get("caravan.ledger.restart-backoff-max", "30s")),
                         Durations.parse(settings.get("caravan.ledger.restart-grace", "5s")));
+        this.tracing = TaskTracing.from(settings, registry);
         this.health = new Health(catalogs, ledger, bootstrapServers);
         this.guard = new BudgetGuard(ledger,
                 Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
@@ -58,6 +61,7 @@ public final class Operations implements AutoCloseable {
         main.bind("taskMetrics", metrics);
         main.bind("budgetGuard", guard);
         main.bind("operations", endpoints);
+        main.bind("taskTracing", tracing);
     }
 
     /** Starts reading the usage topic (the rebuild runs in the background). */
@@ -77,6 +81,10 @@ public final class Operations implements AutoCloseable {
         return board;
     }
 
+    public TaskTracing tracing() {
+        return tracing;
+    }
+
     public TaskMetrics metrics() {
         return metrics;
     }
@@ -85,5 +93,6 @@ public final class Operations implements AutoCloseable {
     public void close() {
         ledger.close();
         health.close();
+        tracing.close();
     }
 }

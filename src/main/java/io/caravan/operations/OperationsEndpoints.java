@@ -7,10 +7,14 @@ import io.caravan.util.Json;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 
-/** The beans behind {@code routes/operations.yaml}: {@code /metrics}, {@code /status}, {@code /health/*}. */
+/** The beans behind {@code routes/operations.yaml}: {@code /metrics}, {@code /status}, {@code /health/*}, {@code /}. */
 public final class OperationsEndpoints {
 
     static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+    /** The live page may talk to this Caravan only: its own inline script and style, nothing from elsewhere. */
+    static final String PAGE_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            + "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    private static final String PAGE = livePage();
 
     private final TaskMetrics metrics;
     private final StatusBoard board;
@@ -35,6 +39,24 @@ public final class OperationsEndpoints {
 
     public void status(Exchange exchange) {
         answer(exchange, 200, "application/json", Json.text(board.render(catalogs, breakers, ledger)));
+    }
+
+    /** {@code GET /}: the live page, which refreshes itself from {@code /status} and {@code /metrics}. */
+    public void page(Exchange exchange) {
+        answer(exchange, 200, "text/html; charset=utf-8", PAGE);
+        exchange.getMessage().setHeader("Content-Security-Policy", PAGE_POLICY);
+        exchange.getMessage().setHeader("Cache-Control", "no-cache");
+    }
+
+    private static String livePage() {
+        try (var in = OperationsEndpoints.class.getResourceAsStream("/live/index.html")) {
+            if (in == null) {
+                throw new IllegalStateException("live/index.html is missing from the jar");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     public void live(Exchange exchange) {

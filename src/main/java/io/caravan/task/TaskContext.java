@@ -52,6 +52,7 @@ public final class TaskContext {
     private TaskError error;
     private volatile Long retryAfterMs;
     private volatile ProviderStream stream;
+    private volatile java.time.Instant firstChunkAt;
     private volatile boolean callerGone;
     private volatile Runnable callAbort;
 
@@ -299,10 +300,14 @@ public final class TaskContext {
      * stream over; the answering attempt is recorded when the stream ends.
      */
     public void streaming(ProviderStream stream, Candidate by) {
+        this.firstChunkAt = java.time.Instant.now();
         this.stream = stream;
         this.answeredBy = by;
         this.error = null;
     }
+
+    /** When the streamed answer's first delta arrived (time to first chunk, for traces and metrics), or null. */
+    public java.time.Instant firstChunkAt() { return firstChunkAt; }
 
     /** The HTTP caller went away: the call in flight is aborted and no further deployment is tried. */
     public boolean callerGone() { return callerGone; }

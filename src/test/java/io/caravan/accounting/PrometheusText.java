@@ -6,13 +6,13 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /** A small reader of the Prometheus text format, enough to check sample values in tests. */
-final class PrometheusText {
+public final class PrometheusText {
 
     record Sample(String name, Map<String, String> labels, double value) {}
 
     private final List<Sample> samples = new ArrayList<>();
 
-    PrometheusText(String text) {
+    public PrometheusText(String text) {
         for (String line : text.split("\n")) {
             if (line.isBlank() || line.startsWith("#")) {
                 continue;
@@ -52,7 +52,7 @@ final class PrometheusText {
     }
 
     /** The value of the one sample with this name and these labels (others ignored), or null. */
-    Double value(String name, String... labelPairs) {
+    public Double value(String name, String... labelPairs) {
         Double found = null;
         for (Sample s : samples) {
             if (s.name().equals(name) && matches(s.labels(), labelPairs)) {
@@ -66,7 +66,7 @@ final class PrometheusText {
     }
 
     /** The sum over every sample with this name and these labels. */
-    double sum(String name, String... labelPairs) {
+    public double sum(String name, String... labelPairs) {
         return samples.stream().filter(s -> s.name().equals(name) && matches(s.labels(), labelPairs))
                 .mapToDouble(Sample::value).sum();
     }

@@ -399,7 +399,7 @@ public class AnthropicAdapter implements ProviderAdapter {
             message.set("tool_calls", calls);
         }
         return new ProviderReply(message, finishReason(Json.textOrNull(root, "stop_reason"), !calls.isEmpty()),
-                usage(root.get("usage")));
+                usage(root.get("usage")), Json.textOrNull(root, "id"), Json.textOrNull(root, "model"));
     }
 
     static String finishReason(String stopReason, boolean toolCalls) {

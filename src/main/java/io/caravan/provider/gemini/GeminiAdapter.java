@@ -506,7 +506,8 @@ public class GeminiAdapter implements ProviderAdapter {
         } else {
             finishReason = "MAX_TOKENS".equals(finish) ? "length" : "stop";
         }
-        return new ProviderReply(message, finishReason, usage(root.get("usageMetadata")));
+        return new ProviderReply(message, finishReason, usage(root.get("usageMetadata")),
+                Json.textOrNull(root, "responseId"), Json.textOrNull(root, "modelVersion"));
     }
 
     static TokenUsage usage(JsonNode meta) {

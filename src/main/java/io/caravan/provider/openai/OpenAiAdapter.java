@@ -257,7 +257,8 @@ public class OpenAiAdapter implements ProviderAdapter {
         if (finish == null) {
             finish = message.has("tool_calls") ? "tool_calls" : "stop";
         }
-        return new ProviderReply(message, finish, usage(root.get("usage")));
+        return new ProviderReply(message, finish, usage(root.get("usage")), Json.textOrNull(root, "id"),
+                Json.textOrNull(root, "model"));
     }
 
     /** Classifies a non-success answer with the dialect's rules, then OpenAI's. */
