@@ -100,7 +100,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
         ChatCompletionsIntake chatCompletions = new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
-                new ChatStreamWriter(breakers));
+                new ChatStreamWriter(breakers, limits));
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
         FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats));
@@ -108,7 +108,7 @@ public final class CaravanApp implements AutoCloseable {
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         ResponseLimits responseLimits = ResponseLimits.from(settings);
         main.bind("providerCalls", new ProviderCalls(keys, limits, stats, upstreams, responseLimits, fleet));
-        main.bind("streamCalls", new StreamCalls(upstreams, responseLimits));
+        main.bind("streamCalls", new StreamCalls(upstreams, responseLimits, fleet));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptFailures",
@@ -139,7 +139,7 @@ public final class CaravanApp implements AutoCloseable {
         boolean share = Boolean.parseBoolean(settings.get("caravan.fleet.share", "true"));
         if (share) {
             operations.ledger().follow(fleet::apply);
-            fleet.lagFrom(operations.ledger()::lagMillis);
+            fleet.lagFrom(operations.ledger()::lagMillis).deploymentsFrom(breakers);
         }
         this.members = bootstrapServers == null || !share ? null : new GroupMembers(bootstrapServers,
                 settings.get("caravan.consumer.group", "caravan"), java.time.Duration.ofSeconds(2));
