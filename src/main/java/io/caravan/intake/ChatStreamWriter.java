@@ -10,6 +10,7 @@ import io.caravan.resilience.Breakers;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.ProviderError;
+import io.caravan.resilience.RateLimits;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;
@@ -51,9 +52,11 @@ public final class ChatStreamWriter {
             });
 
     private final Breakers breakers;
+    private final RateLimits limits;
 
-    public ChatStreamWriter(Breakers breakers) {
+    public ChatStreamWriter(Breakers breakers, RateLimits limits) {
         this.breakers = breakers;
+        this.limits = limits;
     }
 
     /** The Vert.x response behind a platform-http request, or null (another transport). */
@@ -245,8 +248,15 @@ public final class ChatStreamWriter {
     private void record(TaskContext ctx, Candidate by, ErrorClass failure, String message, TokenUsage usage,
             Throwable cause) {
         DeploymentSpec deployment = by.deployment();
+        int key = ctx.callKey();
+        long estimate = ctx.callTokens();
         long latency = ctx.endCall();
         TokenUsage used = usage == null ? TokenUsage.NONE : usage;
+        if (failure == null) {
+            // the key's tpm counts what the stream used, as a plain answer's does, not the estimate taken up front;
+            // a broken stream keeps the estimate (the provider may have generated more than was read)
+            limits.correct(ctx.catalog().providerOf(deployment), key, estimate, used.input() + used.output());
+        }
         Integer status = failure == null ? 200 : cause instanceof ProviderError pe && pe.status() != null ? pe.status() : 200;
         ctx.record(by, failure == null ? "ok" : failure.wireName(), status, latency, used);
         if (failure != null) {
