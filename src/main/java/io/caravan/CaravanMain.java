@@ -8,6 +8,7 @@ import io.caravan.cli.CheckCommand;
 import io.caravan.cli.ReportCommand;
 import io.caravan.cli.SendCommand;
 import io.caravan.cli.TailCommand;
+import io.caravan.cli.TrainCommand;
 import io.caravan.intake.FatalErrors;
 import io.caravan.kafka.EmbeddedKafka;
 import io.caravan.kafka.Topics;
@@ -49,6 +50,9 @@ public final class CaravanMain {
               report [--by tier|model|provider|tenant|day] [--since DATE] [--until DATE]
                      [--format table|csv|json] [--html FILE]
                                          spend and fallbacks from the usage topic
+              train [--seconds N]        a training run on loopback (simulated provider, embedded broker) that
+                                         bin/caravan turns into the JVM's class archive / AOT cache next to
+                                         the jar, used by every later start: faster start and warm-up
               help                       this text (also --help, -h)
 
             send and tail talk to kafka.bootstrap-servers, else to the embedded broker of a `caravan run`
@@ -56,7 +60,7 @@ public final class CaravanMain {
             command, or ./application.properties. bin/caravan reads JAVA_HOME, CARAVAN_HEAP (default 512m)
             and CARAVAN_JAVA_OPTS.""";
 
-    private static final List<String> COMMANDS = List.of("run", "check", "send", "tail", "batch", "report");
+    private static final List<String> COMMANDS = List.of("run", "check", "send", "tail", "batch", "report", "train");
     private static final List<String> HELP = List.of("help", "--help", "-h");
 
     static int run(String[] args) throws Exception {
@@ -106,6 +110,8 @@ public final class CaravanMain {
                 return TailCommand.run(rest, settings, System.out, System.err);
             case "report":
                 return ReportCommand.run(rest, settings, System.out, System.err);
+            case "train":
+                return TrainCommand.run(rest, settings, System.out, System.err);
             default:
                 return BatchCommand.run(settings, rest, System.out, System.err);
         }
