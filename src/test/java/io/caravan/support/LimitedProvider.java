@@ -1,17 +1,20 @@
 package io.caravan.support;
 
-import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.http.HttpServerRequest;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * An OpenAI-compatible provider on 127.0.0.1 that enforces a rate limit the way providers do: at most
@@ -20,20 +23,18 @@ import java.util.concurrent.TimeUnit;
  * {@code x-ratelimit-remaining-requests}/{@code x-ratelimit-reset-requests} on every answer. Keys put
  * {@link #outOfCredit out of credit} get 402. Every request is logged (time, key, status) for the test to count.
  *
- * <p>Served by Vert.x, like a provider's front end: thousands of connections at a window's start, each kept alive,
- * the answer's latency a timer, not a thread. The JDK's HttpServer, used before, was not a provider's equal: it
- * silently closes every connection beyond 200 idle ones right after answering (the client's next request on it
- * then fails as {@code NoHttpResponseException} or a reset, which Caravan rightly counts as {@code connection}
- * failures and which opened the breaker), and its single dispatcher and worker pool fell seconds behind when
- * hundreds of calls arrived in the same millisecond, so calls timed out at the mock.
+ * <p>The JDK's HttpServer keeps at most {@code sun.net.httpserver.maxIdleConnections} (200) idle keep-alive
+ * connections and silently closes every one beyond them right after answering; the client's next request on such a
+ * connection then fails ({@code NoHttpResponseException}, reset). Loads of hundreds of concurrent calls (the fleet
+ * bench) must lift it: {@code bench/fleet.sh} passes {@code -Dsun.net.httpserver.maxIdleConnections=100000}.
  */
 public final class LimitedProvider implements AutoCloseable {
 
     /** One request as the provider saw it. */
     public record Seen(long atMillis, String key, int status) {}
 
-    private final Vertx vertx = Vertx.vertx();
     private final HttpServer server;
+    private final ExecutorService pool = Executors.newFixedThreadPool(64);
     private final int limit;
     private final long windowMs;
     private final long latencyMs;
@@ -46,20 +47,14 @@ public final class LimitedProvider implements AutoCloseable {
         this.windowMs = windowMs;
         this.latencyMs = latencyMs;
         // a window's start sees hundreds of calls at once: a short accept queue would refuse connections
-        HttpServerOptions options = new HttpServerOptions().setHost("127.0.0.1").setPort(0).setAcceptBacklog(4096)
-                .setTcpNoDelay(true).setIdleTimeout(60).setIdleTimeoutUnit(TimeUnit.SECONDS);
-        try {
-            server = vertx.createHttpServer(options)
-                    .requestHandler(request -> request.body().onSuccess(body -> handle(request)))
-                    .listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            vertx.close();
-            throw new IOException("the limited provider did not start", e);
-        }
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 4096);
+        server.createContext("/", this::handle);
+        server.setExecutor(pool);
+        server.start();
     }
 
     public int port() {
-        return server.actualPort();
+        return server.getAddress().getPort();
     }
 
     /** The catalog's provider block for this mock (api openai, no retries of its own). */
@@ -119,8 +114,11 @@ public final class LimitedProvider implements AutoCloseable {
         return out;
     }
 
-    private void handle(HttpServerRequest request) {
-        String auth = request.getHeader("Authorization");
+    private void handle(HttpExchange exchange) throws IOException {
+        try (InputStream in = exchange.getRequestBody()) {
+            in.readAllBytes();
+        }
+        String auth = exchange.getRequestHeaders().getFirst("Authorization");
         String key = auth == null ? "" : auth.replaceFirst("(?i)^Bearer\\s+", "");
         long now = System.currentTimeMillis();
         long start = now - Math.floorMod(now, windowMs);
@@ -148,37 +146,40 @@ public final class LimitedProvider implements AutoCloseable {
         synchronized (seen) {
             seen.add(new Seen(now, key, status));
         }
-        var response = request.response();
-        response.putHeader("Content-Type", "application/json");
+        if (latencyMs > 0) {
+            try {
+                Thread.sleep(latencyMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        var headers = exchange.getResponseHeaders();
+        headers.add("Content-Type", "application/json");
         if (headroom) {
-            response.putHeader("x-ratelimit-limit-requests", String.valueOf(limit));
-            response.putHeader("x-ratelimit-remaining-requests", String.valueOf(remaining));
-            response.putHeader("x-ratelimit-reset-requests", resetMs + "ms");
+            headers.add("x-ratelimit-limit-requests", String.valueOf(limit));
+            headers.add("x-ratelimit-remaining-requests", String.valueOf(remaining));
+            headers.add("x-ratelimit-reset-requests", resetMs + "ms");
         }
         String body;
         if (status == 429) {
-            response.putHeader("retry-after-ms", String.valueOf(resetMs));
-            response.putHeader("Retry-After", String.valueOf((resetMs + 999) / 1000));
+            headers.add("retry-after-ms", String.valueOf(resetMs));
+            headers.add("Retry-After", String.valueOf((resetMs + 999) / 1000));
             body = Upstreams.error("Rate limit reached for requests", "requests", "rate_limit_exceeded");
         } else if (status == 402) {
             body = Upstreams.error("Insufficient Balance", "unknown_error", "invalid_request_error");
         } else {
             body = Upstreams.completion("ok", 10, 0, 5);
         }
-        response.setStatusCode(status);
-        if (latencyMs > 0) {
-            vertx.setTimer(latencyMs, id -> response.end(body));
-        } else {
-            response.end(body);
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
         }
     }
 
     @Override
     public void close() {
-        try {
-            vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            // closing is best effort: the test is over
-        }
+        server.stop(0);
+        pool.shutdownNow();
     }
 }
