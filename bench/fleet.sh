@@ -8,5 +8,7 @@ cd "$(dirname "$0")/.."
 mvn -q -B -o test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
 CP="target/test-classes:target/classes:$(cat target/bench.classpath)"
 mkdir -p bench/results
-exec java -Xmx2g -Dsun.net.httpserver.nodelay=true "$@" -cp "$CP" io.caravan.bench.FleetBench \
+# the JDK HTTP server (the mock): without Nagle, and no silent close of connections beyond 200 idle ones (the
+# window-start burst keeps hundreds; their next calls would fail as NoHttpResponse/reset and open the breaker)
+exec java -Xmx2g -Dsun.net.httpserver.nodelay=true -Dsun.net.httpserver.maxIdleConnections=100000 "$@" -cp "$CP" io.caravan.bench.FleetBench \
   2>&1 | grep --line-buffered -E "^fleet bench|^per-instance|^shared|^key cooldown" | tee "bench/results/fleet-$(date +%Y%m%d-%H%M%S).txt"

@@ -121,7 +121,7 @@ public final class CaravanApp implements AutoCloseable {
         ResponseLimits responseLimits = ResponseLimits.from(settings);
         main.bind("providerCalls", new ProviderCalls(keys, limits, attempts, upstreams, responseLimits, fleet)
                 .sharedFairly(fairShare));
-        main.bind("streamCalls", new StreamCalls(upstreams, responseLimits));
+        main.bind("streamCalls", new StreamCalls(upstreams, responseLimits, fleet));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
         main.bind("attemptRecorder", attempts);
@@ -161,7 +161,7 @@ public final class CaravanApp implements AutoCloseable {
                 fleet.apply(e);
                 tenantAdmission.apply(e);
             });
-            fleet.lagFrom(operations.ledger()::lagMillis);
+            fleet.lagFrom(operations.ledger()::lagMillis).deploymentsFrom(breakers);
         } else {
             operations.ledger().follow(tenantAdmission::apply);
         }

@@ -8,6 +8,7 @@ import io.caravan.cli.CheckCommand;
 import io.caravan.cli.ReportCommand;
 import io.caravan.cli.SendCommand;
 import io.caravan.cli.TailCommand;
+import io.caravan.cli.TrainCommand;
 import io.caravan.intake.FatalErrors;
 import io.caravan.kafka.EmbeddedKafka;
 import io.caravan.kafka.Topics;
@@ -51,6 +52,9 @@ public final class CaravanMain {
                                          spend and fallbacks from the usage topic
               keys new --tenant NAME     a new API key of a tenant (shown once) and the sha256: line
                                          to add to its api_keys in the catalog
+              train [--seconds N]        a training run on loopback (simulated provider, embedded broker) that
+                                         bin/caravan turns into the JVM's class archive / AOT cache next to
+                                         the jar, used by every later start: faster start and warm-up
               help                       this text (also --help, -h)
 
             send and tail talk to kafka.bootstrap-servers, else to the embedded broker of a `caravan run`
@@ -59,7 +63,7 @@ public final class CaravanMain {
             and CARAVAN_JAVA_OPTS.""";
 
     private static final List<String> COMMANDS = List.of("run", "check", "send", "tail", "batch", "report",
-            "keys");
+            "keys", "train");
     private static final List<String> HELP = List.of("help", "--help", "-h");
 
     static int run(String[] args) throws Exception {
@@ -112,6 +116,8 @@ public final class CaravanMain {
                 return TailCommand.run(rest, settings, System.out, System.err);
             case "report":
                 return ReportCommand.run(rest, settings, System.out, System.err);
+            case "train":
+                return TrainCommand.run(rest, settings, System.out, System.err);
             default:
                 return BatchCommand.run(settings, rest, System.out, System.err);
         }

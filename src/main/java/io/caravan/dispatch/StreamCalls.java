@@ -3,15 +3,19 @@ package io.caravan.dispatch;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.BoundedResponse;
+import io.caravan.provider.ChatRequest;
+import io.caravan.provider.Headroom;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderStream;
 import io.caravan.provider.ResponseLimits;
 import io.caravan.resilience.ErrorClass;
+import io.caravan.resilience.FleetState;
 import io.caravan.resilience.ProviderError;
 import io.caravan.task.TaskContext;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.camel.Exchange;
@@ -42,10 +46,12 @@ public final class StreamCalls {
 
     private final UpstreamEndpoints endpoints;
     private final ResponseLimits limits;
+    private final FleetState fleet;
 
-    public StreamCalls(UpstreamEndpoints endpoints, ResponseLimits limits) {
+    public StreamCalls(UpstreamEndpoints endpoints, ResponseLimits limits, FleetState fleet) {
         this.endpoints = endpoints;
         this.limits = limits;
+        this.fleet = fleet;
     }
 
     /** Whether this attempt streams: the caller asked for it and the deployment's adapter can. */
@@ -82,6 +88,10 @@ public final class StreamCalls {
         Integer code = message.getHeader(Exchange.HTTP_RESPONSE_CODE, Integer.class);
         int status = code == null ? 200 : code;
         Map<String, Object> headers = new HashMap<>(message.getHeaders());
+        // as for a plain call: what the provider says is left of the key's limit caps this instance and goes out
+        Headroom headroom = Headroom.read(provider.api(), headers, Instant.now());
+        ctx.callLimits(null, headroom);
+        fleet.reported(provider, ctx.callKey(), headroom);
         if (status < 200 || status >= 300) {
             byte[] body = ProviderCalls.readBody(exchange, bounds, what, status);
             message.setBody(null);

@@ -26,6 +26,15 @@ import org.slf4j.LoggerFactory;
  *   <li>its headroom, when fresher than the one known and lower than the fleet's own count expects, caps what this
  *       instance sends on K until its reset (every instance hears the same headroom: each keeps its part).
  * </ul>
+ * For a peer's attempt on a deployment this instance also has ({@link #deploymentsFrom}):
+ * <ul>
+ *   <li>{@code model_not_found}: the deployment leaves this instance's plans for its breaker's open time too;
+ *   <li>a call's outcome (an answer, or a failure that counts against a deployment) is recorded in this
+ *       instance's breaker for it, so every instance's breaker judges the fleet's calls and opens (or, half-open,
+ *       closes) when a peer's would. A peer's {@code circuit_open} is not taken: it cannot tell a peer's own
+ *       evidence from a rest that peer learned from another, and taking it would let two instances keep a
+ *       deployment out for ever, each renewing the other's rest with no probe ever made.
+ * </ul>
  * Each instance may always use its share of a limit (limit ÷ live instances) and, beyond it, what the others leave
  * unused ({@link RateLimits#fits}). When the topic lags by more than {@code maxLag} (or cannot be read) the
  * peers' calls are not seen in time: the instance then keeps strictly to its share ({@link #lagging()}), until the
@@ -48,6 +57,7 @@ public final class FleetState {
     private volatile LongSupplier lagMillis = () -> 0;
     private volatile boolean degraded;
     private volatile java.util.function.IntSupplier groupMembers = () -> 0;
+    private volatile Breakers breakers;
     private final Map<String, Long> peersSeen = new LinkedHashMap<>(16, 0.75f, true);
     /** Per provider and key fingerprint; only keys this instance holds, so bounded by the catalog. */
     private final Map<String, KeyState> states = new ConcurrentHashMap<>();
@@ -99,6 +109,12 @@ public final class FleetState {
         return this;
     }
 
+    /** The deployments' breakers, which learn the peers' calls and their {@code model_not_found}. */
+    public FleetState deploymentsFrom(Breakers breakers) {
+        this.breakers = breakers;
+        return this;
+    }
+
     public String instance() {
         return instance;
     }
@@ -112,6 +128,7 @@ public final class FleetState {
         long at = e.ts().toEpochMilli();
         if (now - at < LIVE.toMillis()) {
             seen(e.instance(), at);
+            deployment(e, now - at);
         }
         if (e.keyId() == null || e.provider() == null) {
             return; // no call was made, or the provider has no keys
@@ -133,6 +150,39 @@ public final class FleetState {
         }
         if (e.headroom() != null) {
             headroom(provider.name(), e.keyId(), e.headroom(), at);
+        }
+    }
+
+    /**
+     * A peer's attempt on a deployment: its {@code model_not_found} rests the deployment here; a recent call's outcome
+     * counts in this instance's breaker. Attempts without a call (skipped for an open breaker, cooling keys or
+     * capacity) say nothing of the deployment; outcomes older than the lag allowed are history (the month's replay at
+     * start-up) and would fill the breaker's window with the past.
+     */
+    private void deployment(UsageEvent e, long ageMs) {
+        Breakers b = breakers;
+        var breaker = b == null || e.deployment() == null ? null : b.find(e.deployment());
+        if (breaker == null || e.outcome() == null) {
+            return;
+        }
+        if (ErrorClass.MODEL_NOT_FOUND.wireName().equals(e.outcome())) {
+            b.coolDown(e.deployment());
+            LOG.debug("fleet: deployment {} rests: model_not_found at {}", e.deployment(), e.instance());
+            return;
+        }
+        if (ageMs > maxLag.toMillis()) {
+            return;
+        }
+        if ("ok".equals(e.outcome())) {
+            breaker.onSuccess(e.latencyMs(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            return;
+        }
+        ErrorClass failure = ErrorClass.fromWireName(e.outcome());
+        // a rate_limited attempt is a call only when it names the key it used or the provider's wait
+        boolean called = failure != ErrorClass.RATE_LIMITED || e.keyId() != null || e.retryAfterMs() != null;
+        if (failure != null && called && failure.policy().countsAgainstBreaker()) {
+            breaker.onError(e.latencyMs(), java.util.concurrent.TimeUnit.MILLISECONDS,
+                    new ProviderError(failure, 0, failure.wireName() + " at " + e.instance()));
         }
     }
 

@@ -80,7 +80,7 @@ class LauncherTest {
         Run run = launch(Map.of("CARAVAN_DRY_RUN", "1", "JAVA_HOME", "/opt/jdk"),
                 "-Dcaravan.http.port=9000", "-Dname=two words", "send", "-H", "caravan-tenant=acme", "-D", "x y");
         assertThat(run.status()).isZero();
-        assertThat(run.out().lines()).containsExactly("/opt/jdk/bin/java", "-Xmx512m", "-XX:+UseSerialGC",
+        assertThat(run.out().lines()).containsExactly("/opt/jdk/bin/java", "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC",
                 "-XX:+ExitOnOutOfMemoryError", "-Dcaravan.http.port=9000", "-Dname=two words", "-jar",
                 stubJar.toString(), "send", "-H", "caravan-tenant=acme", "-D", "x y");
     }
@@ -89,8 +89,42 @@ class LauncherTest {
     void heapAndOptionsFromTheEnvironmentAndAChosenCollectorReplacesTheDefault() throws Exception {
         Run run = launch(Map.of("CARAVAN_DRY_RUN", "1", "CARAVAN_HEAP", "256m",
                 "CARAVAN_JAVA_OPTS", "-XX:+UseG1GC -Xss512k"));
-        assertThat(run.out().lines()).containsExactly(System.getProperty("java.home") + "/bin/java", "-Xmx256m",
+        assertThat(run.out().lines()).containsExactly(System.getProperty("java.home") + "/bin/java", "-Xms64m", "-Xmx256m",
                 "-XX:+ExitOnOutOfMemoryError", "-XX:+UseG1GC", "-Xss512k", "-jar", stubJar.toString());
+    }
+
+    @Test
+    void trainWritesTheClassArchiveNextToTheJarAndLaterStartsUseItWhileItIsNewerThanTheJar() throws Exception {
+        int feature = Runtime.version().feature();
+        Path archive = dir.resolve(feature >= 25 ? "caravan.jdk" + feature + ".aot" : "caravan.jdk" + feature + ".jsa");
+        String write = (feature >= 25 ? "-XX:AOTCacheOutput=" : "-XX:ArchiveClassesAtExit=") + archive;
+        String use = (feature >= 25 ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=") + archive;
+        Files.deleteIfExists(archive);
+        assertThat(launch(Map.of("CARAVAN_DRY_RUN", "1"), "train").out().lines()).contains(write).doesNotContain(use);
+        assertThat(launch(Map.of("CARAVAN_DRY_RUN", "1"), "run").out()).doesNotContain(archive.toString());
+
+        Files.writeString(archive, "trained");
+        archive.toFile().setLastModified(stubJar.toFile().lastModified() + 2_000);
+        assertThat(launch(Map.of("CARAVAN_DRY_RUN", "1"), "-Dx=1", "run").out().lines()).contains(use);
+        assertThat(launch(Map.of("CARAVAN_DRY_RUN", "1", "CARAVAN_AOT", "off"), "run").out())
+                .doesNotContain(archive.toString());
+        // a jar built after the training: the archive no longer matches it and is left alone
+        archive.toFile().setLastModified(stubJar.toFile().lastModified() - 2_000);
+        assertThat(launch(Map.of("CARAVAN_DRY_RUN", "1"), "run").out()).doesNotContain(archive.toString());
+        Files.delete(archive);
+    }
+
+    @Test
+    void aTrainingRunOfNoTimeOrWithAStrayArgumentIsOneLineAndExitTwo() throws Exception {
+        for (String[] args : List.of(new String[] {"train", "--seconds", "0"}, new String[] {"train", "now"})) {
+            Run run = launch(Map.of(), args);
+            assertThat(run.status()).as(run.err()).isEqualTo(2);
+            assertThat(run.err().lines()).hasSize(1).first().asString().startsWith("caravan train: ")
+                    .endsWith("(usage: caravan train [--seconds N])");
+        }
+        // the JVM wrote an archive of the little it loaded as it exited: not left behind
+        int feature = Runtime.version().feature();
+        Files.deleteIfExists(dir.resolve("caravan.jdk" + feature + (feature >= 25 ? ".aot" : ".jsa")));
     }
 
     @Test

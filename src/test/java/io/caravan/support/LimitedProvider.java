@@ -22,6 +22,11 @@ import java.util.concurrent.Executors;
  * like a per-minute counter), 429 with {@code Retry-After}/{@code retry-after-ms} above it, and
  * {@code x-ratelimit-remaining-requests}/{@code x-ratelimit-reset-requests} on every answer. Keys put
  * {@link #outOfCredit out of credit} get 402. Every request is logged (time, key, status) for the test to count.
+ *
+ * <p>The JDK's HttpServer keeps at most {@code sun.net.httpserver.maxIdleConnections} (200) idle keep-alive
+ * connections and silently closes every one beyond them right after answering; the client's next request on such a
+ * connection then fails ({@code NoHttpResponseException}, reset). Loads of hundreds of concurrent calls (the fleet
+ * bench) must lift it: {@code bench/fleet.sh} passes {@code -Dsun.net.httpserver.maxIdleConnections=100000}.
  */
 public final class LimitedProvider implements AutoCloseable {
 
