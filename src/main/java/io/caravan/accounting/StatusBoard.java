@@ -37,6 +37,13 @@ public final class StatusBoard {
         this.fleet = fleet;
     }
 
+    private volatile java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> batches;
+
+    /** Adds the open provider batches ({@code "batches"}): provider, size, age, state, tasks, expected saving. */
+    public void showBatches(java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> batches) {
+        this.batches = batches;
+    }
+
     static final class DeploymentStats {
         final LongAdder requests = new LongAdder();
         final Map<String, LongAdder> failures = new ConcurrentHashMap<>();
@@ -124,6 +131,10 @@ public final class StatusBoard {
         ArrayNode scopes = left.putArray("scopes");
         budgets.tiers().forEach((tier, limit) -> scope(scopes, "tier:" + tier, limit, ledger.tierSpend(tier)));
         budgets.tenants().forEach((tenant, limit) -> scope(scopes, "tenant:" + tenant, limit, ledger.tenantSpend(tenant)));
+        java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> b = batches;
+        if (b != null) {
+            root.set("batches", b.get());
+        }
         java.util.function.Supplier<ObjectNode> f = fleet;
         if (f != null) {
             root.set("fleet", f.get());

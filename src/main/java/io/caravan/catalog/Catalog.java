@@ -22,7 +22,17 @@ public record Catalog(
         RoutingSpec routing,
         CircuitBreakerSpec circuitBreaker,
         BudgetSpec budgets,
-        ShapingSpec shaping) {
+        ShapingSpec shaping,
+        BatchSpec batches) {
+
+    /** A catalog without batch settings: every task is answered online. */
+    public Catalog(String source, Map<String, ProviderSpec> providers, Map<String, List<DeploymentSpec>> groups,
+            Map<String, List<String>> fallbacks, Map<String, List<String>> contextWindowFallbacks,
+            Map<String, TierSpec> tiers, String defaultTier, RoutingSpec routing, CircuitBreakerSpec circuitBreaker,
+            BudgetSpec budgets, ShapingSpec shaping) {
+        this(source, providers, groups, fallbacks, contextWindowFallbacks, tiers, defaultTier, routing,
+                circuitBreaker, budgets, shaping, BatchSpec.NONE);
+    }
 
     /** A catalog without traffic-shaping blocks. */
     public Catalog(String source, Map<String, ProviderSpec> providers, Map<String, List<DeploymentSpec>> groups,

@@ -58,10 +58,11 @@ public final class CatalogLoader {
     private static final Set<String> TOP_LEVEL = Set.of("providers", "models", "fallbacks",
             "context_window_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker", "budgets", "groups");
     private static final Set<String> PROVIDER_FIELDS = Set.of("api", "base_url", "api_keys", "api_key", "headers",
-            "timeout", "retries", "backoff", "rpm", "tpm", "max_response_bytes");
+            "timeout", "retries", "backoff", "rpm", "tpm", "max_response_bytes", "batch");
     private static final Set<String> DEPLOYMENT_FIELDS = Set.of("name", "provider", "model", "context_window",
-            "max_output_tokens", "price", "weight");
-    private static final Set<String> PRICE_FIELDS = Set.of("input", "cached_input", "output");
+            "max_output_tokens", "price", "weight", "batch_discount");
+    private static final Set<String> PRICE_FIELDS = Set.of("input", "cached_input", "output",
+            "batch_input", "batch_cached_input", "batch_output");
     private static final Set<String> RESERVED_GROUPS = Set.of("auto");
 
     private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
@@ -148,6 +149,7 @@ public final class CatalogLoader {
             CircuitBreakerSpec breaker = readBreaker(root.get("circuit_breaker"));
             BudgetSpec budgets = readBudgets(root.get("budgets"), tiers);
             ShapingSpec shaping = new ShapingReader(file).read(root, groups, tiers);
+            BatchSpec batches = new BatchReader(file).read(root, providers, groups);
 
             for (ProviderSpec p : providers.values()) {
                 boolean used = groups.values().stream().flatMap(List::stream)
@@ -160,7 +162,7 @@ public final class CatalogLoader {
             }
 
             return new Catalog(file, frozen(providers), frozen(groups), frozen(fallbacks), frozen(cwFallbacks),
-                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping);
+                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping, batches);
         }
 
         // ---- parsing and expansion -------------------------------------------------------------------------
@@ -389,7 +391,7 @@ public final class CatalogLoader {
             requireMapping(node, where);
             node.fieldNames().forEachRemaining(f -> {
                 if (!PRICE_FIELDS.contains(f)) {
-                    throw fail(where, "unknown field '" + f + "' (expected input, cached_input, output)");
+                    throw fail(where, "unknown field '" + f + "' (expected input, cached_input, output, batch_input, batch_cached_input, batch_output)");
                 }
             });
             Double input = number(node, "input", where);
