@@ -61,7 +61,7 @@ public final class BatchPath {
             }
             if (slack.compareTo(batch.minSlack()) < 0) {
                 why = "deadline " + deadline + " leaves " + format(slack) + ", under min_slack "
-                        + format(batch.minSlack()) + " of " + d.id() + " -> online";
+                        + io.caravan.util.Durations.format(batch.minSlack()) + " of " + d.id() + " -> online";
                 break;
             }
             if (!available) {

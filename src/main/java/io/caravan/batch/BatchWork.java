@@ -49,6 +49,7 @@ public final class BatchWork {
     public static final String ROW_ACTION = "caravanBatchRowAction";
     static final String STATUS = "caravanBatchStatus";
     static final String RESCUE_NOTE = "caravanRescueNote";
+    static final String BATCH_REASON = "caravanBatchReason";
 
     /** A task of a batch on its way online, with the attempt its batch row made (null when none). */
     public record Online(OpenBatch batch, int index, String note, TaskContext failedRow) {}
@@ -220,6 +221,7 @@ public final class BatchWork {
         if (error.errorClass().fallsBack()) {
             exchange.setProperty(BatchPath.ONLINE_ONLY, true);
             exchange.setProperty(RESCUE_NOTE, "batch " + b.id() + " request failed (" + error.errorClass() + ")");
+            exchange.setProperty(BATCH_REASON, task.routingReason());
             exchange.setProperty(ROW_ACTION, "online");
         } else {
             ctx.fail(new TaskError(error.errorClass(), error.getMessage()));
@@ -261,6 +263,7 @@ public final class BatchWork {
         context(exchange, task, TaskContext.MODE_ONLINE);
         exchange.setProperty(BatchPath.ONLINE_ONLY, true);
         exchange.setProperty(RESCUE_NOTE, online.note());
+        exchange.setProperty(BATCH_REASON, task.routingReason());
     }
 
     /** A row that failed and may fall back: the same task, its batch attempt kept, goes through the task route. */
@@ -273,8 +276,11 @@ public final class BatchWork {
     public void noteRescue(Exchange exchange) {
         TaskContext ctx = TaskContext.of(exchange);
         String note = exchange.getProperty(RESCUE_NOTE, String.class);
-        if (ctx != null && note != null && ctx.routingReason() != null && !ctx.routingReason().contains(note)) {
-            ctx.route(ctx.tier(), ctx.group(), ctx.routingReason() + "; " + note + " -> online");
+        String before = exchange.getProperty(BATCH_REASON, String.class);
+        if (ctx != null && note != null) {
+            // the reason it went the batch way, then why it was answered online after all
+            ctx.route(ctx.tier(), ctx.group(), (before != null ? before : ctx.routingReason()) + "; " + note
+                    + " -> online");
         }
     }
 
