@@ -41,6 +41,9 @@ public final class BatchBook implements AutoCloseable {
 
     private final Map<String, OpenBatch> open = new ConcurrentHashMap<>();
     private final Set<Integer> ready = ConcurrentHashMap.newKeySet();
+    // held by the owner's tick while it works on batches, and by a rebalance taking partitions away: a batch is
+    // never worked on here once another instance may own it (the group waits for the revocation to return)
+    private final java.util.concurrent.Semaphore working = new java.util.concurrent.Semaphore(1);
     private final String topic;
     private final Properties props;
     private final int partitions;
@@ -136,6 +139,25 @@ public final class BatchBook implements AutoCloseable {
     }
 
     private void drop(Collection<TopicPartition> lost, Map<TopicPartition, Long> targets) {
+        if (lost.isEmpty()) {
+            return;
+        }
+        boolean held = false;
+        try {
+            held = working.tryAcquire(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            forget(lost, targets);
+        } finally {
+            if (held) {
+                working.release();
+            }
+        }
+    }
+
+    private void forget(Collection<TopicPartition> lost, Map<TopicPartition, Long> targets) {
         Set<Integer> gone = new HashSet<>();
         lost.forEach(tp -> {
             gone.add(tp.partition());
@@ -167,9 +189,21 @@ public final class BatchBook implements AutoCloseable {
         open.merge(r.key(), batch, (mine, read) -> read.version() > mine.version() ? read : mine);
     }
 
-    /** The owned batches that may be worked on now (their partition read up to date), oldest first. */
+    /**
+     * Starts a tick: the owned batches that may be worked on now (their partition read up to date), oldest first;
+     * empty when a rebalance is taking partitions away. {@link #tickDone()} must follow.
+     */
     public List<OpenBatch> workable() {
         List<OpenBatch> out = new ArrayList<>();
+        try {
+            if (!working.tryAcquire(1, TimeUnit.SECONDS)) {
+                return out;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return out;
+        }
+        ticking = true;
         for (OpenBatch b : open.values()) {
             if (ready.contains(b.partition())) {
                 out.add(b);
@@ -177,6 +211,16 @@ public final class BatchBook implements AutoCloseable {
         }
         out.sort(java.util.Comparator.comparing(OpenBatch::created));
         return out;
+    }
+
+    private volatile boolean ticking;
+
+    /** Ends a tick begun by {@link #workable()}. */
+    public void tickDone() {
+        if (ticking) {
+            ticking = false;
+            working.release();
+        }
     }
 
     /** Forgets a batch once its tombstone is written. */

@@ -24,8 +24,10 @@ import org.apache.camel.support.DefaultExchange;
  */
 public final class BatchCollector implements AggregationStrategy, Predicate {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BatchCollector.class);
+
     /** A task on its way into a batch, and what acknowledges its Kafka record once the batch is recorded. */
-    public record Held(BatchTask task, Runnable acknowledge) {}
+    public record Held(BatchTask task, Runnable acknowledge, java.util.function.BooleanSupplier stillOurs) {}
 
     /** Tasks gathered for one deployment. */
     public static final class Collecting {
@@ -33,6 +35,7 @@ public final class BatchCollector implements AggregationStrategy, Predicate {
         final Instant started = Instant.now();
         final List<BatchTask> tasks = new ArrayList<>();
         final List<Runnable> acknowledgements = new ArrayList<>();
+        final List<java.util.function.BooleanSupplier> ours = new ArrayList<>();
         long bytes;
 
         Collecting(String deployment) {
@@ -61,7 +64,7 @@ public final class BatchCollector implements AggregationStrategy, Predicate {
         KafkaIntake.OriginalRecord original = KafkaIntake.original(exchange);
         BatchTask task = new BatchTask(ctx.task().id(), ctx.task().deadline(), original.key(), original.headers(),
                 original.bytes(), ctx.tier(), ctx.group(), ctx.routingReason());
-        exchange.getMessage().setBody(new Held(task, inFlight.acknowledgement(exchange)));
+        exchange.getMessage().setBody(new Held(task, inFlight.acknowledgement(exchange), inFlight.stillOurs(exchange)));
         collecting.incrementAndGet();
     }
 
@@ -77,6 +80,7 @@ public final class BatchCollector implements AggregationStrategy, Predicate {
         if (held != null) {
             batch.tasks.add(held.task());
             batch.acknowledgements.add(held.acknowledge());
+            batch.ours.add(held.stillOurs());
             batch.bytes += held.task().size();
         }
         return gathered;
@@ -108,9 +112,22 @@ public final class BatchCollector implements AggregationStrategy, Predicate {
         Collecting batch = exchange.getMessage().getBody(Collecting.class);
         DeploymentSpec d = deployment(batch.deployment);
         String provider = d == null ? null : d.provider();
-        OpenBatch open = new OpenBatch("cb-" + UUID.randomUUID(), batch.deployment, provider, batch.started,
-                batch.tasks);
-        exchange.setProperty("caravanBatchAcks", batch.acknowledgements);
+        // a task whose partition moved to another instance while it waited is that instance's now: it reads it again
+        List<BatchTask> tasks = new ArrayList<>();
+        List<Runnable> acks = new ArrayList<>();
+        for (int i = 0; i < batch.tasks.size(); i++) {
+            if (batch.ours.get(i).getAsBoolean()) {
+                tasks.add(batch.tasks.get(i));
+                acks.add(batch.acknowledgements.get(i));
+            }
+        }
+        if (tasks.size() < batch.tasks.size()) {
+            LOG.info("{} tasks left out of a batch for {}: their partition moved to another instance",
+                    batch.tasks.size() - tasks.size(), batch.deployment);
+        }
+        OpenBatch open = tasks.isEmpty() ? null : new OpenBatch("cb-" + UUID.randomUUID(), batch.deployment,
+                provider, batch.started, tasks);
+        exchange.setProperty("caravanBatchAcks", acks);
         exchange.getMessage().setBody(open);
         collecting.addAndGet(-batch.size());
     }

@@ -87,9 +87,17 @@ public final class BatchWork {
         return book.workable();
     }
 
+    /** The end of the timer's turn (also when it broke). */
+    public void tickDone() {
+        book.tickDone();
+    }
+
     /** Writes the batch's record (synchronously: offsets and progress depend on it). */
     public void record(Exchange exchange) {
-        records.write(exchange.getMessage().getBody(OpenBatch.class));
+        OpenBatch batch = exchange.getMessage().getBody(OpenBatch.class);
+        if (batch != null) {
+            records.write(batch);
+        }
     }
 
     /**

@@ -141,6 +141,16 @@ public final class KafkaInFlight extends KafkaConsumerListener {
         };
     }
 
+    /** Whether the exchange's record is still this instance's to answer (always, for a task not from Kafka). */
+    public java.util.function.BooleanSupplier stillOurs(Exchange exchange) {
+        TopicPartition tp = exchange.getProperty(PARTITION, TopicPartition.class);
+        Long offset = exchange.getProperty(OFFSET, Long.class);
+        if (tp == null || offset == null) {
+            return () -> true;
+        }
+        return () -> tracker.unfinished(tp, offset);
+    }
+
     /** Frees the exchange's slot if it still holds one; false when it was released already. */
     private boolean release(Exchange exchange) {
         AtomicBoolean slot = exchange.getProperty(SLOT, AtomicBoolean.class);
