@@ -11,7 +11,9 @@ public final class BatchAdapters {
     static final int MAX_ROW_BYTES = 16 * 1024 * 1024;
 
     private static final Map<String, BatchAdapter> BY_API = Map.of(
-            "openai", new OpenAiBatchAdapter(MAX_ROW_BYTES));
+            "openai", new OpenAiBatchAdapter(MAX_ROW_BYTES),
+            "anthropic", new io.caravan.provider.anthropic.AnthropicBatchAdapter(MAX_ROW_BYTES),
+            "gemini", new io.caravan.provider.gemini.GeminiBatchAdapter());
 
     private BatchAdapters() {}
 
