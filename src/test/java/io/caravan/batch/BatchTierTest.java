@@ -106,14 +106,25 @@ class BatchTierTest {
         List<ConsumerRecord<String, byte[]>> usage = TestKafka.readUntil(caravan.usageTopic,
                 recs -> recs.stream().filter(r -> r.key().startsWith("rt-")).count() >= 300, Duration.ofSeconds(30));
         double spent = 0;
+        List<io.caravan.accounting.UsageEvent> events = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> u : usage) {
             if (u.key().startsWith("rt-")) {
                 JsonNode e = Json.MAPPER.readTree(u.value());
                 assertThat(e.get("mode").asText()).isEqualTo("batch");
                 spent += e.get("cost_usd").asDouble();
+                events.add(io.caravan.accounting.UsageEvent.parse(u.value(), u.timestamp()));
             }
         }
         assertThat(spent).isCloseTo(300 * BATCH_COST, within(1e-9));
+        // caravan report: spend by mode, and the saving against the online price (here the same again)
+        var saving = io.caravan.accounting.BatchSaving.of(events, caravan.app().catalogs().current());
+        assertThat(saving.batchSpend()).isCloseTo(300 * BATCH_COST, within(1e-9));
+        assertThat(saving.saved()).isCloseTo(300 * BATCH_COST, within(1e-9));
+        var byMode = io.caravan.accounting.UsageReport.of(events, io.caravan.accounting.UsageReport.By.MODE);
+        assertThat(byMode.rows()).extracting(io.caravan.accounting.UsageReport.Row::key).containsExactly("batch");
+        String metrics = caravan.get("/metrics").body();
+        assertThat(metrics).contains("caravan_batch_open").containsPattern(
+                "caravan_batch_requests_total\\{outcome=\"ok\",provider=\"kimi\"} [0-9.]+");
         assertThat(upstream.online.get()).isEqualTo(onlineBefore);
         // every offset committed once the batches were recorded, nothing left waiting
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
@@ -202,6 +213,12 @@ class BatchTierTest {
             TestKafka.send(caravan.tasksTopic, id, ("{\"id\":\"" + id + "\",\"model\":\"quick\",\"prompt\":\"late " + id
                     + "\",\"deadline\":\"" + deadline + "\"}").getBytes(StandardCharsets.UTF_8), Map.of());
         }
+        // while it waits, /status lists the open batch
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+            JsonNode status = Json.MAPPER.readTree(caravan.get("/status").body());
+            assertThat(status.get("batches").toString()).contains("\"provider\":\"quick\"")
+                    .contains("\"tasks_waiting\":3");
+        });
         List<ConsumerRecord<String, byte[]>> records = TestKafka.readKeys(caravan.resultsTopic, ids, Duration.ofSeconds(30));
         Map<String, JsonNode> results = byKey(records, ids);
         for (ConsumerRecord<String, byte[]> r : records) {
