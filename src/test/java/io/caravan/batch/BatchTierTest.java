@@ -207,7 +207,7 @@ class BatchTierTest {
     void aBatchThatNeverCompletesIsRescuedOnlineBeforeTheDeadlineAndCancelled() throws Exception {
         upstream.mode(BatchUpstream.Mode.NEVER);
         int cancels = upstream.cancels.get();
-        Instant deadline = Instant.now().plus(Duration.ofSeconds(6));
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(15));
         List<String> ids = List.of("rescue-1", "rescue-2", "rescue-3");
         for (String id : ids) {
             TestKafka.send(caravan.tasksTopic, id, ("{\"id\":\"" + id + "\",\"model\":\"quick\",\"prompt\":\"late " + id
@@ -271,6 +271,45 @@ class BatchTierTest {
                 List.of("busy-1")).get("busy-1");
         assertThat(r.get("mode").asText()).isEqualTo("batch");
         assertThat(upstream.refusedCreates.get() - refused).isEqualTo(2);
+    }
+
+    @Test
+    void theBatchCommandWithAMaxDelayTakesTheProviderBatchPath() throws Exception {
+        upstream.mode(BatchUpstream.Mode.COMPLETE);
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("batch-cli");
+        java.nio.file.Path in = dir.resolve("in.jsonl");
+        java.nio.file.Path out = dir.resolve("out.jsonl");
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 3; i++) {
+            lines.append("{\"custom_id\":\"cli-").append(i).append("\",\"method\":\"POST\",\"url\":"
+                    + "\"/v1/chat/completions\",\"body\":{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":"
+                    + "\"user\",\"content\":\"line ").append(i).append("\"}],\"max_tokens\":50}}\n");
+        }
+        java.nio.file.Files.writeString(in, lines);
+        io.caravan.Settings settings = io.caravan.Settings.load()
+                .with("kafka.bootstrap-servers", TestKafka.bootstrapServers())
+                .with("caravan.topics.tasks", caravan.tasksTopic)
+                .with("caravan.topics.results", caravan.resultsTopic);
+        var stdout = new java.io.ByteArrayOutputStream();
+        var stderr = new java.io.ByteArrayOutputStream();
+        var run = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return io.caravan.cli.BatchCommand.run(settings, List.of(in.toString(), "-o", out.toString(),
+                        "--max-delay", "24h"), new java.io.PrintStream(stdout), new java.io.PrintStream(stderr));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(run.get(60, java.util.concurrent.TimeUnit.SECONDS)).as(stderr.toString()).isZero();
+        List<String> written = java.nio.file.Files.readAllLines(out);
+        assertThat(written).hasSize(3);
+        for (String line : written) {
+            JsonNode n = Json.MAPPER.readTree(line);
+            assertThat(n.at("/response/status_code").asInt()).isEqualTo(200);
+            assertThat(n.at("/response/body/x_caravan_mode").asText()).isEqualTo("batch");
+            assertThat(n.at("/response/body/choices/0/message/content").asText()).startsWith("batch answer to line");
+        }
+        io.caravan.support.TempFolders.delete(dir);
     }
 
     static Map<String, JsonNode> byKey(List<ConsumerRecord<String, byte[]>> records, List<String> keys)
