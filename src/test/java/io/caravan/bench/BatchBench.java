@@ -4,6 +4,7 @@ import io.caravan.support.BatchUpstream;
 import io.caravan.support.Caravan;
 import io.caravan.support.CaravanProcess;
 import io.caravan.support.TestKafka;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.caravan.util.Json;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -89,23 +90,23 @@ public final class BatchBench {
                         + "\",\"prompt\":\"Classify record " + i + "\"" + extra + "}").getBytes(StandardCharsets.UTF_8)));
             }
         }
-        TestKafka.readKeys(caravan.resultsTopic, ids, Duration.ofMinutes(5));
-        List<ConsumerRecord<String, byte[]>> usage = TestKafka.readUntil(caravan.usageTopic,
-                recs -> recs.stream().map(ConsumerRecord::key).filter(k -> k.startsWith(idPrefix)).distinct().count()
-                        >= n, Duration.ofMinutes(2));
-        // one event per attempt: a record read twice (a publish retried) is counted once
-        Map<String, Double> byAttempt = new HashMap<>();
-        for (ConsumerRecord<String, byte[]> r : usage) {
-            if (r.key().startsWith(idPrefix)) {
-                var e = Json.MAPPER.readTree(r.value());
-                byAttempt.put(r.key() + "#" + e.get("attempt").asInt(), e.get("cost_usd").asDouble());
+        // each task's result carries the cost of all its attempts (the sum of its usage events)
+        List<ConsumerRecord<String, byte[]>> results = TestKafka.readKeys(caravan.resultsTopic, ids,
+                Duration.ofMinutes(5));
+        Map<String, Double> byTask = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : results) {
+            if (r.key() != null && r.key().startsWith(idPrefix)) {
+                JsonNode result = Json.MAPPER.readTree(r.value());
+                if (!"ok".equals(result.path("status").asText())) {
+                    System.out.printf("cost: %s ended %s%n", r.key(), result.at("/error/type").asText());
+                }
+                byTask.put(r.key(), result.at("/usage/cost_usd").asDouble());
             }
         }
-        long tasks = byAttempt.keySet().stream().map(k -> k.substring(0, k.indexOf('#'))).distinct().count();
-        if (tasks < n) {
-            System.out.printf("cost: only %d of %d tasks' usage events read%n", tasks, n);
+        if (byTask.size() < n) {
+            System.out.printf("cost: only %d of %d results read%n", byTask.size(), n);
         }
-        return byAttempt.values().stream().mapToDouble(Double::doubleValue).sum();
+        return byTask.values().stream().mapToDouble(Double::doubleValue).sum();
     }
 
     static void capacity(BatchUpstream upstream, int waiting) throws Exception {

@@ -57,8 +57,9 @@ public final class BatchUpstream implements AutoCloseable {
     }
 
     public BatchUpstream() throws IOException {
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        server.setExecutor(Executors.newFixedThreadPool(8));
+        // a backlog and threads for a few hundred online calls at once (the benchmark's online leg)
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 1024);
+        server.setExecutor(Executors.newFixedThreadPool(32));
         server.createContext("/", this::handle);
         server.start();
     }
