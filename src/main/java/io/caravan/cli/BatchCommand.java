@@ -150,7 +150,7 @@ public final class BatchCommand {
         // not even loaded: Camel starts the producers of a route that does not start, and each would keep
         // trying to reach a broker
         return batch.with("camel.main.routes-exclude-pattern",
-                "**/routes/outlets.yaml,**/routes/intake-kafka.yaml");
+                "**/routes/outlets.yaml,**/routes/intake-kafka.yaml,**/routes/batch.yaml");
     }
 
     Summary process(CaravanApp app, Path in, Path out, int concurrency) throws Exception {

@@ -65,15 +65,24 @@ class BatchCatalogTest {
         "    batch: {every: 5m}| | providers.kimi.batch| unknown field 'every'",
         "    batch: {max_bytes: lots}| | providers.kimi.batch| max_bytes: must be a size",
         "    batch: {poll: soon}| | providers.kimi.batch| poll: bad duration 'soon'",
-        "    batch: {}|    price: {input: 1, output: 1, batch_input: 0.5, batch_output: 0.5}\n    batch_discount: 0.5| models[0] (kimi-k2)| not both",
+        "    batch: {}|    price: {input: 1, output: 1, batch_input: 0.5, batch_output: 0.5}\\n    batch_discount: 0.5| models[0] (kimi-k2)| not both",
         "    batch: {}|    batch_discount: 2| models[0] (kimi-k2)| batch_discount: must be a fraction",
         "    batch: {}|    price: {input: 1, output: 1, batch_input: 0.5}| models[0] (kimi-k2).price| batch_input and batch_output go together",
     })
     void mistakesAreOneLine(String batch, String model, String entry, String problem) {
-        CatalogException e = catchThrowableOfType(() -> load(batch, model == null ? "" : model.replace("\\n", "\n")),
+        CatalogException e = catchThrowableOfType(() -> load(indent(batch), model == null ? "" : indent(model)),
                 CatalogException.class);
         assertThat(e).isNotNull();
         assertThat(e.getMessage()).doesNotContain("\n").contains("catalog.yaml").contains(entry).contains(problem);
+    }
+
+    /** CSV values come trimmed: each line goes back under its entry, four spaces in. */
+    static String indent(String text) {
+        StringBuilder sb = new StringBuilder();
+        for (String line : text.split("\\\\n")) {
+            sb.append(sb.length() == 0 ? "" : "\n").append("    ").append(line.strip());
+        }
+        return sb.toString();
     }
 
     @Test
