@@ -77,6 +77,7 @@ public final class CaravanApp implements AutoCloseable {
     private final FatalErrors fatalErrors = new FatalErrors();
     private final PublishRetry publishRetry = new PublishRetry();
     private final java.time.Duration grace;
+    private final io.caravan.batch.BatchTier batches;
     private volatile boolean drained;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
@@ -173,6 +174,10 @@ public final class CaravanApp implements AutoCloseable {
         operations.board().showFleet(fleet::status);
         fleet.register(operations.metrics().registry());
         operations.bind(main);
+        // the batch tier (routes/batch.yaml): deadline tasks wait for provider batches at the batch price
+        this.batches = new io.caravan.batch.BatchTier(main, settings, catalogs, keys, inFlight, taskIntake,
+                operations.metrics().registry(), bootstrapServers);
+        operations.board().showBatches(batches::status);
         java.time.Duration stallTimeout = Durations.parse(settings.get("caravan.kafka.stall-timeout", "5m"));
         operations.health().watchIntake(() -> inFlight.stall(stallTimeout));
         // platform-http runs each request's route on a Vert.x worker thread, held for the whole call (a stream
@@ -298,6 +303,7 @@ public final class CaravanApp implements AutoCloseable {
     /** Starts the routes and returns; {@link #close()} stops them. */
     public CaravanApp start() throws Exception {
         operations.start();
+        batches.start();
         if (members != null) {
             members.start();
         }
@@ -309,6 +315,7 @@ public final class CaravanApp implements AutoCloseable {
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
         operations.start();
+        batches.start();
         if (members != null) {
             members.start();
         }
@@ -374,6 +381,10 @@ public final class CaravanApp implements AutoCloseable {
         return settings;
     }
 
+    public io.caravan.batch.BatchTier batches() {
+        return batches;
+    }
+
     public KafkaInFlight inFlight() {
         return inFlight;
     }
@@ -390,6 +401,7 @@ public final class CaravanApp implements AutoCloseable {
         }
         drained = true;
         try {
+            batches.flush(main.getCamelContext());
             return inFlight.drain(grace);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -410,6 +422,7 @@ public final class CaravanApp implements AutoCloseable {
             reloader.close();
         }
         main.stop();
+        batches.close();
         operations.close();
         if (members != null) {
             members.close();

@@ -30,7 +30,18 @@ public record UsageEvent(
         String instance,
         String keyId,
         Long retryAfterMs,
-        Headroom headroom) {
+        Headroom headroom,
+        String mode) {
+
+    /** An event from before modes (every attempt then was online). */
+    public UsageEvent(String taskId, int attempt, Instant ts, String tier, String model, String deployment,
+            String provider, String outcome, long latencyMs, long inputTokens, long cachedInputTokens,
+            long outputTokens, double costUsd, boolean fallback, String tenant, String instance, String keyId,
+            Long retryAfterMs, Headroom headroom) {
+        this(taskId, attempt, ts, tier, model, deployment, provider, outcome, latencyMs, inputTokens,
+                cachedInputTokens, outputTokens, costUsd, fallback, tenant, instance, keyId, retryAfterMs, headroom,
+                "online");
+    }
 
     /** Events above these are not of this world: one attempt never bills this much or reads this many tokens. */
     static final double MAX_COST_USD = 10_000;
@@ -121,7 +132,8 @@ public record UsageEvent(
                 instance(n),
                 keyId(n),
                 wait(n.get("retry_after_ms")),
-                headroom(n.get("headroom")));
+                headroom(n.get("headroom")),
+                "batch".equals(text(n, "mode")) ? "batch" : "online");
     }
 
     /** Longest instance id read; a longer one is not a Caravan's and is dropped (the event still counts). */

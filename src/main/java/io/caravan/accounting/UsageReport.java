@@ -29,7 +29,9 @@ public final class UsageReport {
         MODEL(e -> e.model()),
         PROVIDER(e -> e.provider()),
         TENANT(e -> e.tenant()),
-        DAY(e -> e.ts().atZone(ZoneOffset.UTC).toLocalDate().toString());
+        DAY(e -> e.ts().atZone(ZoneOffset.UTC).toLocalDate().toString()),
+        /** online or batch: the path that served the attempt */
+        MODE(e -> e.mode());
 
         private final Function<UsageEvent, String> key;
 
@@ -52,7 +54,7 @@ public final class UsageReport {
                     return by;
                 }
             }
-            throw new IllegalArgumentException("--by must be tier, model, provider, tenant or day, got '" + text + "'");
+            throw new IllegalArgumentException("--by must be tier, model, provider, tenant or day (or mode), got '" + text + "'");
         }
     }
 

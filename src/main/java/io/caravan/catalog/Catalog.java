@@ -24,15 +24,16 @@ public record Catalog(
         BudgetSpec budgets,
         ShapingSpec shaping,
         Map<String, List<String>> contentFilterFallbacks,
-        Map<String, TenantSpec> tenants) {
+        Map<String, TenantSpec> tenants,
+        BatchSpec batches) {
 
-    /** A catalog without {@code content_filter_fallbacks} and tenants. */
+    /** A catalog without {@code content_filter_fallbacks}, tenants and batch settings. */
     public Catalog(String source, Map<String, ProviderSpec> providers, Map<String, List<DeploymentSpec>> groups,
             Map<String, List<String>> fallbacks, Map<String, List<String>> contextWindowFallbacks,
             Map<String, TierSpec> tiers, String defaultTier, RoutingSpec routing, CircuitBreakerSpec circuitBreaker,
             BudgetSpec budgets, ShapingSpec shaping) {
         this(source, providers, groups, fallbacks, contextWindowFallbacks, tiers, defaultTier, routing,
-                circuitBreaker, budgets, shaping, Map.of(), Map.of());
+                circuitBreaker, budgets, shaping, Map.of(), Map.of(), BatchSpec.NONE);
     }
 
     /** A catalog without traffic-shaping blocks. */

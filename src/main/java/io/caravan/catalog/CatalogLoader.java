@@ -54,10 +54,11 @@ public final class CatalogLoader {
             "context_window_fallbacks", "content_filter_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker",
             "budgets", "groups", "tenants");
     private static final Set<String> PROVIDER_FIELDS = Set.of("api", "base_url", "api_keys", "api_key", "headers",
-            "timeout", "retries", "backoff", "rpm", "tpm", "max_response_bytes");
+            "timeout", "retries", "backoff", "rpm", "tpm", "max_response_bytes", "batch");
     private static final Set<String> DEPLOYMENT_FIELDS = Set.of("name", "provider", "model", "context_window",
-            "max_output_tokens", "price", "weight");
-    private static final Set<String> PRICE_FIELDS = Set.of("input", "cached_input", "output");
+            "max_output_tokens", "price", "weight", "batch_discount");
+    private static final Set<String> PRICE_FIELDS = Set.of("input", "cached_input", "output",
+            "batch_input", "batch_cached_input", "batch_output");
     private static final Set<String> RESERVED_GROUPS = Set.of("auto");
 
     private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
@@ -149,6 +150,7 @@ public final class CatalogLoader {
             Map<String, TenantSpec> tenants = new TenantsReader(file, env, this::warn)
                     .read(raw == null || !raw.isObject() ? null : raw.get("tenants"), tiers, groups.keySet());
             budgets = withTenantBudgets(budgets, tenants);
+            BatchSpec batches = new BatchReader(file).read(root, providers, groups);
 
             for (ProviderSpec p : providers.values()) {
                 boolean used = groups.values().stream().flatMap(List::stream)
@@ -162,7 +164,8 @@ public final class CatalogLoader {
             }
 
             return new Catalog(file, frozen(providers), frozen(groups), frozen(fallbacks), frozen(cwFallbacks),
-                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping, frozen(cfFallbacks), tenants);
+                    frozen(tiers), defaultTier, routing, breaker, budgets, shaping, frozen(cfFallbacks), tenants,
+                    batches);
         }
 
         // ---- parsing and expansion -------------------------------------------------------------------------
@@ -397,7 +400,7 @@ public final class CatalogLoader {
             requireMapping(node, where);
             node.fieldNames().forEachRemaining(f -> {
                 if (!PRICE_FIELDS.contains(f)) {
-                    throw fail(where, "unknown field '" + f + "' (expected input, cached_input, output)");
+                    throw fail(where, "unknown field '" + f + "' (expected input, cached_input, output, batch_input, batch_cached_input, batch_output)");
                 }
             });
             Double input = number(node, "input", where);

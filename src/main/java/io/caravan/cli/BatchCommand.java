@@ -74,9 +74,21 @@ public final class BatchCommand {
             output = io.caravan.CaravanMain.option(rest, "--output");
         }
         String concurrency = io.caravan.CaravanMain.option(rest, "--concurrency");
-        if (rest.size() != 1 || output == null) {
-            err.println("usage: caravan batch IN.jsonl -o OUT.jsonl [--concurrency N] [--catalog FILE]");
+        String deadline = io.caravan.CaravanMain.option(rest, "--deadline");
+        String maxDelay = io.caravan.CaravanMain.option(rest, "--max-delay");
+        if (rest.size() != 1 || output == null || (deadline != null && maxDelay != null)) {
+            err.println("usage: caravan batch IN.jsonl -o OUT.jsonl [--concurrency N] [--catalog FILE]"
+                    + " [--deadline INSTANT | --max-delay DURATION]");
             return 2;
+        }
+        if (deadline != null || maxDelay != null) {
+            // the provider batch path: the tasks go to a running Caravan, durable and at the batch price
+            Path file = Path.of(rest.get(0));
+            if (!Files.isRegularFile(file)) {
+                err.println("caravan batch: no such input file: " + file);
+                return 2;
+            }
+            return BatchDeadlineRun.run(settings, file, Path.of(output), deadline, maxDelay, out, err);
         }
         int n;
         try {
@@ -138,7 +150,7 @@ public final class BatchCommand {
         // not even loaded: Camel starts the producers of a route that does not start, and each would keep
         // trying to reach a broker
         return batch.with("camel.main.routes-exclude-pattern",
-                "**/routes/outlets.yaml,**/routes/intake-kafka.yaml");
+                "**/routes/outlets.yaml,**/routes/intake-kafka.yaml,**/routes/batch.yaml");
     }
 
     Summary process(CaravanApp app, Path in, Path out, int concurrency) throws Exception {

@@ -129,6 +129,8 @@ public final class CheckCommand {
                     .append(String.join(", ", g)).append('\n');
         }
 
+        sb.append(io.caravan.batch.BatchCheck.render(catalog));
+
         // keyword rules
         sb.append("\nKeyword rules\n");
         if (catalog.routing().keywords().isEmpty()) {

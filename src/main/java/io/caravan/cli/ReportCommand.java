@@ -24,7 +24,7 @@ import java.util.List;
  */
 public final class ReportCommand {
 
-    static final String USAGE = "usage: caravan report [--by tier|model|provider|tenant|day] [--since YYYY-MM-DD]"
+    static final String USAGE = "usage: caravan report [--by tier|model|provider|tenant|day|mode] [--since YYYY-MM-DD]"
             + " [--until YYYY-MM-DD] [--format table|csv|json] [--html FILE]";
 
     private ReportCommand() {}
@@ -79,7 +79,14 @@ public final class ReportCommand {
         switch (format) {
             case "csv" -> out.print(report.csv());
             case "json" -> out.println(Json.text(report.json()));
-            default -> out.print(report.table());
+            default -> {
+                out.print(report.table());
+                io.caravan.accounting.BatchSaving saving = io.caravan.accounting.BatchSaving.of(events,
+                        catalogOrNull(settings));
+                if (saving.batchAttempts() > 0) {
+                    out.print(saving.text());
+                }
+            }
         }
         if (html != null) {
             String title = "Caravan spend by " + by.label()
@@ -93,6 +100,16 @@ public final class ReportCommand {
         }
         out.flush();
         return 0;
+    }
+
+    /** The catalog for online prices, when its file can be read (the saving is estimated without it). */
+    private static io.caravan.catalog.Catalog catalogOrNull(Settings settings) {
+        try {
+            return io.caravan.catalog.CatalogLoader.load(Path.of(settings.get("caravan.catalog", "catalog.yaml")),
+                    System.getenv(), w -> { });
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     /** A UTC date (start of day; with {@code endOfDay}, the start of the next day) or an ISO instant. */

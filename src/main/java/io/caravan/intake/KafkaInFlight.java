@@ -41,6 +41,8 @@ public final class KafkaInFlight extends KafkaConsumerListener {
     private final int maxInFlight;
     private final OffsetTracker tracker = new OffsetTracker();
     private final AtomicInteger inFlight = new AtomicInteger();
+    // tasks waiting in a batch being collected: unfinished offsets that are not a stall
+    private final AtomicInteger parked = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong admitted = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean draining;
     private final ThreadLocal<Boolean> paused = ThreadLocal.withInitial(() -> Boolean.FALSE);
@@ -114,6 +116,41 @@ public final class KafkaInFlight extends KafkaConsumerListener {
                 cause == null ? "unknown error" : cause.toString());
     }
 
+    /**
+     * On a worker: the task waits in a batch being collected. Its slot is freed (more tasks may come) but its offset
+     * stays unfinished, holding its partition's commits back, until the batch holding it is recorded on the batches
+     * topic and the action returned by {@link #acknowledgement} runs: a crash before that reads the task again.
+     */
+    public void park(Exchange exchange) {
+        if (release(exchange)) {
+            parked.incrementAndGet();
+        }
+    }
+
+    /** What acknowledges the exchange's record later, from any thread (a no-op for a task not from Kafka). */
+    public Runnable acknowledgement(Exchange exchange) {
+        TopicPartition tp = exchange.getProperty(PARTITION, TopicPartition.class);
+        Long offset = exchange.getProperty(OFFSET, Long.class);
+        if (tp == null || offset == null) {
+            return () -> { };
+        }
+        return () -> {
+            tracker.acknowledge(tp, offset);
+            parked.decrementAndGet();
+            lastProgressNanos = System.nanoTime();
+        };
+    }
+
+    /** Whether the exchange's record is still this instance's to answer (always, for a task not from Kafka). */
+    public java.util.function.BooleanSupplier stillOurs(Exchange exchange) {
+        TopicPartition tp = exchange.getProperty(PARTITION, TopicPartition.class);
+        Long offset = exchange.getProperty(OFFSET, Long.class);
+        if (tp == null || offset == null) {
+            return () -> true;
+        }
+        return () -> tracker.unfinished(tp, offset);
+    }
+
     /** Frees the exchange's slot if it still holds one; false when it was released already. */
     private boolean release(Exchange exchange) {
         AtomicBoolean slot = exchange.getProperty(SLOT, AtomicBoolean.class);
@@ -135,7 +172,7 @@ public final class KafkaInFlight extends KafkaConsumerListener {
             return null;
         }
         int working = inFlight.get();
-        if (working == 0 && tracker.settled()) {
+        if (working == 0 && (tracker.settled() || tracker.tracked() <= parked.get())) {
             return null;
         }
         return "no Kafka task finished or committed for " + Duration.ofNanos(quietNanos).toSeconds() + "s with "

@@ -260,5 +260,20 @@ public final class KafkaIntake {
         return headers;
     }
 
-    record OriginalRecord(String key, byte[] bytes, Map<String, byte[]> headers) {}
+    /** The record a task came in: its key, bytes and own headers. */
+    public record OriginalRecord(String key, byte[] bytes, Map<String, byte[]> headers) {}
+
+    /** The record the exchange's task came in (null for a task from another intake). */
+    public static OriginalRecord original(Exchange exchange) {
+        return exchange.getProperty(ORIGINAL, OriginalRecord.class);
+    }
+
+    /**
+     * Puts a task's original record back on an exchange that carries it again later (a task answered by a provider
+     * batch, or rescued online), so its result and dead letter leave as if it had just been read.
+     */
+    public static void restore(Exchange exchange, OriginalRecord original) {
+        exchange.setProperty(ORIGINAL, original);
+        exchange.removeProperty(INVALID);
+    }
 }

@@ -32,6 +32,15 @@ public final class OffsetTracker {
         state.pending.putIfAbsent(offset, Boolean.FALSE);
     }
 
+    /**
+     * Whether this record is still being worked on here: admitted, not yet acknowledged, its partition not given
+     * up (after a rebalance took the partition away, its next owner reads the record again).
+     */
+    public synchronized boolean unfinished(TopicPartition partition, long offset) {
+        PartitionState state = partitions.get(partition);
+        return state != null && Boolean.FALSE.equals(state.pending.get(offset));
+    }
+
     /** Notes that a record's result is acknowledged by the broker. Unknown partitions or offsets: ignored. */
     public synchronized void acknowledge(TopicPartition partition, long offset) {
         PartitionState state = partitions.get(partition);

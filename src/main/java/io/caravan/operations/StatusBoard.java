@@ -46,6 +46,13 @@ public final class StatusBoard {
         this.tenants = tenants;
     }
 
+    private volatile java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> batches;
+
+    /** Adds the open provider batches ({@code "batches"}): provider, size, age, state, tasks, expected saving. */
+    public void showBatches(java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> batches) {
+        this.batches = batches;
+    }
+
     static final class DeploymentStats {
         final LongAdder requests = new LongAdder();
         final Map<String, LongAdder> failures = new ConcurrentHashMap<>();
@@ -136,6 +143,10 @@ public final class StatusBoard {
         java.util.function.Supplier<ObjectNode> byTenant = this.tenants;
         if (byTenant != null && catalog.hasTenants()) {
             root.set("tenants", byTenant.get());
+        }
+        java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> b = batches;
+        if (b != null) {
+            root.set("batches", b.get());
         }
         java.util.function.Supplier<ObjectNode> f = fleet;
         if (f != null) {

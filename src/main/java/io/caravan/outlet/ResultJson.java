@@ -38,6 +38,7 @@ public final class ResultJson {
         result.put("provider", by == null ? null : by.deployment().provider());
         result.put("provider_model", by == null ? null : by.deployment().model());
         result.put("fallback", by != null && by.fallback());
+        result.put("mode", ctx.mode());
         if (ok && ctx.lastAttempt() != null && ctx.lastAttempt().outcome() == Outcome.CACHE_HIT) {
             result.put("cache_hit", true); // answered by the response cache, without a provider call
         }
@@ -123,6 +124,7 @@ public final class ResultJson {
         event.put("output_tokens", a.usage().output());
         event.put("cost_usd", a.costUsd());
         event.put("fallback", a.fallback());
+        event.put("mode", ctx.mode());
         // what the fleet's other instances learn from this attempt (contract section 10): never the key itself
         event.put("instance", instance);
         event.put("key_id", a.keyId());

@@ -18,13 +18,20 @@ public record Task(
         ObjectNode metadata,
         Map<String, Double> scores,
         Long timeoutMs,
-        String cache) {
+        String cache,
+        java.time.Instant deadline) {
 
     public static final String AUTO = "auto";
     /** {@code "cache": "force"}: answer from (and fill) the response cache even when not deterministic. */
     public static final String CACHE_FORCE = "force";
     /** {@code "cache": "off"}: never answer from the response cache. */
     public static final String CACHE_OFF = "off";
+
+    /** A task without a deadline ({@code deadline}/{@code max_delay}): answered online, as soon as it can be. */
+    public Task(String id, ArrayNode messages, String model, String tier, ObjectNode params, ObjectNode metadata,
+            Map<String, Double> scores, Long timeoutMs, String cache) {
+        this(id, messages, model, tier, params, metadata, scores, timeoutMs, cache, null);
+    }
 
     /** A task without a cache directive. */
     public Task(String id, ArrayNode messages, String model, String tier, ObjectNode params, ObjectNode metadata,

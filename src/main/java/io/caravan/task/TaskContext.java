@@ -23,6 +23,9 @@ import org.apache.camel.Exchange;
 public final class TaskContext {
 
     public static final String PROPERTY = "caravanTask";
+    /** The path that serves a task (contract section 10): a call now, or a provider batch. */
+    public static final String MODE_ONLINE = "online";
+    public static final String MODE_BATCH = "batch";
 
     /** The task an exchange carries (null before the intake opened it). */
     public static TaskContext of(Exchange exchange) {
@@ -55,6 +58,7 @@ public final class TaskContext {
     private volatile java.time.Instant firstChunkAt;
     private volatile boolean callerGone;
     private volatile Runnable callAbort;
+    private volatile String mode = MODE_ONLINE;
 
     // the call in progress on the current candidate
     private int callKey = -1;
@@ -105,6 +109,10 @@ public final class TaskContext {
     public boolean pastDeadline() {
         return System.nanoTime() >= deadlineNanos;
     }
+
+    /** {@link #MODE_ONLINE} or {@link #MODE_BATCH}: the path that served (or will serve) the task. */
+    public String mode() { return mode; }
+    public void mode(String mode) { this.mode = mode; }
 
     public Map<String, byte[]> recordHeaders() { return recordHeaders; }
     public void recordHeaders(Map<String, byte[]> headers) { this.recordHeaders = headers; }
@@ -249,6 +257,13 @@ public final class TaskContext {
     public Attempt lastAttempt() {
         synchronized (attempts) {
             return attempts.isEmpty() ? null : attempts.get(attempts.size() - 1);
+        }
+    }
+
+    /** Adds an attempt made elsewhere (a provider batch's answer to this task), as it is. */
+    public void addAttempt(Attempt attempt) {
+        synchronized (attempts) {
+            attempts.add(attempt);
         }
     }
 

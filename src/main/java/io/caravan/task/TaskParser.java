@@ -118,7 +118,8 @@ public final class TaskParser {
                 metadata,
                 scores,
                 timeoutMs,
-                cache);
+                cache,
+                Deadlines.of(root, id));
     }
 
     private void checkParams(ObjectNode params, String id) {

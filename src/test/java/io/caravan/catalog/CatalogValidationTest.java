@@ -216,7 +216,7 @@ class CatalogValidationTest {
                         models:
                           - {name: a, provider: sim, model: a, price: {input: 1, ouput: 2}}
                         """,
-                        "models[0] (a).price: unknown field 'ouput' (expected input, cached_input, output)"),
+                        "models[0] (a).price: unknown field 'ouput' (expected input, cached_input, output, batch_input, batch_cached_input, batch_output)"),
                 Arguments.of("not a number", """
                         providers:
                           sim: {api: simulated, rpm: lots}
