@@ -264,6 +264,7 @@ public final class CaravanApp implements AutoCloseable {
                 settings.getLong("caravan.tenants.default-output-tokens", 1024),
                 Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
         main.bind("tenantAdmission", admission);
+        main.bind("tenantAdmitted", (Predicate) TenantAdmission::admitted);
         main.bind("taskOpen", (Predicate) e -> {
             TaskContext ctx = TaskContext.of(e);
             return ctx != null && !ctx.done();

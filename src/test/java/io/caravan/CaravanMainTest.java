@@ -56,8 +56,8 @@ class CaravanMainTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "frobnicate|caravan: unknown command 'frobnicate' (commands: run, check, send, tail, batch, report, keys, help)",
-        "--port|caravan: unknown option '--port' (commands: run, check, send, tail, batch, report, keys, help)",
+        "frobnicate|caravan: unknown command 'frobnicate' (commands: run, check, send, tail, batch, report, keys, train, help)",
+        "--port|caravan: unknown option '--port' (commands: run, check, send, tail, batch, report, keys, train, help)",
         "-Dcaravan.http.port=1|caravan: unknown option '-Dcaravan.http.port=1' (settings go before -jar:"
                 + " java -Dname=value -jar caravan.jar COMMAND, or bin/caravan -Dname=value COMMAND)"})
     void anUnknownCommandOrOptionIsOneLineAndExitTwo(String arg, String line) throws Exception {

@@ -48,14 +48,19 @@ class OtlpExportTest {
         String catalog = """
                 providers:
                   flaky: {api: openai, base_url: "http://127.0.0.1:%1$d/flaky/v1", api_keys: ["%2$s"], retries: 0}
+                  # the Kafka task's own way to the same 429: a key that the HTTP tasks' 429s have not put to rest
+                  flaky-kafka: {api: openai, base_url: "http://127.0.0.1:%1$d/flaky/v1", api_keys: ["%2$s-k"], retries: 0}
                   steady: {api: openai, base_url: "http://127.0.0.1:%1$d/steady/v1", api_keys: ["%2$s"], retries: 0}
                 models:
                   - {name: first, provider: flaky, model: flaky-model}
+                  - {name: first-kafka, provider: flaky-kafka, model: flaky-model}
                   - {name: second, provider: steady, model: steady-model}
                 fallbacks:
                   first: [second]
+                  first-kafka: [second]
                 tiers:
                   fast: {model: first}
+                  kafka: {model: first-kafka}
                 default_tier: fast
                 """.formatted(upstream.port(), KEY);
         Map<String, String> otlp = Map.of(
@@ -80,7 +85,7 @@ class OtlpExportTest {
     @Test
     void aKafkaTaskArrivesAtTheCollectorInItsPublishersTraceAndTheResultContinuesIt() {
         String traceId = TaskTracingTest.newTraceId();
-        TestKafka.send(on.tasksTopic, "otlp-k", "{\"id\":\"otlp-k\",\"prompt\":\"hello\"}".getBytes(StandardCharsets.UTF_8),
+        TestKafka.send(on.tasksTopic, "otlp-k", "{\"id\":\"otlp-k\",\"tier\":\"kafka\",\"prompt\":\"hello\"}".getBytes(StandardCharsets.UTF_8),
                 Map.of("traceparent", "00-" + traceId + "-a1b2c3d4e5f60718-01"));
 
         await().atMost(Duration.ofSeconds(60)).until(() -> receiver.inTrace(traceId).size() >= 3);
