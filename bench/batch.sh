@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 mvn -q -B -o test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
 CP="target/test-classes:target/classes:$(cat target/bench.classpath)"
 mkdir -p bench/results
-exec java -Xmx2g -Dsun.net.httpserver.nodelay=true "$@" -cp "$CP" io.caravan.bench.BatchBench \
+exec java -Xmx2g -Dsun.net.httpserver.nodelay=true -Dsun.net.httpserver.maxIdleConnections=100000 "$@" -cp "$CP" io.caravan.bench.BatchBench \
   2>&1 | grep --line-buffered -E "^cost|^capacity" | tee "bench/results/batch-$(date +%Y%m%d-%H%M%S).txt"
