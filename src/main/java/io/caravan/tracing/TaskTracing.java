@@ -82,7 +82,8 @@ public final class TaskTracing implements AutoCloseable {
         Map<String, String> properties = new HashMap<>();
         properties.put("otel.service.name", "caravan");
         properties.put("otel.logs.exporter", "none");
-        // the JDK's HTTP client carries OTLP/HTTP; the SDK's own default (gRPC) would need another sender
+        // OTLP/HTTP (4318) unless told grpc (4317): what every collector and back end takes, and the protocol the
+        // compose profile and the docs use (the SDK's own default is grpc)
         properties.put("otel.exporter.otlp.protocol", "http/protobuf");
         // a captured prompt or answer is cut to this length (the SDK's own limit, raised or lowered the standard way)
         properties.put("otel.attribute.value.length.limit", "8192");
