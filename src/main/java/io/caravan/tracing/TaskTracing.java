@@ -47,6 +47,8 @@ public final class TaskTracing implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TaskTracing.class);
     /** The exchange property holding the task's span. */
     static final String SPAN = "caravanTaskSpan";
+    /** Set once a task's metrics and spans are written: a task whose route broke after that is not counted twice. */
+    static final String FINISHED = "caravanTaskTraced";
     static final String TRACEPARENT = "traceparent";
     static final String TRACESTATE = "tracestate";
 
@@ -147,6 +149,17 @@ public final class TaskTracing implements AutoCloseable {
         }
     }
 
+    /**
+     * The Kafka worker's step after a task route broke ({@code KafkaIntake.taskBroke} has made it a server_error):
+     * the attempts made so far are counted and traced, and the task's span ends in error instead of never.
+     */
+    public void broke(Exchange exchange) {
+        TaskContext ctx = TaskContext.of(exchange);
+        if (ctx != null) {
+            finishNow(exchange, ctx);
+        }
+    }
+
     /** The chat route's step once a streamed answer ended. Never throws. */
     public void streamEnded(Exchange exchange) {
         TaskContext ctx = TaskContext.of(exchange);
@@ -156,6 +169,10 @@ public final class TaskTracing implements AutoCloseable {
     }
 
     private void finishNow(Exchange exchange, TaskContext ctx) {
+        if (exchange.getProperty(FINISHED) != null) {
+            return;
+        }
+        exchange.setProperty(FINISHED, Boolean.TRUE);
         try {
             List<Attempt> attempts = ctx.attempts(); // a snapshot
             List<GenAiCall> calls = new ArrayList<>(attempts.size());

@@ -10,6 +10,7 @@ import io.caravan.accounting.PrometheusText;
 import io.caravan.support.Caravan;
 import io.caravan.support.TestKafka;
 import io.caravan.support.Upstreams;
+import io.caravan.task.TaskContext;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.sdk.trace.data.SpanData;
@@ -24,6 +25,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import org.apache.camel.builder.AdviceWith;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -68,6 +70,14 @@ class TaskTracingTest {
                 "otel.traces.exporter", "caravan-memory",
                 "otel.metrics.exporter", "none",
                 "otel.bsp.schedule.delay", "50"));
+        // a task route that breaks after its provider call (tasks whose id starts "broke-"), as a bug in Caravan would
+        AdviceWith.adviceWith(caravan.app().camelContext(), "task", route -> route
+                .weaveByToUri("direct:dispatch").after()
+                .process(exchange -> {
+                    if (TaskContext.of(exchange).task().id().startsWith("broke-")) {
+                        throw new IllegalStateException("simulated bug after the provider call");
+                    }
+                }));
     }
 
     @AfterAll
@@ -161,6 +171,27 @@ class TaskTracingTest {
         assertThat(traceparent).isEqualTo("00-" + traceId + "-" + task.getSpanId() + "-01");
         assertThat(new String(result.headers().lastHeader("tracestate").value(), StandardCharsets.UTF_8))
                 .isEqualTo("vendor=abc");
+    }
+
+    @Test
+    void aKafkaTaskWhoseRouteBreaksEndsItsSpanInError() {
+        String traceId = newTraceId();
+        TestKafka.send(caravan.tasksTopic, "broke-1", "{\"id\":\"broke-1\",\"model\":\"rescue\",\"prompt\":\"hi\"}"
+                .getBytes(StandardCharsets.UTF_8), Map.of("traceparent", "00-" + traceId + "-2222222222222222-01"));
+
+        List<SpanData> spans = spansOf(traceId, 1);
+        SpanData task = taskSpan(spans);
+        assertThat(task.hasEnded()).isTrue();
+        assertThat(task.getStatus().getStatusCode()).isEqualTo(io.opentelemetry.api.trace.StatusCode.ERROR);
+        assertThat(task.getAttributes().get(AttributeKey.stringKey("error.type"))).isEqualTo("server_error");
+        assertThat(task.getAttributes().get(AttributeKey.stringKey("caravan.outcome"))).isEqualTo("server_error");
+        // the provider call made before the breakage is still a child span
+        assertThat(attemptSpans(spans)).extracting(SpanData::getName).containsExactly("chat up-model");
+
+        ConsumerRecord<String, byte[]> result = TestKafka.readKeys(caravan.resultsTopic, List.of("broke-1"),
+                Duration.ofSeconds(20)).stream().filter(r -> r.key().equals("broke-1")).findFirst().orElseThrow();
+        assertThat(new String(result.headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8))
+                .isEqualTo("00-" + traceId + "-" + task.getSpanId() + "-01");
     }
 
     @Test
