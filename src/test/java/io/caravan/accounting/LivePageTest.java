@@ -8,20 +8,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
-import java.util.logging.Level;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.logging.LogEntry;
 import org.openqa.selenium.logging.LogType;
-import org.openqa.selenium.logging.LoggingPreferences;
 
 /**
  * The live page at {@code GET /} in a real headless browser (Debian's chromium, driven by Selenium): after a
@@ -30,8 +24,6 @@ import org.openqa.selenium.logging.LoggingPreferences;
  */
 class LivePageTest {
 
-    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
     static final String CATALOG = """
             providers:
               sick: {api: simulated, latency: 5ms, error_rate: 1, error_status: 503, retries: 0}
@@ -52,13 +44,12 @@ class LivePageTest {
             """;
 
     static Caravan caravan;
+    static HeadlessChromium chromium;
     static ChromeDriver browser;
-    static Path profile;
 
     @BeforeAll
     static void start() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
-                "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)");
+        HeadlessChromium.assumeInstalled();
         caravan = Caravan.start(CATALOG);
         // the scripted run: three fallbacks pair#0 -> pair#1, two plain answers for tenant acme, one failure
         for (int i = 0; i < 3; i++) {
@@ -68,20 +59,8 @@ class LivePageTest {
             task("{\"id\":\"s" + i + "\",\"model\":\"solo\",\"prompt\":\"hello\",\"metadata\":{\"tenant\":\"acme\"}}", 200);
         }
         task("{\"id\":\"l0\",\"model\":\"lost\",\"prompt\":\"hello\"}", 503);
-
-        profile = Files.createTempDirectory("caravan-chromium");
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary(CHROMIUM.toFile());
-        options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1400,1100", "--user-data-dir=" + profile);
-        LoggingPreferences logs = new LoggingPreferences();
-        logs.enable(LogType.PERFORMANCE, Level.ALL);
-        options.setCapability("goog:loggingPrefs", logs);
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
-        browser = new ChromeDriver(service, options);
-        browser.manage().timeouts().pageLoadTimeout(Duration.ofSeconds(30));
+        chromium = new HeadlessChromium();
+        browser = chromium.browser;
     }
 
     static void task(String body, int status) throws Exception {
@@ -91,25 +70,16 @@ class LivePageTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (browser != null) {
-            browser.quit();
+        if (chromium != null) {
+            chromium.close();
         }
         if (caravan != null) {
             caravan.close();
         }
-        if (profile != null) {
-            io.caravan.support.TempFolders.delete(profile);
-        }
     }
 
-    /** The cells of the page's table row with this key, once it shows. */
-    @SuppressWarnings("unchecked")
     static List<String> row(String key) {
-        // read in one go inside the page: the tables are redrawn at every refresh
-        Object cells = browser.executeScript("""
-                const row = [...document.querySelectorAll('tr[data-row]')].find(r => r.dataset.row === arguments[0]);
-                return row ? [...row.cells].map(c => c.textContent) : [];""", key);
-        return (List<String>) cells;
+        return chromium.row(key);
     }
 
     static String requestUrl(String performanceEntry) {
