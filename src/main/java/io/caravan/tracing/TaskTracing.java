@@ -120,22 +120,25 @@ public final class TaskTracing implements AutoCloseable {
         Context parent = ctx.source() == TaskContext.Source.KAFKA
                 ? W3CTraceContextPropagator.getInstance().extract(Context.root(), ctx.recordHeaders(), RECORD_HEADERS)
                 : W3CTraceContextPropagator.getInstance().extract(Context.root(), exchange.getMessage(), MESSAGE_HEADERS);
-        SpanBuilder builder = tracer.spanBuilder("caravan task").setParent(parent)
+        Span span = tracer.spanBuilder("caravan task").setParent(parent)
                 .setSpanKind(switch (ctx.source()) {
                     case KAFKA -> SpanKind.CONSUMER;
                     case HTTP, CHAT -> SpanKind.SERVER;
                     default -> SpanKind.INTERNAL;
                 })
-                .setAttribute("caravan.task.id", ctx.task().id())
-                .setAttribute("caravan.source", ctx.source().name().toLowerCase(java.util.Locale.ROOT));
-        if (ctx.source() == TaskContext.Source.KAFKA) {
-            builder.setAttribute("messaging.system", "kafka").setAttribute("messaging.operation.type", "process");
-            String topic = exchange.getMessage().getHeader(KafkaConstants.TOPIC, String.class);
-            if (topic != null) {
-                builder.setAttribute("messaging.destination.name", topic);
+                .startSpan();
+        // attributes after the sampling decision: a task not sampled (most of them at a low ratio) builds none
+        if (span.isRecording()) {
+            span.setAttribute("caravan.task.id", ctx.task().id());
+            span.setAttribute("caravan.source", ctx.source().name().toLowerCase(java.util.Locale.ROOT));
+            if (ctx.source() == TaskContext.Source.KAFKA) {
+                span.setAttribute("messaging.system", "kafka");
+                span.setAttribute("messaging.operation.type", "process");
+                setIfPresent(span, "messaging.destination.name",
+                        exchange.getMessage().getHeader(KafkaConstants.TOPIC, String.class));
             }
         }
-        exchange.setProperty(SPAN, new TaskSpan(builder.startSpan(), new AtomicBoolean()));
+        exchange.setProperty(SPAN, new TaskSpan(span, new AtomicBoolean()));
     }
 
     /**

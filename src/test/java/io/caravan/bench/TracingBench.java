@@ -28,9 +28,11 @@ import java.util.stream.Collectors;
  * What tracing costs (run on demand with {@code bench/tracing.sh}, never in CI): the same Caravan with tracing off,
  * on with every trace sampled, and on with 1 % sampled, exporting OTLP/HTTP to a sink in this JVM; and, when
  * {@code -Dbench.baseline.classes} names the compiled classes of a commit before tracing existed, that Caravan too.
- * All run at once, idle while another is measured; rounds alternate between them, so drift hits all alike.
- * Legs: a sequential client's latency on {@code POST /v1/tasks} (p50, p99) with the CPU time each Caravan spent per
- * request (from /proc, less shaken by a busy box than wall time), then requests/s with wrk.
+ * All run at once, idle while another is measured; every round measures each once, in an order rotated round by
+ * round, and each figure is compared with off's of the same round, so drift between rounds hits all alike and the
+ * spread of those differences says how far the figure can be trusted. Legs: a sequential client on
+ * {@code POST /v1/tasks} (the CPU time each Caravan spent per request, from /proc, and p50), then requests/s with wrk
+ * and the CPU per request under that load.
  */
 public final class TracingBench {
 
@@ -94,39 +96,37 @@ public final class TracingBench {
             for (Mode mode : modes) {
                 Bench.time(client, tasks(ports.get(mode)), warmup);
             }
+            Mode off = modes.stream().filter(m -> m.name().equals("tracing off")).findFirst().orElseThrow();
 
-            int rounds = Integer.getInteger("bench.latency.rounds", 5);
-            int perRound = Integer.getInteger("bench.latency.requests", 1500);
-            Map<Mode, List<Long>> times = new LinkedHashMap<>();
-            // CPU ticks the Caravan process spent on its rounds: less shaken than wall time by a busy box
-            Map<Mode, Long> cpuTicks = new LinkedHashMap<>();
-            modes.forEach(m -> {
-                times.put(m, new ArrayList<>());
-                cpuTicks.put(m, 0L);
-            });
+            // Leg 1: a sequential client. Each round measures every Caravan once, in an order rotated round by round
+            // (none always follows another); a Caravan's figure of a round is compared with off's of the same round.
+            int rounds = Integer.getInteger("bench.latency.rounds", 8);
+            int perRound = Integer.getInteger("bench.latency.requests", 3000);
+            Map<Mode, List<Double>> p50s = perMode(modes);
+            Map<Mode, List<Double>> cpus = perMode(modes);
             for (int round = 0; round < rounds; round++) {
-                for (Mode mode : modes) {
+                for (Mode mode : rotated(modes, round)) {
                     Path stat = Path.of("/proc/" + caravans.get(mode).process.pid() + "/stat");
                     long before = Bench.cpuTicks(stat);
-                    times.get(mode).addAll(Bench.time(client, tasks(ports.get(mode)), perRound));
-                    cpuTicks.merge(mode, Bench.cpuTicks(stat) - before, Long::sum);
+                    List<Long> t = Bench.time(client, tasks(ports.get(mode)), perRound);
+                    cpus.get(mode).add((Bench.cpuTicks(stat) - before) * 10.0 / perRound); // USER_HZ 100: 10 ms a tick
+                    p50s.get(mode).add(Bench.percentile(t, 50));
                 }
             }
             bench.line("");
-            bench.line("## Sequential client, POST /v1/tasks (" + rounds + " alternating rounds of " + perRound + ")");
-            bench.line(String.format(Locale.ROOT, "%-34s %9s %11s %9s %13s %12s", "", "p50 ms", "p50 vs off",
-                    "p99 ms", "CPU ms/req", "CPU vs off"));
-            Mode off = modes.stream().filter(m -> m.name().equals("tracing off")).findFirst().orElseThrow();
-            double offP50 = Bench.percentile(times.get(off), 50);
-            double offCpu = cpuTicks.get(off) * 10.0 / (rounds * perRound);
+            bench.line("## Sequential client, POST /v1/tasks (" + rounds + " rounds of " + perRound
+                    + " requests per Caravan, order rotated)");
+            bench.line("CPU: the Caravan process's user+system time per request; vs off: the mean of the rounds'"
+                    + " differences to off's figure of the same round, ±95 % interval, [lowest, highest round]");
+            bench.line(String.format(Locale.ROOT, "%-28s %12s  %-34s %10s  %s", "", "CPU ms/req", "CPU vs off",
+                    "p50 ms", "p50 vs off"));
             for (Mode mode : modes) {
-                List<Long> t = times.get(mode);
-                double p50 = Bench.percentile(t, 50);
-                double cpu = cpuTicks.get(mode) * 10.0 / (rounds * perRound); // USER_HZ 100: a tick is 10 ms
-                bench.line(String.format(Locale.ROOT, "%-34s %9.3f %+10.1f%% %9.3f %13.3f %+11.1f%%", mode.name(),
-                        p50, 100 * (p50 - offP50) / offP50, Bench.percentile(t, 99), cpu, 100 * (cpu - offCpu) / offCpu));
+                bench.line(String.format(Locale.ROOT, "%-28s %12.3f  %-34s %10.3f  %s", mode.name(),
+                        mean(cpus.get(mode)), mode == off ? "" : Paired.of(cpus.get(mode), cpus.get(off)),
+                        mean(p50s.get(mode)), mode == off ? "" : Paired.of(p50s.get(mode), p50s.get(off))));
             }
 
+            // Leg 2: throughput with wrk, rounds rotated the same way, and the CPU each request cost under that load
             if (Bench.hasWrk()) {
                 Path script = Files.createTempFile("bench-tracing", ".lua");
                 script.toFile().deleteOnExit();
@@ -137,31 +137,38 @@ public final class TracingBench {
                         """);
                 int connections = Integer.getInteger("bench.http.connections", 16);
                 int seconds = Integer.getInteger("bench.http.seconds", 8);
-                int wrkRounds = Integer.getInteger("bench.http.rounds", 2);
-                Map<Mode, List<Double>> rps = new LinkedHashMap<>();
-                modes.forEach(m -> rps.put(m, new ArrayList<>()));
+                int wrkRounds = Integer.getInteger("bench.http.rounds", 4);
+                Map<Mode, List<Double>> rps = perMode(modes);
+                Map<Mode, List<Double>> loadedCpu = perMode(modes);
                 for (int round = 0; round < wrkRounds; round++) {
-                    for (Mode mode : modes) {
+                    for (Mode mode : rotated(modes, round)) {
+                        Path stat = Path.of("/proc/" + caravans.get(mode).process.pid() + "/stat");
+                        long before = Bench.cpuTicks(stat);
                         String[] r = Bench.wrk("http://127.0.0.1:" + ports.get(mode) + "/v1/tasks", script,
                                 connections, seconds, null);
-                        rps.get(mode).add(Double.parseDouble(r[0]));
+                        double perSecond = Double.parseDouble(r[0]);
+                        rps.get(mode).add(perSecond);
+                        loadedCpu.get(mode).add((Bench.cpuTicks(stat) - before) * 10.0 / (perSecond * seconds));
                     }
                 }
                 bench.line("");
                 bench.line("## Throughput, POST /v1/tasks, wrk " + connections + " connections (" + wrkRounds
-                        + " alternating rounds of " + seconds + " s)");
-                bench.line(String.format(Locale.ROOT, "%-34s %10s %12s  %s", "", "req/s", "vs off", "rounds"));
-                double offRps = rps.get(modes.stream().filter(m -> m.name().equals("tracing off")).findFirst()
-                        .orElseThrow()).stream().mapToDouble(Double::doubleValue).average().orElse(0);
+                        + " rounds of " + seconds + " s per Caravan, order rotated)");
+                bench.line(String.format(Locale.ROOT, "%-28s %8s  %-34s %12s  %s", "", "req/s", "req/s vs off",
+                        "CPU ms/req", "CPU vs off"));
                 for (Mode mode : modes) {
-                    double mean = rps.get(mode).stream().mapToDouble(Double::doubleValue).average().orElse(0);
-                    bench.line(String.format(Locale.ROOT, "%-34s %10.0f %+11.1f%%  %s", mode.name(), mean,
-                            100 * (mean - offRps) / offRps, rps.get(mode).stream().map(v -> String.format(Locale.ROOT, "%.0f", v))
-                                    .collect(Collectors.joining(" "))));
+                    bench.line(String.format(Locale.ROOT, "%-28s %8.0f  %-34s %12.3f  %s", mode.name(),
+                            mean(rps.get(mode)), mode == off ? "" : Paired.of(rps.get(mode), rps.get(off)),
+                            mean(loadedCpu.get(mode)), mode == off ? "" : Paired.of(loadedCpu.get(mode), loadedCpu.get(off))));
                 }
+                bench.line("req/s by round: " + modes.stream().map(m -> m.name() + " " + rps.get(m).stream()
+                        .map(v -> String.format(Locale.ROOT, "%.0f", v)).collect(Collectors.joining(" ")))
+                        .collect(Collectors.joining("; ")));
             } else {
                 bench.line("wrk not installed: throughput skipped (apt-get install -y wrk)");
             }
+            bench.line("");
+            bench.line(String.format(Locale.ROOT, "load average at the end: %s", loadAverage()));
             bench.line("");
             bench.line("OTLP sink: " + exports.get() + " export requests, " + exportedBytes.get() / 1024 + " KiB");
         } finally {
@@ -176,6 +183,61 @@ public final class TracingBench {
         Files.writeString(out, bench.report.toString());
         System.out.println("written to " + out);
         System.exit(0);
+    }
+
+    static Map<Mode, List<Double>> perMode(List<Mode> modes) {
+        Map<Mode, List<Double>> map = new LinkedHashMap<>();
+        modes.forEach(m -> map.put(m, new ArrayList<>()));
+        return map;
+    }
+
+    /** The modes starting at the round's one: every mode is measured first, second... as often as the others. */
+    static List<Mode> rotated(List<Mode> modes, int round) {
+        List<Mode> order = new ArrayList<>(modes);
+        java.util.Collections.rotate(order, -(round % modes.size()));
+        return order;
+    }
+
+    static double mean(List<Double> values) {
+        return values.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+    }
+
+    static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).trim();
+        } catch (java.io.IOException e) {
+            return "?";
+        }
+    }
+
+    /**
+     * A mode against off, round by round: the mean of the relative differences, its 95 % interval (Student's t, the
+     * rounds being few) and the lowest and highest round. Pairing by round takes out what drifts between rounds.
+     */
+    record Paired(double mean, double halfWidth, double lowest, double highest) {
+
+        /** Two-sided 95 % Student's t for 1..30 degrees of freedom; 1.96 beyond. */
+        private static final double[] T95 = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+
+        static Paired of(List<Double> mode, List<Double> off) {
+            int n = Math.min(mode.size(), off.size());
+            double[] d = new double[n];
+            for (int i = 0; i < n; i++) {
+                d[i] = 100 * (mode.get(i) - off.get(i)) / off.get(i);
+            }
+            double mean = Arrays.stream(d).average().orElse(Double.NaN);
+            double variance = n < 2 ? Double.NaN : Arrays.stream(d).map(x -> (x - mean) * (x - mean)).sum() / (n - 1);
+            double t = n < 2 ? Double.NaN : n - 1 <= T95.length ? T95[n - 2] : 1.96;
+            return new Paired(mean, t * Math.sqrt(variance / n), Arrays.stream(d).min().orElse(Double.NaN),
+                    Arrays.stream(d).max().orElse(Double.NaN));
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%+6.1f%% ±%4.1f [%+.1f, %+.1f]", mean, halfWidth, lowest, highest);
+        }
     }
 
     static Map<String, String> otel(String endpoint, String ratio) {

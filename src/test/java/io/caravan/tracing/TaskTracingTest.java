@@ -195,6 +195,21 @@ class TaskTracingTest {
     }
 
     @Test
+    void aTaskWhoseCallerDidNotSampleIsNotExportedButPassesTheContextOn() {
+        String traceId = newTraceId();
+        TestKafka.send(caravan.tasksTopic, "unsampled-1", "{\"id\":\"unsampled-1\",\"model\":\"rescue\",\"prompt\":\"hi\"}"
+                .getBytes(StandardCharsets.UTF_8), Map.of("traceparent", "00-" + traceId + "-3333333333333333-00"));
+
+        ConsumerRecord<String, byte[]> result = TestKafka.readKeys(caravan.resultsTopic, List.of("unsampled-1"),
+                Duration.ofSeconds(20)).stream().filter(r -> r.key().equals("unsampled-1")).findFirst().orElseThrow();
+        // the same trace, a span id of Caravan's own (not the caller's), and still not sampled
+        assertThat(new String(result.headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8))
+                .matches("00-" + traceId + "-(?!3333333333333333)[0-9a-f]{16}-00");
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2))
+                .until(() -> MemorySpans.inTrace(traceId).isEmpty());
+    }
+
+    @Test
     void anHttpTaskJoinsItsRequestsTrace() throws Exception {
         String traceId = newTraceId();
         String parentSpan = "b7ad6b7169203331";
