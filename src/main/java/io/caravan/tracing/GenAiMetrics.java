@@ -32,12 +32,68 @@ final class GenAiMetrics {
     static final List<Double> SECOND_BUCKETS = List.of(0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12,
             10.24, 20.48, 40.96, 81.92);
 
+    /**
+     * Label sets kept at most: the response model comes from the provider's answer, so a provider naming a new model
+     * in every answer could otherwise grow the meters without end. Past it, a new set records as response model
+     * {@link #OTHER_MODEL}.
+     */
+    static final int MAX_SERIES = 512;
+    static final String OTHER_MODEL = "_other";
+
     private final MeterRegistry registry;
-    private final Map<List<String>, DistributionSummary> summaries = new ConcurrentHashMap<>();
-    private final Map<List<String>, Attributes> otelAttributeSets = new ConcurrentHashMap<>();
+    /** Everything one label set records to, worked out once: per call, one lookup instead of lists built and hashed. */
+    private final Map<SeriesKey, Series> series = new ConcurrentHashMap<>();
     private final LongHistogram otelTokens;
     private final DoubleHistogram otelDuration;
     private final DoubleHistogram otelFirstChunk;
+
+    record SeriesKey(String providerName, String requestModel, String responseModel, String serverAddress,
+            int serverPort, String errorType) {}
+
+    /** A label set's meters (time to first chunk made on first use: most calls do not stream). */
+    private final class Series {
+        final List<String> common;
+        final DistributionSummary duration;
+        final DistributionSummary inputTokens;
+        final DistributionSummary outputTokens;
+        volatile DistributionSummary firstChunk;
+        final Attributes otelCommon;
+        final Attributes otelWithError;
+        final Attributes otelInput;
+        final Attributes otelOutput;
+
+        Series(SeriesKey key) {
+            common = new ArrayList<>(12);
+            pair(common, "gen_ai.operation.name", GenAiCall.OPERATION);
+            pair(common, "gen_ai.provider.name", key.providerName());
+            pair(common, "gen_ai.request.model", key.requestModel());
+            pair(common, "gen_ai.response.model", key.responseModel());
+            pair(common, "server.address", key.serverAddress());
+            pair(common, "server.port", key.serverPort() > 0 ? Integer.toString(key.serverPort()) : null);
+            List<String> withError = with(common, "error.type", key.errorType());
+            duration = summary(DURATION, "GenAI operation duration, seconds", SECOND_BUCKETS, withError);
+            // the convention reports tokens only when the provider counted them: answered calls
+            List<String> input = with(common, "gen_ai.token.type", "input");
+            List<String> output = with(common, "gen_ai.token.type", "output");
+            boolean answered = key.errorType() == null;
+            inputTokens = answered ? summary(TOKEN_USAGE, "Number of input and output tokens used", TOKEN_BUCKETS, input) : null;
+            outputTokens = answered ? summary(TOKEN_USAGE, "Number of input and output tokens used", TOKEN_BUCKETS, output) : null;
+            otelCommon = attributes(common);
+            otelWithError = attributes(withError);
+            otelInput = attributes(input);
+            otelOutput = attributes(output);
+        }
+
+        DistributionSummary firstChunk() {
+            DistributionSummary s = firstChunk;
+            if (s == null) {
+                s = summary(TIME_TO_FIRST_CHUNK, "Time to the first chunk of a streamed answer, seconds",
+                        SECOND_BUCKETS, common);
+                firstChunk = s;
+            }
+            return s;
+        }
+    }
 
     /** {@code otel} null: Micrometer only. */
     GenAiMetrics(MeterRegistry registry, OpenTelemetry otel) {
@@ -60,66 +116,59 @@ final class GenAiMetrics {
     }
 
     void record(GenAiCall call) {
-        List<String> common = new ArrayList<>(12);
-        pair(common, "gen_ai.operation.name", GenAiCall.OPERATION);
-        pair(common, "gen_ai.provider.name", call.providerName());
-        pair(common, "gen_ai.request.model", call.requestModel());
-        pair(common, "gen_ai.response.model", call.responseModel());
-        pair(common, "server.address", call.serverAddress());
-        pair(common, "server.port", call.serverPort() > 0 ? Integer.toString(call.serverPort()) : null);
-        List<String> withError = new ArrayList<>(common);
-        pair(withError, "error.type", call.errorType());
-
-        summary(DURATION, "GenAI operation duration, seconds", SECOND_BUCKETS, withError)
-                .record(call.durationSeconds());
-        if (call.timeToFirstChunk() != null) {
-            summary(TIME_TO_FIRST_CHUNK, "Time to the first chunk of a streamed answer, seconds", SECOND_BUCKETS,
-                    common).record(call.timeToFirstChunk().toNanos() / 1e9);
+        Series meters = series(new SeriesKey(call.providerName(), call.requestModel(), call.responseModel(),
+                call.serverAddress(), call.serverPort(), call.errorType()));
+        double seconds = call.durationSeconds();
+        meters.duration.record(seconds);
+        Double firstChunk = call.timeToFirstChunk() == null ? null : call.timeToFirstChunk().toNanos() / 1e9;
+        if (firstChunk != null) {
+            meters.firstChunk().record(firstChunk);
         }
         long input = call.attempt().usage().input();
         long output = call.attempt().usage().output();
-        // the convention reports tokens only when the provider counted them
-        List<String> inputTags = null;
-        List<String> outputTags = null;
-        if (call.errorType() == null) {
-            inputTags = tokens(common, "input", input);
-            outputTags = tokens(common, "output", output);
+        if (meters.inputTokens != null) {
+            meters.inputTokens.record(input);
+            meters.outputTokens.record(output);
         }
         if (otelDuration != null) {
-            otelDuration.record(call.durationSeconds(), otelAttributes(withError));
-            if (call.timeToFirstChunk() != null) {
-                otelFirstChunk.record(call.timeToFirstChunk().toNanos() / 1e9, otelAttributes(common));
+            otelDuration.record(seconds, meters.otelWithError);
+            if (firstChunk != null) {
+                otelFirstChunk.record(firstChunk, meters.otelCommon);
             }
-            if (inputTags != null) {
-                otelTokens.record(input, otelAttributes(inputTags));
-                otelTokens.record(output, otelAttributes(outputTags));
+            if (meters.inputTokens != null) {
+                otelTokens.record(input, meters.otelInput);
+                otelTokens.record(output, meters.otelOutput);
             }
         }
     }
 
-    private List<String> tokens(List<String> common, String type, long count) {
-        List<String> tags = new ArrayList<>(common);
-        pair(tags, "gen_ai.token.type", type);
-        summary(TOKEN_USAGE, "Number of input and output tokens used", TOKEN_BUCKETS, tags).record(count);
-        return tags;
+    private Series series(SeriesKey key) {
+        Series found = series.get(key);
+        if (found != null) {
+            return found;
+        }
+        if (series.size() >= MAX_SERIES && !OTHER_MODEL.equals(key.responseModel())) {
+            return series(new SeriesKey(key.providerName(), key.requestModel(), OTHER_MODEL, key.serverAddress(),
+                    key.serverPort(), key.errorType()));
+        }
+        return series.computeIfAbsent(key, Series::new);
     }
 
-    /** OpenTelemetry's attributes for these labels, built once: building and hashing them per call costs more than recording. */
-    private Attributes otelAttributes(List<String> tags) {
-        Attributes attributes = otelAttributeSets.get(tags);
-        return attributes != null ? attributes : otelAttributeSets.computeIfAbsent(List.copyOf(tags), GenAiMetrics::attributes);
+    int seriesCount() {
+        return series.size();
     }
 
     private DistributionSummary summary(String name, String description, List<? extends Number> buckets,
             List<String> tags) {
-        List<String> key = new ArrayList<>(tags.size() + 1);
-        key.add(name);
-        key.addAll(tags);
-        DistributionSummary summary = summaries.get(key);
-        return summary != null ? summary : summaries.computeIfAbsent(List.copyOf(key), k ->
-                DistributionSummary.builder(name).description(description).tags(tags.toArray(String[]::new))
-                        .serviceLevelObjectives(buckets.stream().mapToDouble(Number::doubleValue).toArray())
-                        .register(registry));
+        return DistributionSummary.builder(name).description(description).tags(tags.toArray(String[]::new))
+                .serviceLevelObjectives(buckets.stream().mapToDouble(Number::doubleValue).toArray())
+                .register(registry);
+    }
+
+    private static List<String> with(List<String> tags, String name, String value) {
+        List<String> more = new ArrayList<>(tags);
+        pair(more, name, value);
+        return more;
     }
 
     /** Every meter of a name has the same label names (Prometheus wants that): a value not known is empty, as absent. */
