@@ -10,7 +10,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One provider attempt as the OpenTelemetry GenAI conventions see it (a {@code chat} operation): the values both
@@ -43,8 +45,7 @@ record GenAiCall(
         if (NOT_CALLS.contains(attempt.outcome()) || attempt.skipped()) {
             return null;
         }
-        ProviderSpec provider = ctx.catalog().provider(attempt.provider());
-        URI base = baseUri(provider);
+        Server server = server(attempt.provider(), ctx.catalog().provider(attempt.provider()));
         boolean answered = attempt.ok() && ctx.answeredBy() != null
                 && ctx.answeredBy().deployment().id().equals(attempt.deployment()) && isLastOk(ctx, attempt);
         ProviderReply reply = answered ? ctx.reply() : null;
@@ -54,9 +55,33 @@ record GenAiCall(
                 ? Duration.between(start, ctx.firstChunkAt()) : null;
         String responseModel = reply != null && reply.responseModel() != null ? reply.responseModel()
                 : attempt.ok() ? attempt.providerModel() : null;
-        return new GenAiCall(attempt, providerName(attempt.provider(), provider, base), attempt.providerModel(),
-                responseModel, base == null ? null : base.getHost(), port(base),
+        return new GenAiCall(attempt, server.providerName(), attempt.providerModel(), responseModel, server.host(),
+                server.port(),
                 attempt.ok() ? null : attempt.outcome().wireName(), start, end, reply, ttfc);
+    }
+
+    /** A provider's server as spans and metrics name it: parsed once per provider, not per call. */
+    private record Server(String providerName, String host, int port) {}
+
+    private record ServerKey(String name, String api, String baseUrl) {}
+
+    /** Keyed by what the catalog says (a reloaded catalog adds keys): cleared past a size no catalog reaches. */
+    private static final Map<ServerKey, Server> SERVERS = new ConcurrentHashMap<>();
+    private static final int MAX_SERVERS = 1024;
+
+    private static Server server(String name, ProviderSpec provider) {
+        ServerKey key = new ServerKey(name, provider == null ? null : provider.api(),
+                provider == null ? null : provider.baseUrl());
+        Server server = SERVERS.get(key);
+        if (server == null) {
+            URI base = baseUri(provider);
+            server = new Server(providerName(name, provider, base), base == null ? null : base.getHost(), port(base));
+            if (SERVERS.size() >= MAX_SERVERS) {
+                SERVERS.clear();
+            }
+            SERVERS.put(key, server);
+        }
+        return server;
     }
 
     private static boolean isLastOk(TaskContext ctx, Attempt attempt) {
