@@ -196,7 +196,12 @@ public final class CaravanApp implements AutoCloseable {
         main.addOverrideProperty("caravan.kafka.queue-size", String.valueOf(maxInFlight + maxPoll));
         // Camel's own shutdown (after the drain) gets the grace period again for what is left
         main.addOverrideProperty("camel.main.shutdown-timeout", String.valueOf(Math.max(5, grace.toSeconds() + 5)));
-        settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
+        // an empty setting means unset: it must not hide a value derived above (caravan.kafka.max-poll-records)
+        settings.all().forEach((k, v) -> {
+            if (!v.toString().isBlank()) {
+                main.addOverrideProperty(k.toString(), v.toString());
+            }
+        });
         // without a broker (a batch run) no route that talks to Kafka starts; the endpoints still want an address
         main.addOverrideProperty("camel.component.kafka.brokers",
                 bootstrapServers != null ? bootstrapServers : "127.0.0.1:9");

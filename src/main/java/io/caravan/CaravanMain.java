@@ -92,6 +92,9 @@ public final class CaravanMain {
             System.err.println("caravan: " + e.getMessage());
             return 2;
         }
+        // a mistyped name would otherwise leave its setting at the default without a word
+        settings.unknown().forEach(name -> System.err.println("caravan: warning: unknown setting " + name
+                + " is ignored (the settings: docs/operations.md)"));
         String catalogOption = option(rest, "--catalog");
         if (catalogOption != null) {
             settings = settings.with("caravan.catalog", catalogOption);
