@@ -50,7 +50,7 @@ public final class CatalogLoader {
     /** Top-level blocks that later features read; tolerated silently now. Other unknown blocks get a warning. */
     static final Set<String> FUTURE_BLOCKS = Set.of("cache", "escalation");
 
-    private static final Set<String> TOP_LEVEL = Set.of("providers", "models", "fallbacks",
+    static final Set<String> TOP_LEVEL = Set.of("providers", "models", "fallbacks",
             "context_window_fallbacks", "content_filter_fallbacks", "tiers", "default_tier", "routing", "circuit_breaker",
             "budgets", "groups", "tenants");
     private static final Set<String> PROVIDER_FIELDS = Set.of("api", "base_url", "api_keys", "api_key", "headers",
