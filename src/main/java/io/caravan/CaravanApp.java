@@ -48,8 +48,10 @@ import org.apache.camel.Exchange;
 import org.apache.camel.Predicate;
 import org.apache.camel.Route;
 import org.apache.camel.component.kafka.KafkaConsumer;
+import org.apache.camel.spi.ExecutorServiceManager;
 import org.apache.camel.support.ExpressionAdapter;
 import org.apache.camel.support.LifecycleStrategySupport;
+import org.apache.camel.support.service.ServiceSupport;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
@@ -230,6 +232,7 @@ public final class CaravanApp implements AutoCloseable {
                 support.getCamelContext().getCamelContextExtension()
                         .addInterceptStrategy(new ErrorsAsExceptions(fatalErrors));
                 deploymentRoutes.addAll(support.getCamelContext(), catalogs.current());
+                startReaders(support.getCamelContext());
                 support.getCamelContext().addLifecycleStrategy(new LifecycleStrategySupport() {
                     @Override
                     public void onRoutesAdd(java.util.Collection<Route> routes) {
@@ -306,13 +309,43 @@ public final class CaravanApp implements AutoCloseable {
                 settings.getInt("caravan.tenant.max-chars", d.maxTenantChars()));
     }
 
+    /**
+     * The readers of the usage and batches topics and the fleet's member count, before the routes start: each on a
+     * thread of Camel's executor service manager, and each a service of the context, so the context stops them
+     * before it takes its threads back.
+     */
+    private void startReaders(CamelContext camel) {
+        ExecutorServiceManager threads = camel.getExecutorServiceManager();
+        withContext(camel, () -> operations.start(threads.newSingleThreadExecutor(operations, "caravan-spend-ledger")),
+                operations.ledger());
+        withContext(camel, () -> batches.start(threads.newSingleThreadExecutor(batches, "caravan-batch-book")),
+                batches);
+        if (members != null) {
+            withContext(camel, () -> members.start(threads.newSingleThreadScheduledExecutor(members,
+                    "caravan-fleet-members")), members);
+        }
+    }
+
+    private static void withContext(CamelContext camel, Runnable start, AutoCloseable stop) {
+        try {
+            camel.addService(new ServiceSupport() {
+                @Override
+                protected void doStart() {
+                    start.run();
+                }
+
+                @Override
+                protected void doStop() throws Exception {
+                    stop.close();
+                }
+            }, true, true);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Starts the routes and returns; {@link #close()} stops them. */
     public CaravanApp start() throws Exception {
-        operations.start();
-        batches.start();
-        if (members != null) {
-            members.start();
-        }
         main.start();
         watchCatalog(); // run() starts it from the listener's afterStart, which only Main.run calls
         return this;
@@ -320,11 +353,6 @@ public final class CaravanApp implements AutoCloseable {
 
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
-        operations.start();
-        batches.start();
-        if (members != null) {
-            members.start();
-        }
         try {
             main.run();
         } finally {

@@ -58,8 +58,9 @@ public final class BatchTier implements AutoCloseable {
         main.addOverrideProperty("caravan.topics.batches", topic);
     }
 
-    public void start() {
-        book.start(maxRecordBytes);
+    /** Starts following the batches topic on one thread of {@code threads}. */
+    public void start(java.util.concurrent.ExecutorService threads) {
+        book.start(maxRecordBytes, threads);
     }
 
     /**

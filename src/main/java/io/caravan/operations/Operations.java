@@ -64,9 +64,9 @@ public final class Operations implements AutoCloseable {
         main.bind("taskTracing", tracing);
     }
 
-    /** Starts reading the usage topic (the rebuild runs in the background). */
-    public void start() {
-        ledger.start();
+    /** Starts reading the usage topic on one thread of {@code threads} (the rebuild runs in the background). */
+    public void start(java.util.concurrent.ExecutorService threads) {
+        ledger.start(threads);
     }
 
     public Health health() {
