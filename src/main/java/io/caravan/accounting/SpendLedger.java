@@ -61,16 +61,16 @@ public final class SpendLedger implements AutoCloseable {
     private Future<?> reader;
 
     // bounds: an outsider who can write the usage topic (or name tenants) must not grow the heap or /status
-    private int maxTenantChars = 128;
-    private int maxTenants = 10_000;
+    private int maxTenantChars = io.caravan.Setting.TENANT_MAX_CHARS.read(null);
+    private int maxTenants = io.caravan.Setting.LEDGER_MAX_TENANTS.read(null);
     private Supplier<Set<String>> budgetedTenants = Set::of;
     private final Map<UsageEvent.Rejection, LongAdder> rejected = new EnumMap<>(UsageEvent.Rejection.class);
     private final LongAdder untrackedTenantEvents = new LongAdder();
 
     // the reader restarts after a fault, with backoff; health reads these
-    private Duration restartBackoff = Duration.ofSeconds(1);
-    private Duration restartBackoffMax = Duration.ofSeconds(30);
-    private Duration restartGrace = Duration.ofSeconds(5);
+    private Duration restartBackoff = io.caravan.Setting.LEDGER_RESTART_BACKOFF.read(null);
+    private Duration restartBackoffMax = io.caravan.Setting.LEDGER_RESTART_BACKOFF_MAX.read(null);
+    private Duration restartGrace = io.caravan.Setting.LEDGER_RESTART_GRACE.read(null);
     private final LongAdder restarts = new LongAdder();
     private volatile long faultSinceNanos;
     private volatile String lastFault;
