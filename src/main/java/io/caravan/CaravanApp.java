@@ -42,14 +42,15 @@ import io.caravan.catalog.CatalogReloader;
 import io.caravan.shaping.Escalation;
 import io.caravan.shaping.ResponseCache;
 import io.caravan.task.TaskContext;
-import io.caravan.util.Durations;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.Predicate;
 import org.apache.camel.Route;
 import org.apache.camel.component.kafka.KafkaConsumer;
+import org.apache.camel.spi.ExecutorServiceManager;
 import org.apache.camel.support.ExpressionAdapter;
 import org.apache.camel.support.LifecycleStrategySupport;
+import org.apache.camel.support.service.ServiceSupport;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
@@ -84,23 +85,23 @@ public final class CaravanApp implements AutoCloseable {
         this.settings = settings;
         this.catalogs = new CatalogHolder(catalog);
         // rpm/tpm are per minute; a shorter window is for tests only
-        this.limits = new RateLimits(Durations.parse(settings.get("caravan.limits.window", "1m")));
+        this.limits = new RateLimits(settings.get(Setting.LIMITS_WINDOW));
         keys.load(catalog.providers());
         this.instanceId = instanceId(settings);
-        java.time.Duration keyCooldown = Durations.parse(settings.get("caravan.key-cooldown", "10m"));
+        java.time.Duration keyCooldown = settings.get(Setting.KEY_COOLDOWN);
         this.fleet = new FleetState(instanceId, keys, limits, () -> catalogs.current().providers(), keyCooldown,
-                Durations.parse(settings.get("caravan.fleet.max-lag", "2s")));
-        int maxTaskBytes = settings.getInt("caravan.max-task-bytes", 1_048_576);
+                settings.get(Setting.FLEET_MAX_LAG));
+        int maxTaskBytes = settings.get(Setting.MAX_TASK_BYTES);
         TaskIntake taskIntake = new TaskIntake(catalogs, maxTaskBytes,
-                settings.getLong("caravan.task.default-timeout-ms", 60_000), metadataLimits(settings));
+                settings.get(Setting.TASK_DEFAULT_TIMEOUT_MS), metadataLimits(settings));
 
         main.bind("taskIntake", taskIntake);
         KafkaIntake kafkaIntake = new KafkaIntake(taskIntake, fatalErrors);
         main.bind("kafkaIntake", kafkaIntake);
-        int maxInFlight = settings.getInt("caravan.max-in-flight", 256);
+        int maxInFlight = settings.get(Setting.MAX_IN_FLIGHT);
         this.inFlight = new KafkaInFlight(maxInFlight, fatalErrors);
         main.bind("publishRetry", publishRetry);
-        this.grace = Durations.parse(settings.get("caravan.shutdown.grace", "30s"));
+        this.grace = settings.get(Setting.SHUTDOWN_GRACE);
         main.bind("kafkaInFlight", inFlight);
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
         main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
@@ -110,8 +111,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
         // tenants waiting for the same provider capacity take turns by weight
-        FairShare fairShare = Boolean.parseBoolean(settings.get("caravan.tenants.fair-share", "false"))
-                ? new FairShare() : null;
+        FairShare fairShare = settings.get(Setting.TENANTS_FAIR_SHARE) ? new FairShare() : null;
         FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats))
                 .sharedFairly(fairShare);
         if (fairShare != null) {
@@ -154,7 +154,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind(SimulatedUpstream.BEAN, new SimulatedUpstream());
         operations = new Operations(settings, catalogs, breakers, bootstrapServers);
         // the fleet learns its peers' calls from the usage topic the ledger already reads
-        boolean share = Boolean.parseBoolean(settings.get("caravan.fleet.share", "true"));
+        boolean share = settings.get(Setting.FLEET_SHARE);
         // tenants (catalog tenants:): identity at the intakes, budgets and rates before each call
         TenantAdmission tenantAdmission = tenants(settings, taskIntake, share);
         if (share) {
@@ -167,7 +167,7 @@ public final class CaravanApp implements AutoCloseable {
             operations.ledger().follow(tenantAdmission::apply);
         }
         this.members = bootstrapServers == null || !share ? null : new GroupMembers(bootstrapServers,
-                settings.get("caravan.consumer.group", "caravan"), java.time.Duration.ofSeconds(2));
+                settings.get(Setting.CONSUMER_GROUP), java.time.Duration.ofSeconds(2));
         if (members != null) {
             fleet.membersFrom(members::count);
         }
@@ -178,7 +178,7 @@ public final class CaravanApp implements AutoCloseable {
         this.batches = new io.caravan.batch.BatchTier(main, settings, catalogs, keys, inFlight, taskIntake,
                 operations.metrics().registry(), bootstrapServers);
         operations.board().showBatches(batches::status);
-        java.time.Duration stallTimeout = Durations.parse(settings.get("caravan.kafka.stall-timeout", "5m"));
+        java.time.Duration stallTimeout = settings.get(Setting.KAFKA_STALL_TIMEOUT);
         operations.health().watchIntake(() -> inFlight.stall(stallTimeout));
         // platform-http runs each request's route on a Vert.x worker thread, held for the whole call (a stream
         // included): one worker per /v1 request let through and some for the operations endpoints, and no
@@ -191,17 +191,23 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("caravanHttpServer", new HttpEdgeServer.Factory(edge, new TenantAuth(catalogs, edge.apiKeys())));
 
         // one poll never brings more than the in-flight limit, so the hand-over queue stays bounded
-        int maxPoll = settings.getInt("caravan.kafka.max-poll-records", Math.min(500, maxInFlight));
-        main.addOverrideProperty("caravan.kafka.max-poll-records", String.valueOf(maxPoll));
+        Integer maxPollSet = settings.get(Setting.KAFKA_MAX_POLL_RECORDS);
+        int maxPoll = maxPollSet != null ? maxPollSet : Math.min(500, maxInFlight);
+        main.addOverrideProperty(Setting.KAFKA_MAX_POLL_RECORDS.name(), String.valueOf(maxPoll));
         main.addOverrideProperty("caravan.kafka.queue-size", String.valueOf(maxInFlight + maxPoll));
         // Camel's own shutdown (after the drain) gets the grace period again for what is left
         main.addOverrideProperty("camel.main.shutdown-timeout", String.valueOf(Math.max(5, grace.toSeconds() + 5)));
-        settings.all().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
+        // an empty setting means unset: it must not hide a value derived above (caravan.kafka.max-poll-records)
+        settings.all().forEach((k, v) -> {
+            if (!v.toString().isBlank()) {
+                main.addOverrideProperty(k.toString(), v.toString());
+            }
+        });
         // without a broker (a batch run) no route that talks to Kafka starts; the endpoints still want an address
         main.addOverrideProperty("camel.component.kafka.brokers",
                 bootstrapServers != null ? bootstrapServers : "127.0.0.1:9");
-        main.addOverrideProperty("camel.server.host", settings.get("caravan.http.host", "127.0.0.1"));
-        main.addOverrideProperty("camel.server.port", settings.get("caravan.http.port", "8080"));
+        main.addOverrideProperty("camel.server.host", settings.get(Setting.HTTP_HOST));
+        main.addOverrideProperty("camel.server.port", String.valueOf(settings.get(Setting.HTTP_PORT)));
         // bodies are read by the edge (BoundedBodies); platform-http's own limit only backs it up
         main.addOverrideProperty("camel.server.max-body-size", String.valueOf(maxTaskBytes));
         for (String component : new String[] {"http", "https"}) {
@@ -225,6 +231,7 @@ public final class CaravanApp implements AutoCloseable {
                 support.getCamelContext().getCamelContextExtension()
                         .addInterceptStrategy(new ErrorsAsExceptions(fatalErrors));
                 deploymentRoutes.addAll(support.getCamelContext(), catalogs.current());
+                startReaders(support.getCamelContext());
                 support.getCamelContext().addLifecycleStrategy(new LifecycleStrategySupport() {
                     @Override
                     public void onRoutesAdd(java.util.Collection<Route> routes) {
@@ -245,10 +252,10 @@ public final class CaravanApp implements AutoCloseable {
             }
         });
         // the live catalog: the file on disk is watched, and POST /admin/reload reloads it when admin auth is set
-        String catalogFile = settings.get("caravan.catalog", null);
+        String catalogFile = settings.get(Setting.CATALOG);
         this.reloader = catalogFile == null ? null : new CatalogReloader(java.nio.file.Path.of(catalogFile),
                 System.getenv(), catalogs, keys, deploymentRoutes, main::getCamelContext);
-        String adminKey = settings.get("caravan.admin.api-key", "");
+        String adminKey = settings.get(Setting.ADMIN_API_KEY);
         if (reloader != null && adminKey != null && !adminKey.isBlank()) {
             main.configure().addRoutesBuilder(new AdminReload(reloader, adminKey));
         }
@@ -256,13 +263,12 @@ public final class CaravanApp implements AutoCloseable {
 
     /** The tenants' parts: who a task is of (intakes), and what it may spend and send (before each call). */
     private TenantAdmission tenants(Settings settings, TaskIntake taskIntake, boolean share) {
-        taskIntake.identifiedBy(new TenantIdentity(settings.get("caravan.tenants.kafka-header", "caravan-tenant")));
+        taskIntake.identifiedBy(new TenantIdentity(settings.get(Setting.TENANTS_KAFKA_HEADER)));
         TenantRateLimits rates = new TenantRateLimits(limits.window(), share ? fleet : null);
         rates.tenants(catalogs.current().tenants());
         catalogs.onSwap(c -> rates.tenants(c.tenants()));
         TenantAdmission admission = new TenantAdmission(operations.ledger(), rates, instanceId, fleet::liveInstances,
-                settings.getLong("caravan.tenants.default-output-tokens", 1024),
-                Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
+                settings.get(Setting.TENANTS_DEFAULT_OUTPUT_TOKENS), settings.get(Setting.BUDGETS_REBUILD_WAIT));
         main.bind("tenantAdmission", admission);
         main.bind("tenantAdmitted", (Predicate) TenantAdmission::admitted);
         main.bind("taskOpen", (Predicate) e -> {
@@ -279,9 +285,9 @@ public final class CaravanApp implements AutoCloseable {
      * a random part, so that several Caravans in one JVM are told apart too.
      */
     static String instanceId(Settings settings) {
-        String set = settings.get("caravan.instance-id", "");
-        if (set != null && !set.isBlank()) {
-            return set.trim();
+        String set = settings.get(Setting.INSTANCE_ID);
+        if (set != null) {
+            return set;
         }
         String host;
         try {
@@ -294,20 +300,47 @@ public final class CaravanApp implements AutoCloseable {
     }
 
     static io.caravan.task.TaskParser.MetadataLimits metadataLimits(Settings settings) {
-        var d = io.caravan.task.TaskParser.MetadataLimits.DEFAULT;
-        return new io.caravan.task.TaskParser.MetadataLimits(
-                settings.getInt("caravan.task.max-metadata-bytes", d.maxBytes()),
-                settings.getInt("caravan.task.max-metadata-depth", d.maxDepth()),
-                settings.getInt("caravan.tenant.max-chars", d.maxTenantChars()));
+        return new io.caravan.task.TaskParser.MetadataLimits(settings.get(Setting.TASK_MAX_METADATA_BYTES),
+                settings.get(Setting.TASK_MAX_METADATA_DEPTH), settings.get(Setting.TENANT_MAX_CHARS));
+    }
+
+    /**
+     * The readers of the usage and batches topics and the fleet's member count, before the routes start: each on a
+     * thread of Camel's executor service manager, and each a service of the context, so the context stops them
+     * before it takes its threads back.
+     */
+    private void startReaders(CamelContext camel) {
+        ExecutorServiceManager threads = camel.getExecutorServiceManager();
+        withContext(camel, () -> operations.start(threads.newSingleThreadExecutor(operations, "caravan-spend-ledger")),
+                operations.ledger());
+        withContext(camel, () -> batches.start(threads.newSingleThreadExecutor(batches, "caravan-batch-book")),
+                batches);
+        if (members != null) {
+            withContext(camel, () -> members.start(threads.newSingleThreadScheduledExecutor(members,
+                    "caravan-fleet-members")), members);
+        }
+    }
+
+    private static void withContext(CamelContext camel, Runnable start, AutoCloseable stop) {
+        try {
+            camel.addService(new ServiceSupport() {
+                @Override
+                protected void doStart() {
+                    start.run();
+                }
+
+                @Override
+                protected void doStop() throws Exception {
+                    stop.close();
+                }
+            }, true, true);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Starts the routes and returns; {@link #close()} stops them. */
     public CaravanApp start() throws Exception {
-        operations.start();
-        batches.start();
-        if (members != null) {
-            members.start();
-        }
         main.start();
         watchCatalog(); // run() starts it from the listener's afterStart, which only Main.run calls
         return this;
@@ -315,11 +348,6 @@ public final class CaravanApp implements AutoCloseable {
 
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
-        operations.start();
-        batches.start();
-        if (members != null) {
-            members.start();
-        }
         try {
             main.run();
         } finally {
@@ -332,7 +360,7 @@ public final class CaravanApp implements AutoCloseable {
 
     private void watchCatalog() {
         if (reloader != null) {
-            reloader.watch(Durations.parse(settings.get("caravan.catalog.watch-interval", "2s")));
+            reloader.watch(settings.get(Setting.CATALOG_WATCH_INTERVAL));
         }
     }
 

@@ -92,15 +92,18 @@ public final class CaravanMain {
             System.err.println("caravan: " + e.getMessage());
             return 2;
         }
+        // a mistyped name would otherwise leave its setting at the default without a word
+        settings.unknown().forEach(name -> System.err.println("caravan: warning: unknown setting " + name
+                + " is ignored (the settings: docs/operations.md)"));
         String catalogOption = option(rest, "--catalog");
         if (catalogOption != null) {
-            settings = settings.with("caravan.catalog", catalogOption);
+            settings = settings.with(Setting.CATALOG, catalogOption);
         }
         if ((command.equals("run") || command.equals("check")) && !rest.isEmpty()) {
             System.err.println("caravan " + command + ": unexpected argument '" + rest.get(0) + "' (caravan help)");
             return 2;
         }
-        Path catalogFile = Path.of(settings.get("caravan.catalog", "catalog.yaml"));
+        Path catalogFile = Path.of(settings.get(Setting.CATALOG));
         if ((command.equals("run") || command.equals("check")) && !java.nio.file.Files.isRegularFile(catalogFile)) {
             System.err.println(noCatalog(command, catalogFile));
             return 2;
@@ -133,11 +136,11 @@ public final class CaravanMain {
             System.err.println(e.getMessage());
             return 2;
         }
-        String bootstrap = settings.get("kafka.bootstrap-servers");
+        String bootstrap = settings.get(Setting.KAFKA_BOOTSTRAP_SERVERS);
         EmbeddedKafka embedded = null;
         if (bootstrap == null) {
-            embedded = new EmbeddedKafka(Path.of(settings.get("caravan.embedded-kafka.dir", "data/kafka")),
-                    settings.getInt("caravan.embedded-kafka.port", 9092)).start();
+            embedded = new EmbeddedKafka(Path.of(settings.get(Setting.EMBEDDED_KAFKA_DIR)),
+                    settings.get(Setting.EMBEDDED_KAFKA_PORT)).start();
             bootstrap = embedded.bootstrapServers();
         }
         try (EmbeddedKafka broker = embedded) {

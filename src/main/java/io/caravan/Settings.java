@@ -6,11 +6,13 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Properties;
 
 /**
  * Caravan's settings: the packaged {@code application.properties}, then {@code ./application.properties} when
- * present, then JVM system properties ({@code -Dname=value}), each overriding the one before.
+ * present, then JVM system properties ({@code -Dname=value}), each overriding the one before. Read once at start;
+ * callers read them through the typed {@link Setting}s, which hold every name and default.
  */
 public final class Settings {
 
@@ -46,10 +48,31 @@ public final class Settings {
         return new Settings(copy);
     }
 
+    /** A setting's value, else its default; null when it has neither (an empty default means unset). */
+    public <T> T get(Setting<T> setting) {
+        return setting.read(values.getProperty(setting.name()));
+    }
+
+    /**
+     * The {@code caravan.*} names given that are no setting of Caravan's (a typo, or one a version dropped):
+     * they would be ignored silently, so the start names them.
+     */
+    public List<String> unknown() {
+        return values.stringPropertyNames().stream().filter(name -> !Setting.known(name)).sorted().toList();
+    }
+
+    public Settings with(Setting<?> setting, String value) {
+        return with(setting.name(), value);
+    }
+
+    /** A pass-through setting by name ({@code kafka.*}, {@code camel.*}, {@code otel.*}); Caravan's own: {@link #get(Setting)}. */
     public String get(String name) {
         String value = values.getProperty(name);
         return value == null || value.isBlank() ? null : value.trim();
     }
+
+    // The three readers below, with a default in the caller, are a bridge for settings added on other branches
+    // before they join Setting (SettingsRegistryTest fails until they do); Caravan's own code reads Setting.
 
     public String get(String name, String fallback) {
         String value = get(name);

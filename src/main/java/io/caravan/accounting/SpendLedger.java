@@ -13,8 +13,13 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAdder;
@@ -35,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * Month-to-date spend (USD, UTC months) per tier and per tenant, read from the usage topic: Kafka is the source
  * of truth, so restarts and several instances sharing the topic agree. At start-up a plain consumer (no group,
  * no commits) is assigned every partition, seeks to the first record of the current month and reads up to the
- * end offsets seen then ({@link #rebuilt()}); after that the same thread keeps consuming new events.
+ * end offsets seen then ({@link #rebuilt()}); after that the same reader keeps consuming new events. The reader runs
+ * on the executor given to {@link #start} (Camel's, in Caravan, so it stops with the context).
  */
 public final class SpendLedger implements AutoCloseable {
 
@@ -52,19 +58,19 @@ public final class SpendLedger implements AutoCloseable {
     private volatile long rebuildEvents;
     /** Records read while rebuilding (reader thread only, across restarts). */
     private long eventsRead;
-    private Thread thread;
+    private Future<?> reader;
 
     // bounds: an outsider who can write the usage topic (or name tenants) must not grow the heap or /status
-    private int maxTenantChars = 128;
-    private int maxTenants = 10_000;
+    private int maxTenantChars = io.caravan.Setting.TENANT_MAX_CHARS.read(null);
+    private int maxTenants = io.caravan.Setting.LEDGER_MAX_TENANTS.read(null);
     private Supplier<Set<String>> budgetedTenants = Set::of;
     private final Map<UsageEvent.Rejection, LongAdder> rejected = new EnumMap<>(UsageEvent.Rejection.class);
     private final LongAdder untrackedTenantEvents = new LongAdder();
 
     // the reader restarts after a fault, with backoff; health reads these
-    private Duration restartBackoff = Duration.ofSeconds(1);
-    private Duration restartBackoffMax = Duration.ofSeconds(30);
-    private Duration restartGrace = Duration.ofSeconds(5);
+    private Duration restartBackoff = io.caravan.Setting.LEDGER_RESTART_BACKOFF.read(null);
+    private Duration restartBackoffMax = io.caravan.Setting.LEDGER_RESTART_BACKOFF_MAX.read(null);
+    private Duration restartGrace = io.caravan.Setting.LEDGER_RESTART_GRACE.read(null);
     private final LongAdder restarts = new LongAdder();
     private volatile long faultSinceNanos;
     private volatile String lastFault;
@@ -151,18 +157,19 @@ public final class SpendLedger implements AutoCloseable {
         return Math.max(0, (System.nanoTime() - caught) / 1_000_000L);
     }
 
-    /** Starts the background reader; returns at once. */
-    public synchronized SpendLedger start() {
+    /**
+     * Starts the reader on one thread of {@code threads} and returns at once; the reader keeps that thread until
+     * {@link #close()}, or until the executor is shut down (interrupting it stops the reader too).
+     */
+    public synchronized SpendLedger start(ExecutorService threads) {
         if (!consumerProps.containsKey(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG)) {
             // no broker (a batch run without Kafka): no month-to-date spend to read, budgets count from zero
             rebuilt.countDown();
             return this;
         }
-        if (thread == null) {
+        if (reader == null) {
             running = true;
-            thread = new Thread(this::supervise, "caravan-spend-ledger");
-            thread.setDaemon(true);
-            thread.start();
+            reader = threads.submit(this::supervise);
         }
         return this;
     }
@@ -339,7 +346,8 @@ public final class SpendLedger implements AutoCloseable {
                     lastFault = e.toString();
                     throw e;
                 } catch (Throwable e) {
-                    if (!running) {
+                    if (!running || stopping(e)) {
+                        running = false;
                         return;
                     }
                     fault = e;
@@ -364,6 +372,12 @@ public final class SpendLedger implements AutoCloseable {
                 LOG.error("spend ledger reader of {} stopped: {}", topic, lastFault);
             }
         }
+    }
+
+    /** Whether the reader's thread is being taken back (its executor shut down): that is a stop, not a fault. */
+    private static boolean stopping(Throwable e) {
+        return Thread.currentThread().isInterrupted() || e instanceof InterruptedException
+                || e instanceof org.apache.kafka.common.errors.InterruptException;
     }
 
     /** One life of the reader: a consumer from where the last one stopped (or this month's start), until closed. */
@@ -516,13 +530,15 @@ public final class SpendLedger implements AutoCloseable {
         if (c != null) {
             c.wakeup();
         }
-        if (thread != null) {
+        if (reader != null) {
             try {
-                thread.join(5_000);
+                reader.get(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException | CancellationException e) {
+                LOG.warn("spend ledger reader of {} did not stop cleanly: {}", topic, e.toString());
             }
-            thread = null;
+            reader = null;
         }
     }
 }

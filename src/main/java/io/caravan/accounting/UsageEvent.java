@@ -71,7 +71,7 @@ public record UsageEvent(
     }
 
     /** The default bound of a tenant name (setting {@code caravan.tenant.max-chars}). */
-    public static final int MAX_TENANT_CHARS = 128;
+    public static final int MAX_TENANT_CHARS = io.caravan.Setting.TENANT_MAX_CHARS.read(null);
 
     /** Parses a usage record; null when the bytes are not a possible usage event (reports skip those). */
     public static UsageEvent parse(byte[] bytes, long recordTimestamp) {

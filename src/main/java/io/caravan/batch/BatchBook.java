@@ -48,7 +48,7 @@ public final class BatchBook implements AutoCloseable {
     private final Properties props;
     private final int partitions;
     private volatile boolean running;
-    private Thread thread;
+    private java.util.concurrent.Future<?> reader;
     private volatile KafkaConsumer<String, byte[]> consumer;
 
     public BatchBook(String bootstrapServers, String topic, String group, int partitions, int sessionTimeoutMs) {
@@ -68,16 +68,17 @@ public final class BatchBook implements AutoCloseable {
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     }
 
-    /** Creates the compacted topic when missing (records up to {@code maxRecordBytes}), then follows it. */
-    public void start(long maxRecordBytes) {
+    /**
+     * Creates the compacted topic when missing (records up to {@code maxRecordBytes}), then follows it on one
+     * thread of {@code threads} until {@link #close()} or until the executor is shut down.
+     */
+    public void start(long maxRecordBytes, java.util.concurrent.ExecutorService threads) {
         if (!props.containsKey(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG)) {
             return; // no broker (a batch run): nothing to own
         }
         createTopic(maxRecordBytes);
         running = true;
-        thread = new Thread(this::follow, "caravan-batch-book");
-        thread.setDaemon(true);
-        thread.start();
+        reader = threads.submit(this::follow);
     }
 
     private void createTopic(long maxRecordBytes) {
@@ -129,8 +130,8 @@ public final class BatchBook implements AutoCloseable {
                     }
                 }
             }
-        } catch (WakeupException e) {
-            // closing
+        } catch (WakeupException | org.apache.kafka.common.errors.InterruptException e) {
+            // closing, or the executor taking its thread back
         } catch (RuntimeException e) {
             LOG.error("the batches reader stopped: open batches are no longer worked on by this instance", e);
         } finally {
@@ -257,8 +258,14 @@ public final class BatchBook implements AutoCloseable {
         if (c != null) {
             c.wakeup();
         }
-        if (thread != null) {
-            thread.join(10_000);
+        if (reader != null) {
+            try {
+                reader.get(10, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException
+                    | java.util.concurrent.CancellationException e) {
+                LOG.warn("the batches reader did not stop cleanly: {}", e.toString());
+            }
+            reader = null;
         }
     }
 

@@ -1,5 +1,6 @@
 package io.caravan.batch;
 
+import io.caravan.Setting;
 import io.caravan.Settings;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.intake.KafkaInFlight;
@@ -7,7 +8,6 @@ import io.caravan.intake.TaskIntake;
 import io.caravan.provider.BatchHttp;
 import io.caravan.resilience.KeyPool;
 import io.caravan.task.TaskContext;
-import io.caravan.util.Durations;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
@@ -32,20 +32,19 @@ public final class BatchTier implements AutoCloseable {
 
     public BatchTier(Main main, Settings settings, CatalogHolder catalogs, KeyPool keys, KafkaInFlight inFlight,
             TaskIntake intake, MeterRegistry registry, String bootstrapServers) {
-        String topic = settings.get("caravan.topics.batches", "llm.batches");
-        this.maxRecordBytes = settings.getLong("caravan.batch.max-record-bytes", 8L * 1024 * 1024);
-        int sessionMs = settings.getInt("caravan.batch.session-timeout-ms",
-                settings.getInt("caravan.kafka.session-timeout-ms", 45_000));
-        this.book = new BatchBook(bootstrapServers, topic, settings.get("caravan.consumer.group", "caravan")
-                + ".batches", settings.getInt("caravan.topics.partitions", 3), sessionMs);
+        String topic = settings.get(Setting.TOPICS_BATCHES);
+        this.maxRecordBytes = settings.get(Setting.BATCH_MAX_RECORD_BYTES);
+        Integer sessionMs = settings.get(Setting.BATCH_SESSION_TIMEOUT_MS);
+        this.book = new BatchBook(bootstrapServers, topic, settings.get(Setting.CONSUMER_GROUP) + ".batches",
+                settings.get(Setting.TOPICS_PARTITIONS),
+                sessionMs != null ? sessionMs : settings.get(Setting.KAFKA_SESSION_TIMEOUT_MS));
         this.records = bootstrapServers == null ? null : new BatchRecords(bootstrapServers, topic, maxRecordBytes);
         this.collector = new BatchCollector(inFlight, catalogs::current, maxRecordBytes);
-        BatchHttp http = new BatchHttp(Durations.parse(settings.get("caravan.batch.http-timeout", "60s")),
-                settings.getLong("caravan.provider.max-response-bytes", 16_777_216));
+        BatchHttp http = new BatchHttp(settings.get(Setting.BATCH_HTTP_TIMEOUT),
+                settings.get(Setting.PROVIDER_MAX_RESPONSE_BYTES));
         this.work = new BatchWork(book, records, catalogs::current, keys, http, intake,
-                Durations.parse(settings.get("caravan.batch.rescue-margin", "15m")),
-                settings.getInt("caravan.batch.max-submit-failures", 5), registry);
-        long maxOpen = settings.getLong("caravan.batch.max-open-tasks", 200_000);
+                settings.get(Setting.BATCH_RESCUE_MARGIN), settings.get(Setting.BATCH_MAX_SUBMIT_FAILURES), registry);
+        long maxOpen = settings.get(Setting.BATCH_MAX_OPEN_TASKS);
         BatchPath path = new BatchPath(bootstrapServers != null, maxOpen,
                 () -> collector.collecting() + book.waitingTasks());
         main.bind("batchPath", path);
@@ -53,13 +52,13 @@ public final class BatchTier implements AutoCloseable {
         main.bind("batchCollector", collector);
         main.bind("batchWork", work);
         main.bind("batchForward", new BatchForward());
-        main.addOverrideProperty("caravan.batch.tick-ms", String.valueOf(
-                Durations.parse(settings.get("caravan.batch.tick", "1s")).toMillis()));
+        main.addOverrideProperty("caravan.batch.tick-ms", String.valueOf(settings.get(Setting.BATCH_TICK).toMillis()));
         main.addOverrideProperty("caravan.topics.batches", topic);
     }
 
-    public void start() {
-        book.start(maxRecordBytes);
+    /** Starts following the batches topic on one thread of {@code threads}. */
+    public void start(java.util.concurrent.ExecutorService threads) {
+        book.start(maxRecordBytes, threads);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.Setting;
 import io.caravan.intake.ChatCompletionsIntake;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -106,7 +107,7 @@ public final class BatchCommand {
             return 2;
         }
         Catalog catalog;
-        Path catalogFile = Path.of(settings.get("caravan.catalog", "catalog.yaml"));
+        Path catalogFile = Path.of(settings.get(Setting.CATALOG));
         if (!Files.isRegularFile(catalogFile)) {
             err.println(io.caravan.CaravanMain.noCatalog("batch", catalogFile));
             return 2;
@@ -128,7 +129,8 @@ public final class BatchCommand {
 
     /** Runs the file through a Caravan started for the purpose, and stops it at the end. */
     public Summary process(Catalog catalog, Path in, Path out, int concurrency) throws Exception {
-        CaravanApp app = new CaravanApp(batchSettings(settings), catalog, settings.get("kafka.bootstrap-servers")).start();
+        CaravanApp app = new CaravanApp(batchSettings(settings), catalog, settings.get(Setting.KAFKA_BOOTSTRAP_SERVERS))
+                .start();
         try {
             return process(app, in, out, concurrency);
         } finally {
@@ -144,7 +146,7 @@ public final class BatchCommand {
         Settings batch = settings
                 .with("camel.server.enabled", "false")
                 .with("camel.main.auto-startup-exclude-pattern", "intake-*,ops-*,admin-*,kafka-task-worker");
-        if (settings.get("kafka.bootstrap-servers") != null) {
+        if (settings.get(Setting.KAFKA_BOOTSTRAP_SERVERS) != null) {
             return batch;
         }
         // not even loaded: Camel starts the producers of a route that does not start, and each would keep

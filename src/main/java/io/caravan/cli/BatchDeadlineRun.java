@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.Setting;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.Settings;
@@ -46,7 +47,7 @@ final class BatchDeadlineRun {
 
     static int run(Settings settings, Path in, Path out, String deadline, String maxDelay, PrintStream stdout,
             PrintStream err) throws IOException {
-        String bootstrap = settings.get("kafka.bootstrap-servers");
+        String bootstrap = settings.get(Setting.KAFKA_BOOTSTRAP_SERVERS);
         if (bootstrap == null) {
             err.println("caravan batch: --deadline/--max-delay hand the file to a running Caravan: set "
                     + "kafka.bootstrap-servers to its broker");
@@ -60,7 +61,7 @@ final class BatchDeadlineRun {
                 KafkaProducer<String, byte[]> tasks = producer(bootstrap);
                 BufferedWriter writer = Files.newBufferedWriter(out, StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
-            results.subscribe(List.of(settings.get("caravan.topics.results", "llm.results")));
+            results.subscribe(List.of(settings.get(Setting.TOPICS_RESULTS)));
             // joined before anything is sent: no result is missed
             long joinBy = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (results.assignment().isEmpty() && System.nanoTime() < joinBy) {
@@ -97,7 +98,7 @@ final class BatchDeadlineRun {
                 } else {
                     task.put("max_delay", maxDelay);
                 }
-                tasks.send(new ProducerRecord<>(settings.get("caravan.topics.tasks", "llm.tasks"), customId,
+                tasks.send(new ProducerRecord<>(settings.get(Setting.TOPICS_TASKS), customId,
                         Json.bytes(task)));
                 waiting.add(customId);
             }

@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.Setting;
 import io.caravan.Settings;
 import java.util.Properties;
 import org.apache.kafka.clients.CommonClientConfigs;
@@ -14,13 +15,13 @@ public final class Broker {
     private Broker() {}
 
     public static String address(Settings settings) {
-        String bootstrap = settings.get("kafka.bootstrap-servers");
-        return bootstrap != null ? bootstrap : "127.0.0.1:" + settings.getInt("caravan.embedded-kafka.port", 9092);
+        String bootstrap = settings.get(Setting.KAFKA_BOOTSTRAP_SERVERS);
+        return bootstrap != null ? bootstrap : "127.0.0.1:" + settings.get(Setting.EMBEDDED_KAFKA_PORT);
     }
 
     /** What to say when the broker does not answer: where it was looked for and how to name another. */
     public static String unreachable(Settings settings, String address) {
-        return settings.get("kafka.bootstrap-servers") != null
+        return settings.get(Setting.KAFKA_BOOTSTRAP_SERVERS) != null
                 ? "no answer from Kafka at " + address + " (kafka.bootstrap-servers)"
                 : "no answer from Kafka at " + address + ": is `caravan run` running with its embedded broker?"
                         + " Or name a broker with -Dkafka.bootstrap-servers=HOST:PORT";

@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.Setting;
 import io.caravan.Settings;
 import io.caravan.accounting.UsageEvent;
 import io.caravan.accounting.UsageReport;
@@ -53,13 +54,13 @@ public final class ReportCommand {
             err.println(USAGE);
             return 2;
         }
-        String bootstrap = settings.get("kafka.bootstrap-servers");
+        String bootstrap = settings.get(Setting.KAFKA_BOOTSTRAP_SERVERS);
         if (bootstrap == null) {
             err.println("caravan report: kafka.bootstrap-servers is not set; give the broker that holds the usage"
                     + " topic, e.g. java -Dkafka.bootstrap-servers=127.0.0.1:9092 -jar caravan.jar report");
             return 2;
         }
-        String topic = settings.get("caravan.topics.usage", "llm.usage");
+        String topic = settings.get(Setting.TOPICS_USAGE);
         Broker.quietClientLogs();
         List<UsageEvent> events = new ArrayList<>();
         try {
@@ -105,7 +106,7 @@ public final class ReportCommand {
     /** The catalog for online prices, when its file can be read (the saving is estimated without it). */
     private static io.caravan.catalog.Catalog catalogOrNull(Settings settings) {
         try {
-            return io.caravan.catalog.CatalogLoader.load(Path.of(settings.get("caravan.catalog", "catalog.yaml")),
+            return io.caravan.catalog.CatalogLoader.load(Path.of(settings.get(Setting.CATALOG)),
                     System.getenv(), w -> { });
         } catch (RuntimeException e) {
             return null;

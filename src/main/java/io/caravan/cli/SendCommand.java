@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.Setting;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.caravan.Settings;
 import io.caravan.util.Json;
@@ -61,7 +62,7 @@ public final class SendCommand {
             return 2;
         }
         if (topic == null) {
-            topic = settings.get("caravan.topics.tasks", "llm.tasks");
+            topic = settings.get(Setting.TOPICS_TASKS);
         }
         String input = rest.isEmpty() ? "-" : rest.get(0);
         String source = input.equals("-") ? "stdin" : input;
@@ -72,7 +73,7 @@ public final class SendCommand {
             err.println("caravan send: cannot read " + input + ": " + e.getMessage());
             return 2;
         }
-        int maxTaskBytes = settings.getInt("caravan.max-task-bytes", 1_048_576);
+        int maxTaskBytes = settings.get(Setting.MAX_TASK_BYTES);
         String address = Broker.address(settings);
         Broker.quietClientLogs();
         AtomicInteger sent = new AtomicInteger();

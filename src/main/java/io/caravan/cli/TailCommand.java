@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.Setting;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.caravan.Settings;
 import io.caravan.intake.KafkaIntake;
@@ -69,12 +70,11 @@ public final class TailCommand {
             return 2;
         }
         if (topic == null) {
-            topic = settings.get("caravan.topics." + which,
-                    switch (which) {
-                        case "usage" -> "llm.usage";
-                        case "dlq" -> "llm.tasks.dlq";
-                        default -> "llm.results";
-                    });
+            topic = settings.get(switch (which) {
+                case "usage" -> Setting.TOPICS_USAGE;
+                case "dlq" -> Setting.TOPICS_DLQ;
+                default -> Setting.TOPICS_RESULTS;
+            });
         }
         String address = Broker.address(settings);
         Broker.quietClientLogs();

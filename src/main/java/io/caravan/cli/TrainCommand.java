@@ -1,5 +1,6 @@
 package io.caravan.cli;
 
+import io.caravan.Setting;
 import io.caravan.CaravanApp;
 import io.caravan.Settings;
 import io.caravan.catalog.CatalogLoader;
@@ -76,12 +77,12 @@ public final class TrainCommand {
             Path catalog = dir.resolve("catalog.yaml");
             Files.writeString(catalog, CATALOG);
             int port = freePort();
-            Settings s = settings.with("caravan.catalog", catalog.toString())
-                    .with("caravan.http.port", String.valueOf(port))
-                    .with("caravan.http.api-keys", "")
-                    .with("caravan.topics.tasks", "train.tasks").with("caravan.topics.results", "train.results")
-                    .with("caravan.topics.usage", "train.usage").with("caravan.topics.dlq", "train.dlq")
-                    .with("caravan.instance-id", "trainer");
+            Settings s = settings.with(Setting.CATALOG, catalog.toString())
+                    .with(Setting.HTTP_PORT, String.valueOf(port))
+                    .with(Setting.HTTP_API_KEYS, "")
+                    .with(Setting.TOPICS_TASKS, "train.tasks").with(Setting.TOPICS_RESULTS, "train.results")
+                    .with(Setting.TOPICS_USAGE, "train.usage").with(Setting.TOPICS_DLQ, "train.dlq")
+                    .with(Setting.INSTANCE_ID, "trainer");
             try (EmbeddedKafka broker = new EmbeddedKafka(dir.resolve("kafka"), freePort()).start()) {
                 Topics.create(s, broker.bootstrapServers());
                 CaravanApp app = new CaravanApp(s, CatalogLoader.load(catalog), broker.bootstrapServers()).start();

@@ -4,6 +4,9 @@ import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.task.TaskContext;
 import java.io.IOException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.component.http.HttpActivityListener;
 import org.apache.camel.component.http.HttpClientConfigurer;
@@ -26,9 +29,30 @@ public final class CallCancellation implements HttpClientConfigurer, HttpActivit
     /** The client-context attribute under which camel-http puts the exchange. */
     private static final String EXCHANGE_ATTRIBUTE = Exchange.class.getName();
 
+    /** The timers of the calls' deadlines ({@link CallDeadlines}); Camel's, so the thread stops with the context. */
+    private volatile ScheduledExecutorService deadlines;
+
+    private ScheduledExecutorService deadlines(CamelContext camel) {
+        ScheduledExecutorService d = deadlines;
+        if (d == null) {
+            synchronized (this) {
+                d = deadlines;
+                if (d == null) {
+                    d = camel.getExecutorServiceManager().newSingleThreadScheduledExecutor(this,
+                            "caravan-call-deadlines");
+                    if (d instanceof ScheduledThreadPoolExecutor pool) {
+                        pool.setRemoveOnCancelPolicy(true); // a finished call's timer goes at once, not at its time
+                    }
+                    deadlines = d;
+                }
+            }
+        }
+        return d;
+    }
+
     @Override
     public void configureHttpClient(HttpClientBuilder builder) {
-        CallDeadlines.addTo(builder); // the same client hook bounds each call as a whole
+        CallDeadlines.addTo(builder, this::deadlines); // the same client hook bounds each call as a whole
         builder.addExecInterceptorFirst("caravan-call-cancellation", (request, scope, chain) -> {
             if (scope.clientContext.getAttribute(EXCHANGE_ATTRIBUTE) instanceof Exchange exchange
                     && exchange.getProperty(TaskContext.PROPERTY) instanceof TaskContext ctx

@@ -4,9 +4,11 @@ import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.task.TaskContext;
 import java.io.IOException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
 import org.apache.hc.core5.concurrent.Cancellable;
@@ -19,8 +21,9 @@ import org.apache.hc.core5.concurrent.Cancellable;
  *
  * <p>An exec-chain step of camel-http's client starts the call's timer as the request goes out and keeps the
  * {@link Call} on the exchange; the attempt's last step ({@code providerCalls.complete} once the whole body is
- * read, {@code streamCalls.open} once the first delta is in) stops it. All calls share one timer thread, and a
- * stopped timer is removed at once, so the timers pending are the calls in flight.
+ * read, {@code streamCalls.open} once the first delta is in) stops it. All calls of a Caravan share one timer
+ * thread (its {@link CallCancellation}'s, from Camel's executor service manager, so it stops with the context), and
+ * a stopped timer is removed at once, so the timers pending are the calls in flight.
  */
 public final class CallDeadlines {
 
@@ -29,20 +32,10 @@ public final class CallDeadlines {
     /** The client-context attribute under which camel-http puts the exchange (it does when an activity listener is set). */
     private static final String EXCHANGE_ATTRIBUTE = Exchange.class.getName();
 
-    private static final ScheduledThreadPoolExecutor TIMERS = new ScheduledThreadPoolExecutor(1, r -> {
-        Thread t = new Thread(r, "caravan-call-deadlines");
-        t.setDaemon(true);
-        return t;
-    });
-
-    static {
-        TIMERS.setRemoveOnCancelPolicy(true);
-    }
-
     private CallDeadlines() {}
 
-    /** Adds the step that times each provider call to camel-http's client. */
-    public static void addTo(HttpClientBuilder builder) {
+    /** Adds the step that times each provider call to camel-http's client, on the timer thread of the exchange's context. */
+    static void addTo(HttpClientBuilder builder, Function<CamelContext, ScheduledExecutorService> timers) {
         builder.addExecInterceptorFirst("caravan-call-deadline", (request, scope, chain) -> {
             if (!(scope.clientContext.getAttribute(EXCHANGE_ATTRIBUTE) instanceof Exchange exchange)
                     || !(exchange.getProperty(TaskContext.PROPERTY) instanceof TaskContext ctx)
@@ -58,7 +51,7 @@ public final class CallDeadlines {
                 throw call.timeout();
             }
             exchange.setProperty(PROPERTY, call);
-            call.start();
+            call.start(timers.apply(exchange.getContext()));
             try {
                 return chain.proceed(request, scope);
             } catch (IOException | RuntimeException e) {
@@ -96,8 +89,8 @@ public final class CallDeadlines {
             this.bound = bound;
         }
 
-        private void start() {
-            timer = TIMERS.schedule(() -> {
+        private void start(ScheduledExecutorService timers) {
+            timer = timers.schedule(() -> {
                 expired = true;
                 request.cancel();
             }, budgetMs, TimeUnit.MILLISECONDS);

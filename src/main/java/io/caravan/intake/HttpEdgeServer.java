@@ -1,7 +1,7 @@
 package io.caravan.intake;
 
+import io.caravan.Setting;
 import io.caravan.Settings;
-import io.caravan.util.Durations;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -55,14 +55,14 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
             long bodyBytesInFlight, Duration bodyTimeout, int maxInFlight, List<String> apiKeys) {
 
         public static Edge of(Settings settings) {
-            return new Edge(settings.getInt("caravan.http.max-connections", 4096),
-                    Durations.parse(settings.get("caravan.http.request-head-timeout", "10s")),
-                    Durations.parse(settings.get("caravan.http.idle-timeout", "60s")),
-                    settings.getLong("caravan.max-task-bytes", 1_048_576),
-                    settings.getLong("caravan.http.max-body-bytes-in-flight", 64L << 20),
-                    Durations.parse(settings.get("caravan.http.body-timeout", "30s")),
-                    settings.getInt("caravan.max-in-flight", 256),
-                    ApiKeyAuth.parse(settings.get("caravan.http.api-keys")));
+            return new Edge(settings.get(Setting.HTTP_MAX_CONNECTIONS),
+                    settings.get(Setting.HTTP_REQUEST_HEAD_TIMEOUT),
+                    settings.get(Setting.HTTP_IDLE_TIMEOUT),
+                    settings.get(Setting.MAX_TASK_BYTES),
+                    settings.get(Setting.HTTP_MAX_BODY_BYTES_IN_FLIGHT),
+                    settings.get(Setting.HTTP_BODY_TIMEOUT),
+                    settings.get(Setting.MAX_IN_FLIGHT),
+                    ApiKeyAuth.parse(settings.get(Setting.HTTP_API_KEYS)));
         }
 
         /** Vert.x workers: one per /v1 request let through, and some for the operations endpoints. */

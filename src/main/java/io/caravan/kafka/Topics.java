@@ -1,7 +1,7 @@
 package io.caravan.kafka;
 
+import io.caravan.Setting;
 import io.caravan.Settings;
-import io.caravan.util.Durations;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -34,10 +34,10 @@ public final class Topics {
     /** The names of Caravan's topics under these settings, in a stable order. */
     public static List<String> names(Settings settings) {
         Set<String> names = new LinkedHashSet<>();
-        names.add(settings.get("caravan.topics.tasks", "llm.tasks"));
-        names.add(settings.get("caravan.topics.results", "llm.results"));
-        names.add(settings.get("caravan.topics.usage", "llm.usage"));
-        names.add(settings.get("caravan.topics.dlq", "llm.tasks.dlq"));
+        names.add(settings.get(Setting.TOPICS_TASKS));
+        names.add(settings.get(Setting.TOPICS_RESULTS));
+        names.add(settings.get(Setting.TOPICS_USAGE));
+        names.add(settings.get(Setting.TOPICS_DLQ));
         return new ArrayList<>(names);
     }
 
@@ -46,20 +46,14 @@ public final class Topics {
      * managed elsewhere) is logged, not fatal: the router still runs on whatever topics there are.
      */
     public static List<String> create(Settings settings, String bootstrapServers) {
-        int partitions = settings.getInt("caravan.topics.partitions", 3);
-        String replication = settings.get("caravan.topics.replication");
-        Optional<Short> replicas;
-        try {
-            replicas = replication == null ? Optional.empty() : Optional.of(Short.parseShort(replication));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("setting caravan.topics.replication: not a number: '" + replication + "'");
-        }
+        int partitions = settings.get(Setting.TOPICS_PARTITIONS);
+        Optional<Short> replicas = Optional.ofNullable(settings.get(Setting.TOPICS_REPLICATION));
         if (partitions < 1 || replicas.map(r -> r < 1).orElse(false)) {
             throw new IllegalArgumentException("settings caravan.topics.partitions and .replication must be positive");
         }
-        String usage = settings.get("caravan.topics.usage", "llm.usage");
+        String usage = settings.get(Setting.TOPICS_USAGE);
         // the usage topic is the spend ledger: a month's events must outlive the broker's 7-day default retention
-        long usageRetentionMs = Durations.parse(settings.get("caravan.topics.usage-retention", "840h")).toMillis();
+        long usageRetentionMs = settings.get(Setting.TOPICS_USAGE_RETENTION).toMillis();
         List<NewTopic> wanted = names(settings).stream()
                 .map(name -> {
                     NewTopic topic = new NewTopic(name, Optional.of(partitions), replicas);

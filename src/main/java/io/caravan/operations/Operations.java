@@ -1,13 +1,12 @@
 package io.caravan.operations;
 
+import io.caravan.Setting;
 import io.caravan.Settings;
 import io.caravan.accounting.BudgetGuard;
 import io.caravan.accounting.SpendLedger;
-import io.caravan.accounting.UsageEvent;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.resilience.Breakers;
 import io.caravan.tracing.TaskTracing;
-import io.caravan.util.Durations;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.camel.component.micrometer.MicrometerConstants;
 import org.apache.camel.component.micrometer.routepolicy.MicrometerRoutePolicyConfiguration;
@@ -31,17 +30,14 @@ public final class Operations implements AutoCloseable {
     private final TaskTracing tracing;
 
     public Operations(Settings settings, CatalogHolder catalogs, Breakers breakers, String bootstrapServers) {
-        this.ledger = new SpendLedger(bootstrapServers, settings.get("caravan.topics.usage", "llm.usage"))
-                .bounded(settings.getInt("caravan.tenant.max-chars", UsageEvent.MAX_TENANT_CHARS),
-                        settings.getInt("caravan.ledger.max-tenants", 10_000),
+        this.ledger = new SpendLedger(bootstrapServers, settings.get(Setting.TOPICS_USAGE))
+                .bounded(settings.get(Setting.TENANT_MAX_CHARS), settings.get(Setting.LEDGER_MAX_TENANTS),
                         () -> catalogs.current().budgets().tenants().keySet())
-                .restarting(Durations.parse(settings.get("caravan.ledger.restart-backoff", "1s")),
-                        Durations.parse(settings.get("caravan.ledger.restart-backoff-max", "30s")),
-                        Durations.parse(settings.get("caravan.ledger.restart-grace", "5s")));
+                .restarting(settings.get(Setting.LEDGER_RESTART_BACKOFF), settings.get(Setting.LEDGER_RESTART_BACKOFF_MAX),
+                        settings.get(Setting.LEDGER_RESTART_GRACE));
         this.tracing = TaskTracing.from(settings, registry);
         this.health = new Health(catalogs, ledger, bootstrapServers);
-        this.guard = new BudgetGuard(ledger,
-                Durations.parse(settings.get("caravan.budgets.rebuild-wait", "30s")));
+        this.guard = new BudgetGuard(ledger, settings.get(Setting.BUDGETS_REBUILD_WAIT));
         this.endpoints = new OperationsEndpoints(metrics, board, health, catalogs, breakers, ledger);
         metrics.followCatalog(catalogs, breakers, ledger);
         metrics.followLedger(ledger);
@@ -64,9 +60,9 @@ public final class Operations implements AutoCloseable {
         main.bind("taskTracing", tracing);
     }
 
-    /** Starts reading the usage topic (the rebuild runs in the background). */
-    public void start() {
-        ledger.start();
+    /** Starts reading the usage topic on one thread of {@code threads} (the rebuild runs in the background). */
+    public void start(java.util.concurrent.ExecutorService threads) {
+        ledger.start(threads);
     }
 
     public Health health() {

@@ -1,5 +1,6 @@
 package io.caravan.provider;
 
+import io.caravan.Setting;
 import io.caravan.Settings;
 
 /**
@@ -8,9 +9,9 @@ import io.caravan.Settings;
  */
 public record ResponseLimits(long maxResponseBytes, int maxSseLineBytes, int maxSseEventBytes) {
 
-    public static final long DEFAULT_MAX_RESPONSE_BYTES = 16L << 20;
-    public static final int DEFAULT_MAX_SSE_LINE_BYTES = 1 << 20;
-    public static final int DEFAULT_MAX_SSE_EVENT_BYTES = 4 << 20;
+    public static final long DEFAULT_MAX_RESPONSE_BYTES = Setting.PROVIDER_MAX_RESPONSE_BYTES.read(null);
+    public static final int DEFAULT_MAX_SSE_LINE_BYTES = Setting.PROVIDER_MAX_SSE_LINE_BYTES.read(null);
+    public static final int DEFAULT_MAX_SSE_EVENT_BYTES = Setting.PROVIDER_MAX_SSE_EVENT_BYTES.read(null);
 
     public static final ResponseLimits DEFAULTS = new ResponseLimits(
             DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_SSE_LINE_BYTES, DEFAULT_MAX_SSE_EVENT_BYTES);
@@ -23,9 +24,9 @@ public record ResponseLimits(long maxResponseBytes, int maxSseLineBytes, int max
 
     public static ResponseLimits from(Settings settings) {
         return new ResponseLimits(
-                settings.getLong("caravan.provider.max-response-bytes", DEFAULT_MAX_RESPONSE_BYTES),
-                settings.getInt("caravan.provider.max-sse-line-bytes", DEFAULT_MAX_SSE_LINE_BYTES),
-                settings.getInt("caravan.provider.max-sse-event-bytes", DEFAULT_MAX_SSE_EVENT_BYTES));
+                settings.get(Setting.PROVIDER_MAX_RESPONSE_BYTES),
+                settings.get(Setting.PROVIDER_MAX_SSE_LINE_BYTES),
+                settings.get(Setting.PROVIDER_MAX_SSE_EVENT_BYTES));
     }
 
     /** These limits with a provider's own answer bound ({@code max_response_bytes}), when it has one. */

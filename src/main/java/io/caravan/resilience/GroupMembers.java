@@ -3,7 +3,6 @@ package io.caravan.resilience;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -45,13 +44,10 @@ public final class GroupMembers implements AutoCloseable {
         return members;
     }
 
-    public synchronized GroupMembers start() {
-        if (timer == null) {
-            timer = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "caravan-fleet-members");
-                t.setDaemon(true);
-                return t;
-            });
+    /** Counts the members every {@code every} on {@code timer}, until {@link #close()} shuts it down. */
+    public synchronized GroupMembers start(ScheduledExecutorService timer) {
+        if (this.timer == null) {
+            this.timer = timer;
             timer.scheduleWithFixedDelay(this::refresh, 0, every.toMillis(), TimeUnit.MILLISECONDS);
         }
         return this;

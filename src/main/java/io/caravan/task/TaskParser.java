@@ -31,7 +31,9 @@ public final class TaskParser {
 
     /** How large a task's {@code metadata} may be: serialized bytes, nesting depth and tenant name length. */
     public record MetadataLimits(int maxBytes, int maxDepth, int maxTenantChars) {
-        public static final MetadataLimits DEFAULT = new MetadataLimits(16 * 1024, 8, 128);
+        public static final MetadataLimits DEFAULT = new MetadataLimits(
+                io.caravan.Setting.TASK_MAX_METADATA_BYTES.read(null), io.caravan.Setting.TASK_MAX_METADATA_DEPTH.read(null),
+                io.caravan.Setting.TENANT_MAX_CHARS.read(null));
     }
 
     private final int maxBytes;

@@ -1,5 +1,6 @@
 package io.caravan.tracing;
 
+import io.caravan.Setting;
 import io.caravan.Settings;
 import io.caravan.provider.ProviderReply;
 import io.caravan.task.Attempt;
@@ -78,7 +79,7 @@ public final class TaskTracing implements AutoCloseable {
 
     /** Off unless {@code caravan.otel.enabled=true}; then the SDK from the standard settings. */
     public static TaskTracing from(Settings settings, MeterRegistry registry) {
-        if (!Boolean.parseBoolean(settings.get("caravan.otel.enabled", "false"))) {
+        if (!settings.get(Setting.OTEL_ENABLED)) {
             return new TaskTracing(null, null, registry, false);
         }
         Map<String, String> properties = new HashMap<>();
@@ -93,8 +94,8 @@ public final class TaskTracing implements AutoCloseable {
             String key = k.toString();
             if (key.startsWith("otel.")) {
                 properties.put(key, v.toString());
-            } else if (key.startsWith("caravan.otel.") && !key.equals("caravan.otel.enabled")
-                    && !key.equals("caravan.otel.capture-content")) {
+            } else if (key.startsWith("caravan.otel.") && !key.equals(Setting.OTEL_ENABLED.name())
+                    && !key.equals(Setting.OTEL_CAPTURE_CONTENT.name())) {
                 properties.put(key.substring("caravan.".length()), v.toString());
             }
         });
@@ -104,7 +105,7 @@ public final class TaskTracing implements AutoCloseable {
                 .build();
         LOG.info("OpenTelemetry on: traces and GenAI metrics go out as OTEL_*/otel.* settings say");
         return new TaskTracing(sdk, sdk.getOpenTelemetrySdk(), registry,
-                Boolean.parseBoolean(settings.get("caravan.otel.capture-content", "false")));
+                settings.get(Setting.OTEL_CAPTURE_CONTENT));
     }
 
     public boolean enabled() {

@@ -65,7 +65,8 @@ class LedgerRebuildBenchmark {
         long produceMs = (System.nanoTime() - produceStart) / 1_000_000;
 
         long wallStart = System.nanoTime();
-        try (SpendLedger ledger = new SpendLedger(TestKafka.bootstrapServers(), topic).start()) {
+        java.util.concurrent.ExecutorService readerThread = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try (SpendLedger ledger = new SpendLedger(TestKafka.bootstrapServers(), topic).start(readerThread)) {
             assertThat(ledger.awaitRebuilt(Duration.ofMinutes(5))).isTrue();
             long wallMs = (System.nanoTime() - wallStart) / 1_000_000;
             System.out.printf("LEDGER REBUILD: %d events (%.1f MB) in %d ms (ledger's own timer %d ms), %.0f events/s;"
@@ -73,6 +74,8 @@ class LedgerRebuildBenchmark {
                     ledger.rebuildMillis(), ledger.rebuildEvents() * 1000.0 / Math.max(1, wallMs), produceMs);
             assertThat(ledger.rebuildEvents()).isEqualTo(EVENTS);
             assertThat(ledger.totalSpend()).isCloseTo(expected, within(1e-6));
+        } finally {
+            readerThread.shutdownNow();
         }
 
         long reportStart = System.nanoTime();

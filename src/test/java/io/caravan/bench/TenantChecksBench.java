@@ -58,7 +58,8 @@ public final class TenantChecksBench {
         CatalogHolder holder = new CatalogHolder(catalog);
         TenantAuth auth = new TenantAuth(holder, List.of());
         TaskIntake intake = new TaskIntake(holder, 1 << 20, 60_000).identifiedBy(new TenantIdentity("caravan-tenant"));
-        SpendLedger ledger = new SpendLedger(null, "unused").start();
+        // no broker: the ledger has nothing to read and starts no reader
+        SpendLedger ledger = new SpendLedger(null, "unused").start(null);
         TenantRateLimits rates = new TenantRateLimits(Duration.ofMinutes(1), null);
         rates.tenants(catalog.tenants());
         TenantAdmission admission = new TenantAdmission(ledger, rates, "bench", () -> 1, 1024, Duration.ofSeconds(1));
