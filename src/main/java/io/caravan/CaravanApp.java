@@ -315,6 +315,21 @@ public final class CaravanApp implements AutoCloseable {
 
     /** Runs until the JVM is asked to stop (Ctrl-C, SIGTERM). */
     public void run() throws Exception {
+        run(() -> null);
+    }
+
+    /**
+     * Runs until the JVM is asked to stop; {@code kafkaUp} is awaited once the routes are loaded and before anything
+     * talks to Kafka, so that a broker starting meanwhile (the embedded one) adds no time of its own.
+     */
+    public void run(java.util.concurrent.Callable<?> kafkaUp) throws Exception {
+        main.init(); // builds the context and loads the routes: most of Camel's start-up
+        try {
+            kafkaUp.call();
+        } catch (Exception e) {
+            main.stop();
+            throw e;
+        }
         operations.start();
         batches.start();
         if (members != null) {
