@@ -60,6 +60,7 @@ import org.apache.camel.main.MainListenerSupport;
  */
 public final class CaravanApp implements AutoCloseable {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CaravanApp.class);
     private final Main main = new Main();
     private final Settings settings;
     private final CatalogHolder catalogs;
@@ -323,13 +324,18 @@ public final class CaravanApp implements AutoCloseable {
      * talks to Kafka, so that a broker starting meanwhile (the embedded one) adds no time of its own.
      */
     public void run(java.util.concurrent.Callable<?> kafkaUp) throws Exception {
+        long started = System.nanoTime();
         main.init(); // builds the context and loads the routes: most of Camel's start-up
+        long loaded = System.nanoTime();
         try {
             kafkaUp.call();
         } catch (Exception e) {
             main.stop();
             throw e;
         }
+        // the start-up's timeline (docs/memory-and-startup.md): what the routes took, what Kafka kept them waiting
+        LOG.info("routes loaded in {} ms, then waited {} ms for Kafka", (loaded - started) / 1_000_000,
+                (System.nanoTime() - loaded) / 1_000_000);
         operations.start();
         batches.start();
         if (members != null) {
