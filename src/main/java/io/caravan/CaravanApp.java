@@ -61,6 +61,7 @@ import org.apache.camel.main.MainListenerSupport;
 public final class CaravanApp implements AutoCloseable {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CaravanApp.class);
+
     private final Main main = new Main();
     private final Settings settings;
     private final CatalogHolder catalogs;
