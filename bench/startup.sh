@@ -17,4 +17,4 @@ mkdir -p bench/results
 # the mock provider is the JDK HTTP server: without Nagle, and no silent close of idle keep-alive connections
 java -Xmx512m -Dsun.net.httpserver.nodelay=true -Dsun.net.httpserver.maxIdleConnections=100000 "$@" -cp "$CP" \
   io.caravan.bench.StartupBench 2>&1 \
-  | grep --line-buffered -E "^==|^   " | tee "bench/results/startup-$(date +%Y%m%d-%H%M%S).txt"
+  | grep --line-buffered -E "^==|^   |^Exception|^Caused by" | tee "bench/results/startup-$(date +%Y%m%d-%H%M%S).txt"

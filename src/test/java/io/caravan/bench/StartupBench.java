@@ -74,7 +74,7 @@ public final class StartupBench {
         try {
             if (which.contains("burst") || which.contains("warm")) {
                 broker = BrokerProcess.start(bench.work.resolve("broker"), BrokerProcess.freePortPair(),
-                        Duration.ofSeconds(60));
+                        READY_WITHIN);
             }
             for (String jdk : jdks.split(",")) {
                 String[] nameHome = jdk.split("=", 2);
@@ -356,7 +356,11 @@ public final class StartupBench {
             exchange.getResponseBody().write(body);
             exchange.close();
         });
-        server.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(4));
+        server.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "mock-provider");
+            t.setDaemon(true); // a leg that fails must not keep the bench's JVM alive
+            return t;
+        }));
         server.start();
         return server;
     }
@@ -367,6 +371,7 @@ public final class StartupBench {
             warm(javaHome, bootstrap, seconds, connections, mock.getAddress().getPort());
         } finally {
             mock.stop(0);
+            ((java.util.concurrent.ExecutorService) mock.getExecutor()).shutdownNow();
         }
     }
 
