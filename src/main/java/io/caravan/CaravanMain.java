@@ -15,6 +15,7 @@ import io.caravan.kafka.Topics;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * {@code java -jar caravan.jar COMMAND} ({@code bin/caravan COMMAND}; {@code caravan help} lists the commands).
@@ -140,19 +141,46 @@ public final class CaravanMain {
         EmbeddedKafka embedded = null;
         if (bootstrap == null) {
             embedded = new EmbeddedKafka(Path.of(settings.get(Setting.EMBEDDED_KAFKA_DIR)),
-                    settings.get(Setting.EMBEDDED_KAFKA_PORT)).start();
+                    settings.get(Setting.EMBEDDED_KAFKA_PORT));
             bootstrap = embedded.bootstrapServers();
         }
+        // the broker starts and the topics are made while Camel loads its routes: seconds of each, side by side
+        CompletableFuture<Void> kafkaUp = kafkaUp(embedded, settings, bootstrap);
         try (EmbeddedKafka broker = embedded) {
             try {
-                Topics.create(settings, bootstrap);
-            } catch (IllegalArgumentException e) {
-                System.err.println("caravan: " + e.getMessage());
-                return 2;
+                new CaravanApp(settings, catalog, bootstrap).run(kafkaUp::join);
+            } catch (Exception e) {
+                // Camel's start-up wraps what the wait for Kafka threw: a bad topic setting is still one line
+                Throwable kafkaFailed = kafkaUp.isDone() ? kafkaUp.handle((ok, failure) -> failure).join() : null;
+                if (kafkaFailed instanceof IllegalArgumentException bad) {
+                    System.err.println("caravan: " + bad.getMessage());
+                    return 2;
+                }
+                throw e;
+            } finally {
+                // a broker still starting is not closed under its own feet
+                kafkaUp.exceptionally(e -> null).join();
             }
-            new CaravanApp(settings, catalog, bootstrap).run();
         }
         return 0;
+    }
+
+    /** Starts the embedded broker (when there is one) and creates the topics, on a thread of their own. */
+    private static CompletableFuture<Void> kafkaUp(EmbeddedKafka embedded, Settings settings, String bootstrap) {
+        CompletableFuture<Void> up = new CompletableFuture<>();
+        Thread starter = new Thread(() -> {
+            try {
+                if (embedded != null) {
+                    embedded.start();
+                }
+                Topics.create(settings, bootstrap);
+                up.complete(null);
+            } catch (Throwable e) {
+                up.completeExceptionally(e);
+            }
+        }, "caravan-kafka-start");
+        starter.start();
+        return up;
     }
 
     /** One line for a catalog that is not there: where it was looked for, and how to name another. */

@@ -22,7 +22,8 @@ public final class BatchRecords implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(BatchRecords.class);
 
     private final String topic;
-    private final KafkaProducer<String, byte[]> producer;
+    private final Properties producerSettings;
+    private KafkaProducer<String, byte[]> producer;
     private volatile boolean closed;
 
     public BatchRecords(String bootstrapServers, String topic, long maxRecordBytes) {
@@ -36,7 +37,18 @@ public final class BatchRecords implements AutoCloseable {
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        this.producer = new KafkaProducer<>(p);
+        this.producerSettings = p;
+    }
+
+    /** Made on the first batch: an idempotent producer talks to the broker at once, and most routers never batch. */
+    private synchronized KafkaProducer<String, byte[]> producer() {
+        if (producer == null) {
+            if (closed) {
+                throw new IllegalStateException("batch records closed");
+            }
+            producer = new KafkaProducer<>(producerSettings);
+        }
+        return producer;
     }
 
     public void write(OpenBatch batch) {
@@ -51,7 +63,7 @@ public final class BatchRecords implements AutoCloseable {
         long delay = 200;
         while (true) {
             try {
-                producer.send(new ProducerRecord<>(topic, key, value)).get(60, TimeUnit.SECONDS);
+                producer().send(new ProducerRecord<>(topic, key, value)).get(60, TimeUnit.SECONDS);
                 return;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -76,6 +88,10 @@ public final class BatchRecords implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        producer.close(Duration.ofSeconds(5));
+        synchronized (this) {
+            if (producer != null) {
+                producer.close(Duration.ofSeconds(5));
+            }
+        }
     }
 }

@@ -60,6 +60,14 @@ public final class EmbeddedKafka implements AutoCloseable {
         // that wait to a few seconds instead of the default nine (plus backoff)
         props.put("broker.heartbeat.interval.ms", "1000");
         props.put("broker.session.timeout.ms", "3000");
+        // one router's broker on one machine: a handful of threads instead of production's dozens (each network
+        // and I/O thread, fetcher and cleaner starts and registers its metrics at start-up), and no JMX beans
+        props.put("num.network.threads", "1");
+        props.put("num.io.threads", "2");
+        props.put("background.threads", "2");
+        props.put("num.recovery.threads.per.data.dir", "1");
+        props.put("num.replica.fetchers", "1");
+        props.put("metrics.jmx.exclude", ".*");
         KafkaConfig config = new KafkaConfig(props, false);
         formatIfNeeded(config);
         server = new KafkaRaftServer(config, Time.SYSTEM);

@@ -33,7 +33,9 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
  * median); (2) against a broker in another process: idle RSS, then a 5,000-task Kafka burst sent with
  * {@code caravan send} and the RSS after it; (3) a fresh start, then {@code POST /v1/chat/completions} from a
  * bounded load loop (127.0.0.1, {@code startup.connections} clients, {@code startup.seconds} seconds) counting answers
- * per 10 s after ready, against the simulated provider without latency, so Caravan's own code is what warms.
+ * per 10 s after ready, against an OpenAI-compatible mock on 127.0.0.1 that answers at once (this JVM; keep-alive
+ * connections are never closed idle: bench/startup.sh sets sun.net.httpserver.maxIdleConnections), so Caravan's own
+ * code, its HTTP client included, is what warms.
  */
 public final class StartupBench {
 
@@ -45,6 +47,9 @@ public final class StartupBench {
             tiers:
               balanced: {model: bench}
             """;
+
+    /** A start on a loaded machine can take over a minute; a slower one counts as failed (-1). */
+    static final Duration READY_WITHIN = Duration.ofMinutes(3);
 
     final Path home = Path.of("").toAbsolutePath();
     final Path work;
@@ -69,7 +74,7 @@ public final class StartupBench {
         try {
             if (which.contains("burst") || which.contains("warm")) {
                 broker = BrokerProcess.start(bench.work.resolve("broker"), BrokerProcess.freePortPair(),
-                        Duration.ofSeconds(60));
+                        READY_WITHIN);
             }
             for (String jdk : jdks.split(",")) {
                 String[] nameHome = jdk.split("=", 2);
@@ -85,7 +90,7 @@ public final class StartupBench {
                     bench.burst(javaHome, broker.bootstrapServers(), Integer.getInteger("startup.tasks", 5000));
                 }
                 if (which.contains("warm")) {
-                    bench.warm(javaHome, broker.bootstrapServers(), Integer.getInteger("startup.seconds", 90),
+                    bench.warm(javaHome, broker.bootstrapServers(), Integer.getInteger("startup.seconds", 150),
                             Integer.getInteger("startup.connections", 32));
                 }
             }
@@ -199,6 +204,49 @@ public final class StartupBench {
         }
     }
 
+    /** The start-up's phases from its log, in seconds after the launch; and the JIT's share of the CPU so far. */
+    static String timeline(Process p, Path log, long readyMs) throws IOException {
+        java.time.Instant launched = p.info().startInstant().orElse(java.time.Instant.now());
+        Map<String, String> marks = new LinkedHashMap<>();
+        marks.put("logging", " - ");
+        marks.put("camel-init", "Apache Camel (Main)");
+        marks.put("broker-up", "embedded Kafka broker listening");
+        marks.put("topics", "created topics");
+        marks.put("routes-loaded", "routes loaded in");
+        marks.put("ledger", "spend ledger rebuilt");
+        marks.put("camel-started", "(caravan) started in");
+        StringBuilder line = new StringBuilder("(s after launch):");
+        List<String> lines = Files.readAllLines(log);
+        for (Map.Entry<String, String> mark : marks.entrySet()) {
+            lines.stream().filter(l -> l.length() > 12 && l.charAt(2) == ':' && l.contains(mark.getValue())).findFirst()
+                    .ifPresent(l -> {
+                        java.time.Instant at = java.time.LocalTime.parse(l.substring(0, 12))
+                                .atDate(java.time.LocalDate.ofInstant(launched, java.time.ZoneId.systemDefault()))
+                                .atZone(java.time.ZoneId.systemDefault()).toInstant();
+                        line.append(String.format(Locale.ROOT, " %s %.1f", mark.getKey(),
+                                Duration.between(launched, at).toMillis() / 1000.0));
+                        if (mark.getKey().equals("routes-loaded")) {
+                            line.append(" (").append(l.substring(l.indexOf("routes loaded in") + 7)).append(")");
+                        }
+                    });
+        }
+        double jit = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + p.pid() + "/task"))) {
+            for (Path task : tasks.toList()) {
+                try {
+                    if (Files.readString(task.resolve("comm")).matches("C[12] CompilerThre.*\\s*")) {
+                        String[] f = Files.readString(task.resolve("stat")).replaceFirst(".*\\) ", "").split(" ");
+                        jit += (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+                    }
+                } catch (IOException e) {
+                    // the thread ended
+                }
+            }
+        }
+        return line.append(String.format(Locale.ROOT, " ready %.1f; JIT compilers %.1f of %.1f CPU s", readyMs / 1000.0,
+                jit, cpuSeconds(p.pid()))).toString();
+    }
+
     void ready(String javaHome, int repeats) throws Exception {
         List<Long> times = new ArrayList<>();
         List<Double> cpu = new ArrayList<>();
@@ -209,12 +257,14 @@ public final class StartupBench {
             s.put("caravan.embedded-kafka.dir", work.resolve("embedded-" + legs).toString());
             s.put("caravan.embedded-kafka.port", String.valueOf(BrokerProcess.freePortPair()));
             long started = System.nanoTime();
-            Process p = run(javaHome, s, "ready-" + legs);
+            String name = "ready-" + legs;
+            Process p = run(javaHome, s, name);
             try {
-                long ms = awaitReady(p, port, started, Duration.ofSeconds(60));
+                long ms = awaitReady(p, port, started, READY_WITHIN);
                 times.add(ms);
                 cpu.add(cpuSeconds(p.pid()));
                 rss.add(rssMb(p.pid()));
+                say("   timeline " + timeline(p, work.resolve(name + ".log"), ms));
             } finally {
                 stop(p);
             }
@@ -237,7 +287,7 @@ public final class StartupBench {
         long started = System.nanoTime();
         Process p = run(javaHome, s, topics);
         try {
-            long readyMs = awaitReady(p, port, started, Duration.ofSeconds(60));
+            long readyMs = awaitReady(p, port, started, READY_WITHIN);
             double readyCpu = cpuSeconds(p.pid());
             Thread.sleep(Long.getLong("startup.idle-ms", 10_000));
             double idle = rssMb(p.pid());
@@ -292,15 +342,59 @@ public final class StartupBench {
         return seen.size();
     }
 
+    /** An OpenAI-compatible provider on 127.0.0.1 answering a fixed chat.completion at once. */
+    static com.sun.net.httpserver.HttpServer startMock() throws IOException {
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 4096);
+        byte[] body = Bench.COMPLETION.getBytes(StandardCharsets.UTF_8);
+        server.createContext("/", exchange -> {
+            try (var in = exchange.getRequestBody()) {
+                in.readAllBytes();
+            }
+            exchange.getResponseHeaders().set("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        server.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "mock-provider");
+            t.setDaemon(true); // a leg that fails must not keep the bench's JVM alive
+            return t;
+        }));
+        server.start();
+        return server;
+    }
+
     void warm(String javaHome, String bootstrap, int seconds, int connections) throws Exception {
+        com.sun.net.httpserver.HttpServer mock = startMock();
+        try {
+            warm(javaHome, bootstrap, seconds, connections, mock.getAddress().getPort());
+        } finally {
+            mock.stop(0);
+            ((java.util.concurrent.ExecutorService) mock.getExecutor()).shutdownNow();
+        }
+    }
+
+    void warm(String javaHome, String bootstrap, int seconds, int connections, int mockPort) throws Exception {
         int port = Caravan.freePort();
         String topics = "warm" + legs++;
         Map<String, String> s = settings(port, topics);
         s.put("kafka.bootstrap-servers", bootstrap);
+        // the provider is a real HTTP call (a mock on 127.0.0.1), so the client and connection pool warm too
+        Path warmCatalog = work.resolve("warm-catalog.yaml");
+        Files.writeString(warmCatalog, String.format(Locale.ROOT, """
+                providers:
+                  mock: {api: openai, base_url: "http://127.0.0.1:%d/v1", api_keys: ["sk-bench"], retries: 0, timeout: 30s}
+                models:
+                  - {name: bench, provider: mock, model: bench-model, price: {input: 0, output: 0}}
+                tiers:
+                  balanced: {model: bench}
+                """, mockPort));
+        s.put("caravan.catalog", warmCatalog.toString());
         long started = System.nanoTime();
         Process p = run(javaHome, s, topics);
         try {
-            long readyMs = awaitReady(p, port, started, Duration.ofSeconds(60));
+            long readyMs = awaitReady(p, port, started, READY_WITHIN);
             long readyAt = System.nanoTime();
             int buckets = (seconds + 9) / 10;
             AtomicIntegerArray answered = new AtomicIntegerArray(buckets);
