@@ -78,6 +78,7 @@ public final class CaravanApp implements AutoCloseable {
     private final PublishRetry publishRetry = new PublishRetry();
     private final java.time.Duration grace;
     private final io.caravan.batch.BatchTier batches;
+    private final FairShare fairShare;
     private volatile boolean drained;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
@@ -110,18 +111,16 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
         // tenants waiting for the same provider capacity take turns by weight
-        FairShare fairShare = Boolean.parseBoolean(settings.get("caravan.tenants.fair-share", "false"))
-                ? new FairShare() : null;
+        this.fairShare = new FairShare(keys, limits, maxInFlight);
+        main.bind("fairShare", fairShare);
+        FairShare fair = Boolean.parseBoolean(settings.get("caravan.tenants.fair-share", "true")) ? fairShare : null;
         FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats))
-                .sharedFairly(fairShare);
-        if (fairShare != null) {
-            main.bind("fairShare", fairShare);
-        }
+                .sharedFairly(fair);
         main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         ResponseLimits responseLimits = ResponseLimits.from(settings);
         main.bind("providerCalls", new ProviderCalls(keys, limits, attempts, upstreams, responseLimits, fleet)
-                .sharedFairly(fairShare));
+                .sharedFairly(fair));
         main.bind("streamCalls", new StreamCalls(upstreams, responseLimits, fleet));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
@@ -386,6 +385,10 @@ public final class CaravanApp implements AutoCloseable {
         return batches;
     }
 
+    public FairShare fairShare() {
+        return fairShare;
+    }
+
     public KafkaInFlight inFlight() {
         return inFlight;
     }
@@ -423,6 +426,7 @@ public final class CaravanApp implements AutoCloseable {
             reloader.close();
         }
         main.stop();
+        fairShare.close();
         batches.close();
         operations.close();
         if (members != null) {
