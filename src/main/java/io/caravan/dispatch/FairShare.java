@@ -62,6 +62,7 @@ public final class FairShare extends AsyncProcessorSupport {
     private final AtomicInteger waiting = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicBoolean ticking = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
+    private long lastSweepNanos = System.nanoTime(); // the pump's thread only
 
     private record Grant(String provider, int key) {}
 
@@ -210,6 +211,13 @@ public final class FairShare extends AsyncProcessorSupport {
     }
 
     private void passAll() {
+        long now = System.nanoTime();
+        if (now - lastSweepNanos >= EXPIRY_CHECK.toNanos()) {
+            // a task whose walk broke off between its wake-up and its call leaves its grant behind: forgotten here
+            lastSweepNanos = now;
+            grants.keySet().removeIf(ctx -> ctx.done() || ctx.pastDeadline());
+            waitFor.keySet().removeIf(ctx -> ctx.done() || ctx.pastDeadline());
+        }
         if (waiting.get() == 0) {
             return;
         }
