@@ -84,6 +84,7 @@ public final class CaravanApp implements AutoCloseable {
     /** What {@link #run(Callable)} waits for before anything talks to Kafka; tests' brokers are up already. */
     private volatile java.util.concurrent.Callable<?> kafkaUp = () -> null;
     private volatile long runCalled;
+    private final FairShare fairShare;
     private volatile boolean drained;
 
     public CaravanApp(Settings settings, Catalog catalog, String bootstrapServers) {
@@ -116,17 +117,16 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("chatCompletions", chatCompletions);
         main.bind("tierRouter", new TierRouter());
         // tenants waiting for the same provider capacity take turns by weight
-        FairShare fairShare = settings.get(Setting.TENANTS_FAIR_SHARE) ? new FairShare() : null;
+        this.fairShare = new FairShare(keys, limits, maxInFlight);
+        main.bind("fairShare", fairShare);
+        FairShare fair = settings.get(Setting.TENANTS_FAIR_SHARE) ? fairShare : null;
         FallbackPlanner fallbackPlanner = new FallbackPlanner(keys, breakers, limits, new GroupStrategies(stats))
-                .sharedFairly(fairShare);
-        if (fairShare != null) {
-            main.bind("fairShare", fairShare);
-        }
+                .sharedFairly(fair);
         main.bind("fallbackPlanner", fallbackPlanner);
         UpstreamEndpoints upstreams = new UpstreamEndpoints();
         ResponseLimits responseLimits = ResponseLimits.from(settings);
         main.bind("providerCalls", new ProviderCalls(keys, limits, attempts, upstreams, responseLimits, fleet)
-                .sharedFairly(fairShare));
+                .sharedFairly(fair));
         main.bind("streamCalls", new StreamCalls(upstreams, responseLimits, fleet));
         main.bind("callCancellation", new CallCancellation());
         main.bind("retryPolicy", new RetryPolicy(keys));
@@ -447,6 +447,10 @@ public final class CaravanApp implements AutoCloseable {
         return batches;
     }
 
+    public FairShare fairShare() {
+        return fairShare;
+    }
+
     public KafkaInFlight inFlight() {
         return inFlight;
     }
@@ -484,6 +488,7 @@ public final class CaravanApp implements AutoCloseable {
             reloader.close();
         }
         main.stop();
+        fairShare.close();
         batches.close();
         operations.close();
         if (members != null) {

@@ -132,8 +132,8 @@ public record Setting<T>(String name, String type, String defaultValue, String d
             "Kafka: the record header naming a task's tenant when the catalog has tenants: (docs/tenants.md)");
     public static final Setting<Long> TENANTS_DEFAULT_OUTPUT_TOKENS = longInt("caravan.tenants.default-output-tokens",
             "1024", "a tenant's call reserves its largest cost; without max_tokens, this many output tokens");
-    public static final Setting<Boolean> TENANTS_FAIR_SHARE = flag("caravan.tenants.fair-share", "false",
-            "tenants waiting for the same rate-limited provider take turns by weight (not yet proven, off)");
+    public static final Setting<Boolean> TENANTS_FAIR_SHARE = flag("caravan.tenants.fair-share", "true",
+            "tasks of catalog tenants waiting for the same rate-limited provider queue and take turns by weight");
     public static final Setting<Integer> LEDGER_MAX_TENANTS = integer("caravan.ledger.max-tenants", "10000",
             "tenants the spend ledger tracks a month; further ones are summed as other tenants (budgeted: always)");
     public static final Setting<Duration> LEDGER_RESTART_BACKOFF = duration("caravan.ledger.restart-backoff", "1s",

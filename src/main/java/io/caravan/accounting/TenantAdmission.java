@@ -131,10 +131,12 @@ public final class TenantAdmission {
         sweep();
         long tokens = estimateTokens(ctx);
         double estimate = limit == null ? 0 : estimateCost(ctx.current().deployment(), ctx, tokens);
+        if (!ledger.rebuilt()) {
+            // the month's spend and this window's calls (of the whole fleet) are read back from the usage topic:
+            // until then neither the budget nor the rate knows what was spent before this instance started
+            ledger.awaitRebuilt(rebuildWait);
+        }
         if (limit != null) {
-            if (!ledger.rebuilt()) {
-                ledger.awaitRebuilt(rebuildWait);
-            }
             Object lock = locks.computeIfAbsent(name, n -> new Object());
             long waitUntil = System.nanoTime() + Math.min(ctx.remainingMs(), MAX_WAIT.toMillis()) * 1_000_000L;
             synchronized (lock) {

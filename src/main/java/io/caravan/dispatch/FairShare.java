@@ -1,171 +1,323 @@
 package io.caravan.dispatch;
 
-import io.caravan.catalog.Catalog;
+import io.caravan.catalog.ProviderSpec;
 import io.caravan.catalog.TenantSpec;
+import io.caravan.resilience.KeyPool;
+import io.caravan.resilience.RateLimits;
 import io.caravan.task.TaskContext;
+import io.caravan.util.ElasticThreadPool;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.camel.AsyncCallback;
+import org.apache.camel.Exchange;
+import org.apache.camel.support.AsyncProcessorSupport;
 
 /**
- * Fair shares of a rate-limited provider's capacity between tenants: when tasks of several tenants wait for the
- * same provider, each tenant gets turns in proportion to its {@code weight}, whatever the number of tasks it has
- * waiting (start-time fair queueing): every turn taken adds {@code 1/weight} to the tenant's virtual time on that
- * provider, and a task goes first only while no other tenant with tasks waiting is behind it in virtual time. A
- * tenant that was not waiting starts level with the ones that are (it earns no credit while away). Tasks "wait"
- * while they sleep for the provider's capacity or for their turn ({@link #sleeping}, from the fallback planner,
- * whose waits are bounded by the task's deadline and count); a task whose turn it is not ({@link #mayGo}) sleeps
- * until the provider's next window like one that found no capacity, holding no thread.
- * Tasks without a tenant of the catalog share one lane, so the state is bounded by providers × tenants.
+ * Fair shares of a rate-limited provider's capacity between tenants (catalogs with {@code tenants:} only). A task
+ * that finds no capacity does not poll for it: it queues in the provider's lane, in its tenant's queue, and holds
+ * no thread ({@code direct:capacity-wait} in routes/dispatch.yaml, an asynchronous step). As the provider has
+ * capacity again, this hands it out one call at a time by start-time fair queueing: the next call goes to the
+ * tenant with the least virtual time among those waiting, and adds {@code 1/weight} to it; the call's rpm/tpm is
+ * taken for the task ({@link #granted}) before it is woken, so the tasks woken are exactly those that have a call,
+ * whatever the number each tenant has waiting. A tenant that starts waiting starts level with those waiting (time
+ * away is not credit). While a lane has tasks waiting, a task coming fresh to that provider queues behind them
+ * ({@link #queueing}) instead of taking the capacity first.
+ *
+ * <p>The queues hold tasks that are in flight anyway (bounded by the intakes); the rest of the state is bounded by
+ * providers × tenants. A task whose deadline passes, or whose caller went away, is woken without a call (the
+ * planner then ends it).
  */
-public final class FairShare {
+public final class FairShare extends AsyncProcessorSupport {
 
+    /** The capacity wait's endpoint (routes/dispatch.yaml). */
+    public static final String CAPACITY_WAIT = "direct:capacity-wait";
+    /** How often the lanes with tasks waiting look for capacity again (besides when a task joins). */
+    static final Duration TICK = Duration.ofMillis(20);
+    /** How often the lanes look for tasks whose deadline passed or whose caller went away. */
+    static final Duration EXPIRY_CHECK = Duration.ofMillis(200);
     private static final String NO_TENANT = "";
 
+    private final KeyPool keys;
+    private final RateLimits limits;
     private final Map<String, Lane> lanes = new ConcurrentHashMap<>();
-    /** Tasks asleep until their provider has capacity again, with the lane and tenant they wait in. */
-    private final Map<TaskContext, Waiting> sleeping = new ConcurrentHashMap<>();
+    /** The provider a task is about to wait for, between the planner's decision and the wait step. */
+    private final Map<TaskContext, ProviderSpec> waitFor = new ConcurrentHashMap<>();
+    /** The key whose capacity was taken for a woken task, until its call uses it. */
+    private final Map<TaskContext, Grant> grants = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService pump;
+    /** Woken tasks go on here (their provider call included), never on the pump's thread. */
+    private final ExecutorService wake;
+    private final AtomicInteger waiting = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicBoolean ticking = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile boolean closed;
+    private long lastSweepNanos = System.nanoTime(); // the pump's thread only
 
-    private volatile long lastSweepNanos = System.nanoTime();
+    private record Grant(String provider, int key) {}
 
-    private record Waiting(Lane lane, String tenant) {}
+    record Waiter(TaskContext ctx, Exchange exchange, AsyncCallback callback, ProviderSpec provider,
+            long tokens) {}
 
-    /** One provider's turns: per tenant its virtual time and its tasks waiting (guarded by the lane). */
+    /** One provider's waiting tasks per tenant and the tenants' virtual times (guarded by the lane). */
     static final class Lane {
         final Map<String, Double> virtualTime = new HashMap<>();
-        final Map<String, Integer> waiting = new HashMap<>();
+        final Map<String, ArrayDeque<Waiter>> queues = new LinkedHashMap<>();
+        /** Tasks queued: read without the lock by every task coming to the provider. */
+        volatile int size;
+        /** A pass over the lane is scheduled: the pump does one at a time, however many tasks join meanwhile. */
+        final java.util.concurrent.atomic.AtomicBoolean passDue = new java.util.concurrent.atomic.AtomicBoolean();
+        long lastExpiryNanos;
 
-
-        void join(String tenant) {
-            int n = waiting.getOrDefault(tenant, 0);
-            if (n == 0) {
+        void join(String tenant, Waiter w) {
+            ArrayDeque<Waiter> queue = queues.computeIfAbsent(tenant, t -> new ArrayDeque<>());
+            if (queue.isEmpty()) {
                 // level with the tenants waiting now: time away is not credit
                 double floor = Double.MAX_VALUE;
-                for (Map.Entry<String, Integer> w : waiting.entrySet()) {
-                    if (w.getValue() > 0 && !w.getKey().equals(tenant)) {
-                        floor = Math.min(floor, virtualTime.getOrDefault(w.getKey(), 0.0));
+                for (Map.Entry<String, ArrayDeque<Waiter>> q : queues.entrySet()) {
+                    if (!q.getValue().isEmpty()) {
+                        floor = Math.min(floor, virtualTime.getOrDefault(q.getKey(), 0.0));
                     }
                 }
                 if (floor != Double.MAX_VALUE) {
                     virtualTime.put(tenant, Math.max(virtualTime.getOrDefault(tenant, 0.0), floor));
                 }
             }
-            waiting.put(tenant, n + 1);
+            queue.addLast(w);
+            size++;
         }
 
-        void leave(String tenant) {
-            int n = waiting.getOrDefault(tenant, 0);
-            if (n <= 1) {
-                waiting.remove(tenant);
-            } else {
-                waiting.put(tenant, n - 1);
-            }
-        }
-
-        boolean othersWaiting(String tenant) {
-            for (Map.Entry<String, Integer> w : waiting.entrySet()) {
-                if (w.getValue() > 0 && !w.getKey().equals(tenant)) {
-                    return true;
+        /** The tenant whose turn it is: the least virtual time among those waiting (the longest waiting on a tie). */
+        String next() {
+            String best = null;
+            double bestTime = Double.MAX_VALUE;
+            for (Map.Entry<String, ArrayDeque<Waiter>> q : queues.entrySet()) {
+                double t = virtualTime.getOrDefault(q.getKey(), 0.0);
+                if (!q.getValue().isEmpty() && t < bestTime) {
+                    best = q.getKey();
+                    bestTime = t;
                 }
             }
-            return false;
-        }
-
-        /** No other tenant with tasks waiting is behind this one. */
-        boolean turnOf(String tenant) {
-            double mine = virtualTime.getOrDefault(tenant, 0.0);
-            for (Map.Entry<String, Integer> w : waiting.entrySet()) {
-                if (w.getValue() > 0 && !w.getKey().equals(tenant)
-                        && virtualTime.getOrDefault(w.getKey(), 0.0) < mine) {
-                    return false;
-                }
-            }
-            return true;
+            return best;
         }
 
         void served(String tenant, int weight) {
             virtualTime.merge(tenant, 1.0 / Math.max(1, weight), Double::sum);
         }
+
+        Waiter take(String tenant) {
+            size--;
+            return queues.get(tenant).pollFirst();
+        }
     }
 
-    /**
-     * Before the task takes capacity of {@code provider}: true (and the turn is counted) while no other tenant waits
-     * for it, or when it is this tenant's turn; false when the task should wait for its turn. Never blocks: a task
-     * whose turn it is not sleeps like one waiting for capacity (the planner's cooldown wait, {@link #turnWait}), so
-     * no thread is held.
-     */
-    public boolean mayGo(String provider, TaskContext ctx) {
-        Lane lane = lanes.computeIfAbsent(provider, p -> new Lane());
-        String tenant = tenantOf(ctx);
-        synchronized (lane) {
-            if (lane.othersWaiting(tenant) && !lane.turnOf(tenant)) {
-                return false;
-            }
-            lane.served(tenant, weightOf(ctx, tenant));
+    public FairShare(KeyPool keys, RateLimits limits, int maxWokenThreads) {
+        this.keys = keys;
+        this.limits = limits;
+        this.pump = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "caravan-fair-share"));
+        AtomicInteger n = new AtomicInteger();
+        this.wake = new ElasticThreadPool(maxWokenThreads, Duration.ofSeconds(60),
+                r -> daemon(r, "caravan-fair-share-" + n.incrementAndGet()));
+    }
+
+    /** The pump ticks from the first wait on (a Caravan whose tasks never wait for capacity runs no tick). */
+    private void ticking() {
+        if (ticking.compareAndSet(false, true)) {
+            pump.scheduleWithFixedDelay(this::passAll, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /** Whether tasks of this catalog take turns: only when it names tenants, for a provider with limits. */
+    public static boolean applies(TaskContext ctx, ProviderSpec provider) {
+        return ctx.catalog().hasTenants() && RateLimits.limited(provider);
+    }
+
+    /** Whether tasks wait for {@code provider}: a task coming to it now queues behind them. */
+    public boolean queueing(TaskContext ctx, ProviderSpec provider) {
+        if (!applies(ctx, provider)) {
+            return false;
+        }
+        Lane lane = lanes.get(provider.name());
+        return lane != null && lane.size > 0;
+    }
+
+    /** The planner's decision: the task waits for {@code provider}'s capacity in its lane (the next step). */
+    public void willWait(TaskContext ctx, ProviderSpec provider) {
+        waitFor.put(ctx, provider);
+    }
+
+    /** The key whose capacity was taken for this task's call to {@code provider}, or -1 (then it picks one). */
+    public int granted(TaskContext ctx, String provider) {
+        Grant grant = grants.get(ctx);
+        if (grant == null || !grant.provider().equals(provider) || grant.key() >= keys.size(provider)) {
+            return -1;
+        }
+        grants.remove(ctx);
+        return grant.key();
+    }
+
+    /** The task ended: whatever it was granted and did not use is forgotten. */
+    public void ended(TaskContext ctx) {
+        grants.remove(ctx);
+        waitFor.remove(ctx);
+    }
+
+    /** The capacity wait: the task joins its lane and goes on when it has a call, or its deadline passed. */
+    @Override
+    public boolean process(Exchange exchange, AsyncCallback callback) {
+        TaskContext ctx = TaskContext.of(exchange);
+        ProviderSpec provider = ctx == null ? null : waitFor.remove(ctx);
+        if (provider == null || closed) {
+            callback.done(true);
             return true;
         }
-    }
-
-    /** How long the task waits for its turn on {@code provider}: {@code untilNextWindow} when it is not its turn. */
-    public Duration turnWait(String provider, TaskContext ctx, Duration untilNextWindow) {
-        Lane lane = lanes.get(provider);
-        if (lane == null) {
-            return Duration.ZERO;
-        }
+        grants.remove(ctx);
+        Lane lane = lanes.computeIfAbsent(provider.name(), p -> new Lane());
+        Waiter waiter = new Waiter(ctx, exchange, callback, provider, ProviderCalls.estimateTokens(ctx));
         String tenant = tenantOf(ctx);
         synchronized (lane) {
-            return lane.othersWaiting(tenant) && !lane.turnOf(tenant) ? untilNextWindow : Duration.ZERO;
+            lane.join(tenant, waiter);
         }
+        waiting.incrementAndGet();
+        ticking();
+        schedulePass(lane);
+        return false;
     }
 
-    /** The task sleeps until {@code provider} has capacity again: it waits in that provider's lane meanwhile. */
-    public void sleeping(String provider, TaskContext ctx) {
-        awake(ctx);
-        sweep();
-        Lane lane = lanes.computeIfAbsent(provider, p -> new Lane());
-        String tenant = tenantOf(ctx);
-        synchronized (lane) {
-            lane.join(tenant);
-        }
-        sleeping.put(ctx, new Waiting(lane, tenant));
-    }
-
-    /** The task is back from its sleep (or ended): it no longer waits in a lane. */
-    public void awake(TaskContext ctx) {
-        Waiting w = sleeping.remove(ctx);
-        if (w != null) {
-            synchronized (w.lane()) {
-                w.lane().leave(w.tenant());
+    private void schedulePass(Lane lane) {
+        if (lane.passDue.compareAndSet(false, true)) {
+            try {
+                pump.execute(() -> pass(lane));
+            } catch (RejectedExecutionException e) {
+                lane.passDue.set(false); // closed meanwhile: close() wakes every waiter
             }
         }
     }
 
-    /** A task that ended without coming back from its sleep (a broken route) stops waiting past its deadline. */
-    private void sweep() {
+    private void passAll() {
         long now = System.nanoTime();
-        if (now - lastSweepNanos < 1_000_000_000L) {
+        if (now - lastSweepNanos >= EXPIRY_CHECK.toNanos()) {
+            // a task whose walk broke off between its wake-up and its call leaves its grant behind: forgotten here
+            lastSweepNanos = now;
+            grants.keySet().removeIf(ctx -> ctx.done() || ctx.pastDeadline());
+            waitFor.keySet().removeIf(ctx -> ctx.done() || ctx.pastDeadline());
+        }
+        if (waiting.get() == 0) {
             return;
         }
-        lastSweepNanos = now;
-        sleeping.keySet().forEach(ctx -> {
-            if (ctx.pastDeadline()) {
-                awake(ctx);
-            }
-        });
+        lanes.values().forEach(this::schedulePass);
     }
 
-    /** Tasks asleep for capacity, per provider and tenant (for /status and tests). */
+    /** Hands the lane's capacity out, one call at a time in fair order, until it has none left now. */
+    private void pass(Lane lane) {
+        lane.passDue.set(false);
+        java.util.List<Waiter> woken = new java.util.ArrayList<>();
+        try {
+            synchronized (lane) {
+                long now = System.nanoTime();
+                if (now - lane.lastExpiryNanos >= EXPIRY_CHECK.toNanos()) {
+                    lane.lastExpiryNanos = now;
+                    wakeExpired(lane, woken);
+                }
+                while (lane.size > 0) {
+                    String tenant = lane.next();
+                    if (tenant == null) {
+                        break;
+                    }
+                    Waiter w = lane.queues.get(tenant).peekFirst();
+                    String provider = w.provider().name();
+                    int key = keys.size(provider) == 0 ? -1
+                            : keys.pick(provider, k -> limits.tryAcquire(w.provider(), k, w.tokens()));
+                    if (key < 0 && keys.size(provider) > 0) {
+                        break; // no capacity now: the next tick looks again
+                    }
+                    lane.take(tenant);
+                    lane.served(tenant, weightOf(w.ctx(), tenant));
+                    grants.put(w.ctx(), new Grant(provider, key));
+                    woken.add(w);
+                }
+            }
+        } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(FairShare.class).warn("fair share: a pass over a lane failed", e);
+        }
+        // outside the lane: tasks coming to the provider meanwhile are not held up by the wake-ups
+        woken.forEach(this::resume);
+    }
+
+    /** Tasks past their deadline, or whose caller went away, go on without a call (the planner ends them). */
+    private void wakeExpired(Lane lane, java.util.List<Waiter> woken) {
+        for (ArrayDeque<Waiter> queue : lane.queues.values()) {
+            Iterator<Waiter> it = queue.iterator();
+            while (it.hasNext()) {
+                Waiter w = it.next();
+                if (w.ctx().pastDeadline() || w.ctx().callerGone() || w.ctx().done()) {
+                    it.remove();
+                    lane.size--;
+                    woken.add(w);
+                }
+            }
+        }
+        lane.queues.values().removeIf(ArrayDeque::isEmpty);
+    }
+
+    private void resume(Waiter w) {
+        waiting.decrementAndGet();
+        try {
+            wake.execute(() -> w.callback().done(false));
+        } catch (RejectedExecutionException e) {
+            w.callback().done(false);
+        }
+    }
+
+    /** Tasks waiting for capacity, per provider and tenant (for /status and tests). */
     public Map<String, Map<String, Integer>> waiting() {
-        Map<String, Map<String, Integer>> out = new java.util.TreeMap<>();
+        Map<String, Map<String, Integer>> out = new TreeMap<>();
         lanes.forEach((provider, lane) -> {
             synchronized (lane) {
-                if (!lane.waiting.isEmpty()) {
-                    out.put(provider, new java.util.TreeMap<>(lane.waiting));
+                Map<String, Integer> counts = new TreeMap<>();
+                lane.queues.forEach((tenant, q) -> {
+                    if (!q.isEmpty()) {
+                        counts.put(tenant.isEmpty() ? "none" : tenant, q.size());
+                    }
+                });
+                if (!counts.isEmpty()) {
+                    out.put(provider, counts);
                 }
             }
         });
         return out;
+    }
+
+    /** Wakes every waiting task (they end or go on without waiting) and stops the pump. */
+    public void close() {
+        closed = true;
+        pump.shutdownNow();
+        for (Lane lane : lanes.values()) {
+            synchronized (lane) {
+                lane.queues.values().forEach(q -> {
+                    q.forEach(this::resume);
+                    q.clear();
+                });
+                lane.size = 0;
+            }
+        }
+        wake.shutdown();
     }
 
     private static String tenantOf(TaskContext ctx) {
@@ -174,8 +326,7 @@ public final class FairShare {
     }
 
     private static int weightOf(TaskContext ctx, String tenant) {
-        Catalog catalog = ctx.catalog();
-        TenantSpec spec = catalog.tenant(tenant);
+        TenantSpec spec = ctx.catalog().tenant(tenant);
         return spec == null ? 1 : spec.weight();
     }
 }

@@ -61,7 +61,7 @@ public final class FallbackPlanner {
 
     private volatile FairShare fairShare;
 
-    /** Tasks sleeping for a provider's capacity wait in its fair-share lane meanwhile. */
+    /** Tasks of tenants waiting for a provider's capacity queue in its fair-share lane (null: they sleep and look again). */
     public FallbackPlanner sharedFairly(FairShare fairShare) {
         this.fairShare = fairShare;
         return this;
@@ -112,10 +112,16 @@ public final class FallbackPlanner {
 
     /** The Dynamic Router's expression: the next deployment's endpoint, or null to stop. */
     public String next(TaskContext ctx) {
+        String next = step(ctx);
         FairShare fair = fairShare;
-        if (fair != null) {
-            fair.awake(ctx);
+        if (next == null && fair != null) {
+            fair.ended(ctx);
         }
+        return next;
+    }
+
+    private String step(TaskContext ctx) {
+        FairShare fair = fairShare;
         if (ctx.done()) {
             return null;
         }
@@ -157,8 +163,12 @@ public final class FallbackPlanner {
                 if (wait.forCapacity()) {
                     Candidate at = wait.candidate();
                     ctx.record(at, Outcome.WAITED, null, ms, TokenUsage.NONE);
-                    if (fair != null) {
-                        fair.sleeping(at.deployment().provider(), ctx);
+                    ProviderSpec provider = ctx.catalog().providerOf(at.deployment());
+                    if (fair != null && FairShare.applies(ctx, provider)) {
+                        // queued in the provider's lane until a call of its own is free, in its tenant's turn
+                        fair.willWait(ctx, provider);
+                        plan(ctx);
+                        return FairShare.CAPACITY_WAIT;
                     }
                 }
                 plan(ctx);
@@ -203,11 +213,10 @@ public final class FallbackPlanner {
             Duration capacity = keyCount == 0 ? Duration.ZERO
                     : limits.untilCapacity(ctx.catalog().providerOf(c.deployment()), keyCount, tokens);
             FairShare fair = fairShare;
-            if (fair != null && keyCount > 0 && capacity.isZero()) {
-                // capacity now, but other tenants' turn first: the next window
-                long now = System.currentTimeMillis();
-                capacity = fair.turnWait(provider, ctx,
-                        Duration.ofMillis(limits.windowStart(now) + limits.window().toMillis() - now));
+            if (fair != null && keyCount > 0 && capacity.isZero()
+                    && fair.queueing(ctx, ctx.catalog().providerOf(c.deployment()))) {
+                // capacity now, but tasks queue for it: this one waits for its turn among them
+                capacity = Duration.ofMillis(1);
             }
             Duration ready = breaker.compareTo(key) >= 0 ? breaker : key;
             boolean forCapacity = capacity.compareTo(ready) > 0;

@@ -66,7 +66,7 @@ public final class ProviderCalls {
         this.responseLimits = responseLimits;
     }
 
-    /** Shares each rate-limited provider's capacity fairly between the tenants waiting for it. */
+    /** Shares each rate-limited provider's capacity fairly between the tenants waiting for it (null: off). */
     public ProviderCalls sharedFairly(FairShare fairShare) {
         this.fairShare = fairShare;
         return this;
@@ -109,14 +109,16 @@ public final class ProviderCalls {
         long estimate = estimateTokens(ctx);
         if (keys.size(provider.name()) > 0) {
             FairShare fair = fairShare;
-            if (fair != null && RateLimits.limited(provider) && !fair.mayGo(provider.name(), ctx)) {
-                // other tenants wait for this provider and are behind in their share: skip without a call
-                long now = System.currentTimeMillis();
-                throw new ProviderError(ErrorClass.RATE_LIMITED, null, "tenants waiting for provider "
-                        + provider.name() + " take turns: this task waits for its fair share",
-                        java.time.Duration.ofMillis(limits.windowStart(now) + limits.window().toMillis() - now));
+            // a task woken by the fair share has its call's capacity taken already
+            keyIndex = fair == null ? -1 : fair.granted(ctx, provider.name());
+            if (keyIndex < 0 && fair != null && fair.queueing(ctx, provider)) {
+                // tasks of tenants wait for this provider: this one queues behind them, without a call
+                throw ProviderError.skipped(ErrorClass.RATE_LIMITED, "tasks wait for provider " + provider.name()
+                        + "'s capacity: this one takes its turn after them", java.time.Duration.ZERO);
             }
-            keyIndex = keys.pick(provider.name(), k -> limits.tryAcquire(provider, k, estimate));
+            if (keyIndex < 0) {
+                keyIndex = keys.pick(provider.name(), k -> limits.tryAcquire(provider, k, estimate));
+            }
             if (keyIndex < 0) {
                 if (keys.pick(provider.name()) >= 0) {
                     // keys are usable but none has rpm/tpm capacity left: skip without a call

@@ -8,20 +8,40 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.tomakehurst.wiremock.WireMockServer;
+import io.caravan.accounting.SpendLedger;
+import io.caravan.accounting.TenantAdmission;
+import io.caravan.catalog.Catalog;
+import io.caravan.catalog.CatalogLoader;
+import io.caravan.catalog.DeploymentSpec;
+import io.caravan.resilience.TenantRateLimits;
 import io.caravan.support.Caravan;
+import io.caravan.support.TestKafka;
 import io.caravan.support.Upstreams;
+import io.caravan.task.Task;
+import io.caravan.task.TaskContext;
+import io.caravan.task.TaskParser;
 import io.caravan.util.Json;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.camel.Exchange;
+import org.apache.camel.impl.DefaultCamelContext;
+import org.apache.camel.support.DefaultExchange;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -104,7 +124,7 @@ class TenantAdmissionTest {
         // caravan report --by tenant reads the same events and agrees with the ledger
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         int status = io.caravan.cli.ReportCommand.run(new ArrayList<>(List.of("--by", "tenant", "--format", "csv")),
-                io.caravan.Settings.load().with("kafka.bootstrap-servers", io.caravan.support.TestKafka.bootstrapServers())
+                io.caravan.Settings.load().with("kafka.bootstrap-servers", TestKafka.bootstrapServers())
                         .with("caravan.topics.usage", first.usageTopic),
                 new java.io.PrintStream(out), new java.io.PrintStream(new java.io.ByteArrayOutputStream()));
         assertThat(status).isZero();
@@ -165,13 +185,67 @@ class TenantAdmissionTest {
         a.close();
         caravans.remove(a);
         Caravan again = start(prefix, "", "rpm: 2", window);
-        // ready (as /health/ready says) once it has read the usage topic back: then it knows the window's calls
-        await().atMost(Duration.ofSeconds(20)).until(() -> again.app().operations().ledger().rebuilt()
-                && !again.app().fleet().lagging());
+        // called at once, before it is ready: the rate check waits, like the budget's, until the usage topic is
+        // read back, so it knows the window's calls
         assertThat(System.currentTimeMillis() % 30_000).as("still in the same window").isLessThan(25_000);
         assertThat(task(again, TenantFixtures.GLOBEX_KEY).statusCode()).isEqualTo(429);
         assertThat(calls()).isEqualTo(2);
         // acme has no rpm of its own
         assertThat(task(again, TenantFixtures.ACME_KEY).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aRestartedInstancesRateCheckWaitsUntilTheWindowsCallsAreReadBack() throws Exception {
+        // two calls of globex (rpm 2, a window of a day here) made by an instance that is gone
+        String usage = Caravan.newPrefix() + ".usage";
+        for (int i = 0; i < 2; i++) {
+            TestKafka.send(usage, "t-" + i, ("{\"task_id\":\"t-" + i + "\",\"attempt\":1,\"ts\":\""
+                    + Instant.now() + "\",\"tier\":\"fast\",\"model\":\"cheap\",\"deployment\":\"fast#0\","
+                    + "\"provider\":\"oai\",\"provider_model\":\"gpt-cheap\",\"outcome\":\"ok\",\"status\":200,"
+                    + "\"latency_ms\":100,\"input_tokens\":1,\"cached_input_tokens\":0,\"output_tokens\":5,"
+                    + "\"cost_usd\":5.0,\"fallback\":false,\"instance\":\"gone\",\"metadata\":{\"tenant\":\"globex\"}}")
+                    .getBytes(StandardCharsets.UTF_8), Map.of());
+        }
+        Path file = Files.createTempFile("tenants", ".yaml");
+        Files.writeString(file, TenantFixtures.catalog(upstream, "", "rpm: 2"));
+        Catalog catalog = CatalogLoader.load(file, Map.of());
+        Files.delete(file);
+        // the restarted instance's parts, its ledger not started yet (as while it reads the topic back)
+        SpendLedger ledger = new SpendLedger(TestKafka.bootstrapServers(), usage);
+        TenantRateLimits rates = new TenantRateLimits(Duration.ofDays(1), null);
+        rates.tenants(catalog.tenants());
+        TenantAdmission admission = new TenantAdmission(ledger, rates, "restarted", () -> 1, 5, Duration.ofSeconds(30));
+        ledger.follow(admission::apply);
+        Task parsed = new TaskParser(1 << 20).fromJson(Json.object().put("prompt", "hi")
+                .set("metadata", Json.object().put("tenant", "globex")), "t-after");
+        TaskContext ctx = new TaskContext(parsed, TaskContext.Source.HTTP, catalog, 30_000);
+        DeploymentSpec cheap = catalog.deployments().get(0);
+        ctx.plan(List.of(new TaskContext.Candidate(cheap, "cheap", null)));
+        ctx.advance();
+        Exchange exchange = new DefaultExchange(new DefaultCamelContext());
+        exchange.setProperty(TaskContext.PROPERTY, ctx);
+        CompletableFuture<Void> call = new CompletableFuture<>();
+        Thread caller = new Thread(() -> {
+            try {
+                admission.beforeCall(exchange);
+                call.complete(null);
+            } catch (Throwable e) {
+                call.completeExceptionally(e);
+            }
+        }, "caller");
+        try {
+            caller.start();
+            // it either passes at once (the rate unchecked against the window's calls) or waits for the rebuild
+            await().atMost(Duration.ofSeconds(5)).until(() -> call.isDone() || Arrays.stream(caller.getStackTrace())
+                    .anyMatch(f -> f.getMethodName().equals("awaitRebuilt")));
+            assertThat(call.isDone()).as("the call waits for the rebuild instead of passing the rate").isFalse();
+            ledger.start();
+            call.get(30, TimeUnit.SECONDS);
+            assertThat(ctx.error()).as("used " + rates.requestsUsed(catalog.tenant("globex"))).isNotNull();
+            assertThat(ctx.error().type().wireName()).isEqualTo("rate_limited");
+        } finally {
+            caller.interrupt();
+            ledger.close();
+        }
     }
 }
