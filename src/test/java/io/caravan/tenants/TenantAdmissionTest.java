@@ -225,6 +225,7 @@ class TenantAdmissionTest {
         Exchange exchange = new DefaultExchange(new DefaultCamelContext());
         exchange.setProperty(TaskContext.PROPERTY, ctx);
         CompletableFuture<Void> call = new CompletableFuture<>();
+        java.util.concurrent.ExecutorService reader = java.util.concurrent.Executors.newSingleThreadExecutor();
         Thread caller = new Thread(() -> {
             try {
                 admission.beforeCall(exchange);
@@ -239,13 +240,14 @@ class TenantAdmissionTest {
             await().atMost(Duration.ofSeconds(5)).until(() -> call.isDone() || Arrays.stream(caller.getStackTrace())
                     .anyMatch(f -> f.getMethodName().equals("awaitRebuilt")));
             assertThat(call.isDone()).as("the call waits for the rebuild instead of passing the rate").isFalse();
-            ledger.start();
+            ledger.start(reader);
             call.get(30, TimeUnit.SECONDS);
             assertThat(ctx.error()).as("used " + rates.requestsUsed(catalog.tenant("globex"))).isNotNull();
             assertThat(ctx.error().type().wireName()).isEqualTo("rate_limited");
         } finally {
             caller.interrupt();
             ledger.close();
+            reader.shutdownNow();
         }
     }
 }
