@@ -450,6 +450,6 @@ public class AnthropicAdapter implements ProviderAdapter {
     @Override
     public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
             DeploymentSpec deployment, Runnable abort) {
-        return new io.caravan.provider.SseStream(API, body, new AnthropicStreamTranslator(headers), abort);
+        return io.caravan.provider.FramedStream.sse(API, body, new AnthropicStreamTranslator(headers), abort);
     }
 }

@@ -18,7 +18,8 @@ import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ErrorRule;
-import io.caravan.provider.EventStream;
+import io.caravan.provider.EventStreamReader;
+import io.caravan.provider.FramedStream;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.ProviderStream;
@@ -452,7 +453,9 @@ public class BedrockAdapter implements ProviderAdapter {
     @Override
     public ProviderStream openStream(InputStream body, Map<String, Object> headers, DeploymentSpec deployment,
             Runnable abort) {
-        return new EventStream(API, body, new ConverseStreamTranslator(), BedrockAdapter::streamError,
-                ResponseLimits.DEFAULT_MAX_SSE_EVENT_BYTES, abort);
+        return new FramedStream(API, body,
+                new EventStreamReader(API, body, BedrockAdapter::streamError,
+                        ResponseLimits.DEFAULT_MAX_SSE_EVENT_BYTES),
+                new ConverseStreamTranslator(), abort);
     }
 }

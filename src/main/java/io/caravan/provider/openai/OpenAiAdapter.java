@@ -301,6 +301,6 @@ public class OpenAiAdapter implements ProviderAdapter {
     @Override
     public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
             DeploymentSpec deployment, Runnable abort) {
-        return new io.caravan.provider.SseStream(api(), body, new OpenAiStreamTranslator(this, headers), abort);
+        return io.caravan.provider.FramedStream.sse(api(), body, new OpenAiStreamTranslator(this, headers), abort);
     }
 }
