@@ -9,6 +9,7 @@ import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.ErrorRule;
+import io.caravan.provider.openai.Dialect;
 import io.caravan.provider.openai.OpenAiAdapter;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * {@code api: azure-openai}: Azure OpenAI, the OpenAI adapter's mapping with Azure's URLs, authentication and
@@ -46,14 +48,8 @@ public class AzureOpenAiAdapter extends OpenAiAdapter {
             code("DeploymentNotFound", MODEL_NOT_FOUND),                  // 404
             code("429", RATE_LIMITED, 429));                              // "exceeded token rate limit of your ... tier"
 
-    @Override
-    public String api() {
-        return API;
-    }
-
-    @Override
-    protected List<ErrorRule> dialectRules() {
-        return RULES;
+    public AzureOpenAiAdapter() {
+        super(new Dialect(API, null, Set.of(), RULES, null));
     }
 
     @Override

@@ -40,9 +40,10 @@ import java.util.Set;
  * (Caravan reads whole answers) and {@code model}/{@code messages} (never overridden by params).
  *
  * <p><b>Dialects.</b> A vendor that copies the API with its own quirks (error codes, usage fields, parameter
- * names) is a subclass in its own folder ({@code provider/openai/dialect/<vendor>/}) that overrides the hooks
- * {@link #dialectRules()}, {@link #usage(JsonNode)}, {@link #adaptBody(ObjectNode, boolean)}, {@link #hosts()} and
- * {@link #defaultBaseUrl}, registered by one line in {@code META-INF/services/io.caravan.provider.ProviderAdapter}.
+ * names) is a subclass in its own folder ({@code provider/openai/dialect/<vendor>/}) that passes its declared
+ * {@link Dialect} (api, default base URL, hosts, error rules, cached-token field) and overrides
+ * {@link #adaptBody(ObjectNode, boolean)} where it renames parameters, registered by one line in
+ * {@code META-INF/services/io.caravan.provider.ProviderAdapter}.
  * A catalog names it by its own api ({@code api: moonshot}) or keeps {@code api: openai}: {@link #dialect} then
  * picks the dialect whose {@link #hosts()} include the {@code base_url}'s host, or the one the {@code dialect}
  * setting names. See {@code docs/adding-a-provider.md}.
@@ -103,38 +104,57 @@ public class OpenAiAdapter implements ProviderAdapter {
             ErrorRule.status(422, BAD_REQUEST),
             ErrorRule.status(529, SERVER_ERROR));
 
+    /** OpenAI itself: no host of its own to recognise, no rules or usage fields beyond OpenAI's. */
+    static final Dialect OPENAI = new Dialect(API, null, Set.of(), List.of(), null);
+
+    private final Dialect own;
     private volatile List<ErrorRule> rules;
 
     private static final Set<String> NOT_PASSED = Set.of("model", "messages", "stream", "stream_options");
 
+    public OpenAiAdapter() {
+        this(OPENAI);
+    }
+
+    /** A dialect: a vendor's subclass passes its declaration. */
+    protected OpenAiAdapter(Dialect own) {
+        this.own = own;
+    }
+
     @Override
     public String api() {
-        return API;
+        return own.api();
+    }
+
+    @Override
+    public String defaultBaseUrl(ProviderSpec provider) {
+        return own.defaultBaseUrl();
     }
 
     // ---- the dialect hooks -------------------------------------------------------------------------------------
 
     /** The vendor's own error rules, tried before OpenAI's {@link #RULES}. */
     protected List<ErrorRule> dialectRules() {
-        return List.of();
+        return own.rules();
     }
 
     /** Hosts whose {@code api: openai} providers speak this dialect (e.g. {@code api.moonshot.ai}). */
     protected Set<String> hosts() {
-        return Set.of();
+        return own.hosts();
     }
 
     /** Renames or drops parameters the vendor spells differently, on the finished body. */
     protected void adaptBody(ObjectNode body, boolean streaming) {
     }
 
-    /** The usage of an answer; dialects add their own cached-token fields to OpenAI's. */
+    /** The usage of an answer: OpenAI's, with the dialect's own cached-token field where it has one. */
     protected TokenUsage usage(JsonNode usage) {
-        return openAiUsage(usage, -1);
+        String cachedField = own.cachedTokensField();
+        return openAiUsage(usage, cachedField == null ? -1 : Json.longOr(usage, cachedField, -1));
     }
 
     /** OpenAI usage; {@code cached} (when not negative) stands in for a missing {@code prompt_tokens_details}. */
-    protected static TokenUsage openAiUsage(JsonNode usage, long cached) {
+    private static TokenUsage openAiUsage(JsonNode usage, long cached) {
         if (usage == null || !usage.isObject()) {
             return TokenUsage.NONE;
         }
