@@ -38,6 +38,27 @@ public final class ChatMapping {
         return texts;
     }
 
+    /** The messages that are not system prompts, in order (none for null). */
+    public static List<JsonNode> conversation(ArrayNode messages) {
+        List<JsonNode> turns = new ArrayList<>();
+        if (messages != null) {
+            messages.forEach(m -> {
+                if (!isSystem(m)) {
+                    turns.add(m);
+                }
+            });
+        }
+        return turns;
+    }
+
+    /** A {@code max_tokens} (or {@code max_completion_tokens}) param under the native name, when given. */
+    public static void copyMaxTokens(ObjectNode params, ObjectNode to, String as) {
+        Integer max = AdapterSupport.maxTokens(params);
+        if (max != null) {
+            to.put(as, max);
+        }
+    }
+
     /**
      * Adds a turn of content blocks, merged into the last turn when that has the same role (the native APIs want
      * roles to alternate); an empty turn is left out.

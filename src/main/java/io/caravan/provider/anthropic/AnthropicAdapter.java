@@ -24,11 +24,9 @@ import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.util.Json;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -126,12 +124,7 @@ public class AnthropicAdapter implements ProviderAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        own.put("anthropic-version", VERSION);
-        own.put("x-api-key", apiKey);
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "anthropic-version", VERSION, "x-api-key", apiKey);
     }
 
     @Override
@@ -148,15 +141,10 @@ public class AnthropicAdapter implements ProviderAdapter {
 
         List<String> system = ChatMapping.systemTexts(request.messages());
         ArrayNode messages = Json.array();
-        if (request.messages() != null) {
-            for (JsonNode m : request.messages()) {
-                if (ChatMapping.isSystem(m)) {
-                    continue;
-                }
-                String role = Json.textOrNull(m, "role");
-                ArrayNode blocks = "tool".equals(role) ? toolResult(m) : blocks(m, "assistant".equals(role));
-                ChatMapping.appendTurn(messages, "assistant".equals(role) ? "assistant" : "user", "content", blocks);
-            }
+        for (JsonNode m : ChatMapping.conversation(request.messages())) {
+            String role = Json.textOrNull(m, "role");
+            ArrayNode blocks = "tool".equals(role) ? toolResult(m) : blocks(m, "assistant".equals(role));
+            ChatMapping.appendTurn(messages, "assistant".equals(role) ? "assistant" : "user", "content", blocks);
         }
         String format = formatInstruction(params.get("response_format"));
         if (format != null) {
@@ -390,9 +378,7 @@ public class AnthropicAdapter implements ProviderAdapter {
     /** The ordinary body with {@code stream: true}; Anthropic reports usage in message_start/message_delta. */
     @Override
     public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        ObjectNode body = (ObjectNode) AdapterSupport.parseOrNull(requestBody(request, provider, deployment));
-        body.put("stream", true);
-        return Json.bytes(body);
+        return Json.bytes(AdapterSupport.streaming(requestBody(request, provider, deployment)));
     }
 
     @Override

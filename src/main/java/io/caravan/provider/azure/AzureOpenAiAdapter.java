@@ -15,7 +15,6 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -122,16 +121,11 @@ public class AzureOpenAiAdapter extends OpenAiAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
         if (apiKey != null) {
-            own.put("api-key", apiKey);
-        } else {
-            own.put("Authorization", "Bearer " + TOKENS.token(new EntraTokens.Client(
-                    provider.setting("authority_host", null), provider.setting("tenant_id", null),
-                    provider.setting("client_id", null), provider.setting("client_secret", null))));
+            return AdapterSupport.jsonHeaders(provider, "api-key", apiKey);
         }
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "Authorization", "Bearer " + TOKENS.token(new EntraTokens.Client(
+                provider.setting("authority_host", null), provider.setting("tenant_id", null),
+                provider.setting("client_id", null), provider.setting("client_secret", null))));
     }
 }

@@ -154,13 +154,7 @@ public class BedrockAdapter implements ProviderAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        if (apiKey != null) {
-            own.put("Authorization", "Bearer " + apiKey);
-        }
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "Authorization", apiKey == null ? null : "Bearer " + apiKey);
     }
 
     /** A Bedrock API key as a bearer token, or else SigV4 over this exact URL and body. */
@@ -186,42 +180,34 @@ public class BedrockAdapter implements ProviderAdapter {
         ArrayNode system = Json.array();
         ChatMapping.systemTexts(request.messages()).forEach(text -> system.addObject().put("text", text));
         ArrayNode messages = Json.array();
-        if (request.messages() != null) {
-            for (JsonNode m : request.messages()) {
-                if (ChatMapping.isSystem(m)) {
-                    continue;
-                }
-                String role = Json.textOrNull(m, "role");
-                String turnRole = "assistant".equals(role) ? "assistant" : "user";
-                ArrayNode blocks = Json.array();
-                if ("tool".equals(role)) {
-                    ObjectNode result = blocks.addObject().putObject("toolResult");
-                    result.put("toolUseId", Json.textOrNull(m, "tool_call_id"));
-                    result.putArray("content").addObject().put("text", AdapterSupport.text(m.get("content")));
-                } else {
-                    contentBlocks(m.get("content"), blocks);
-                    JsonNode calls = m.get("tool_calls");
-                    if ("assistant".equals(role) && calls != null && calls.isArray()) {
-                        for (JsonNode call : calls) {
-                            ObjectNode use = blocks.addObject().putObject("toolUse");
-                            use.put("toolUseId", Json.textOrNull(call, "id"));
-                            use.put("name", Json.textOrNull(call.path("function"), "name"));
-                            use.set("input", arguments(call.path("function").get("arguments")));
-                        }
+        for (JsonNode m : ChatMapping.conversation(request.messages())) {
+            String role = Json.textOrNull(m, "role");
+            String turnRole = "assistant".equals(role) ? "assistant" : "user";
+            ArrayNode blocks = Json.array();
+            if ("tool".equals(role)) {
+                ObjectNode result = blocks.addObject().putObject("toolResult");
+                result.put("toolUseId", Json.textOrNull(m, "tool_call_id"));
+                result.putArray("content").addObject().put("text", AdapterSupport.text(m.get("content")));
+            } else {
+                contentBlocks(m.get("content"), blocks);
+                JsonNode calls = m.get("tool_calls");
+                if ("assistant".equals(role) && calls != null && calls.isArray()) {
+                    for (JsonNode call : calls) {
+                        ObjectNode use = blocks.addObject().putObject("toolUse");
+                        use.put("toolUseId", Json.textOrNull(call, "id"));
+                        use.put("name", Json.textOrNull(call.path("function"), "name"));
+                        use.set("input", arguments(call.path("function").get("arguments")));
                     }
                 }
-                ChatMapping.appendTurn(messages, turnRole, "content", blocks);
             }
+            ChatMapping.appendTurn(messages, turnRole, "content", blocks);
         }
         body.set("messages", messages);
         if (!system.isEmpty()) {
             body.set("system", system);
         }
         ObjectNode config = Json.object();
-        Integer maxTokens = AdapterSupport.maxTokens(params);
-        if (maxTokens != null) {
-            config.put("maxTokens", maxTokens);
-        }
+        ChatMapping.copyMaxTokens(params, config, "maxTokens");
         ChatMapping.copyNumber(params, "temperature", config, "temperature");
         ChatMapping.copyNumber(params, "top_p", config, "topP");
         ChatMapping.copyStopSequences(params, config);
@@ -399,11 +385,6 @@ public class BedrockAdapter implements ProviderAdapter {
     @Override
     public Framing streamFraming() {
         return Framing.EVENT_STREAM;
-    }
-
-    @Override
-    public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        return requestBody(request, provider, deployment);
     }
 
     @Override

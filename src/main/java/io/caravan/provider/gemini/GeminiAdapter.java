@@ -24,7 +24,6 @@ import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.util.Json;
 import java.math.BigDecimal;
@@ -33,7 +32,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -141,11 +139,7 @@ public class GeminiAdapter implements ProviderAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        own.put("x-goog-api-key", apiKey);
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "x-goog-api-key", apiKey);
     }
 
     @Override
@@ -155,33 +149,28 @@ public class GeminiAdapter implements ProviderAdapter {
         List<String> system = ChatMapping.systemTexts(request.messages());
         ArrayNode contents = Json.array();
         Map<String, String> callNames = new HashMap<>();
-        if (request.messages() != null) {
-            for (JsonNode m : request.messages()) {
-                if (ChatMapping.isSystem(m)) {
-                    continue;
-                }
-                String role = Json.textOrNull(m, "role");
-                ArrayNode parts;
-                String turnRole;
-                if ("assistant".equals(role)) {
-                    turnRole = "model";
-                    parts = contentParts(m.get("content"));
-                    JsonNode calls = m.get("tool_calls");
-                    if (calls != null && calls.isArray()) {
-                        for (JsonNode call : calls) {
-                            parts.add(functionCall(call, callNames));
-                        }
+        for (JsonNode m : ChatMapping.conversation(request.messages())) {
+            String role = Json.textOrNull(m, "role");
+            ArrayNode parts;
+            String turnRole;
+            if ("assistant".equals(role)) {
+                turnRole = "model";
+                parts = contentParts(m.get("content"));
+                JsonNode calls = m.get("tool_calls");
+                if (calls != null && calls.isArray()) {
+                    for (JsonNode call : calls) {
+                        parts.add(functionCall(call, callNames));
                     }
-                } else if ("tool".equals(role)) {
-                    turnRole = "user";
-                    parts = Json.array();
-                    parts.add(functionResponse(m, callNames));
-                } else {
-                    turnRole = "user";
-                    parts = contentParts(m.get("content"));
                 }
-                ChatMapping.appendTurn(contents, turnRole, "parts", parts);
+            } else if ("tool".equals(role)) {
+                turnRole = "user";
+                parts = Json.array();
+                parts.add(functionResponse(m, callNames));
+            } else {
+                turnRole = "user";
+                parts = contentParts(m.get("content"));
             }
+            ChatMapping.appendTurn(contents, turnRole, "parts", parts);
         }
         if (!system.isEmpty()) {
             body.putObject("systemInstruction").putArray("parts").addObject().put("text", String.join("\n\n", system));
@@ -277,10 +266,7 @@ public class GeminiAdapter implements ProviderAdapter {
 
     private static ObjectNode generationConfig(ObjectNode params) {
         ObjectNode config = Json.object();
-        Integer max = AdapterSupport.maxTokens(params);
-        if (max != null) {
-            config.put("maxOutputTokens", max);
-        }
+        ChatMapping.copyMaxTokens(params, config, "maxOutputTokens");
         ChatMapping.copyNumber(params, "temperature", config, "temperature");
         ChatMapping.copyNumber(params, "top_p", config, "topP");
         ChatMapping.copyNumber(params, "top_k", config, "topK");
@@ -519,11 +505,6 @@ public class GeminiAdapter implements ProviderAdapter {
     public String streamEndpoint(ProviderSpec provider, DeploymentSpec deployment) {
         String plain = endpoint(provider, deployment);
         return plain.substring(0, plain.length() - ":generateContent".length()) + ":streamGenerateContent?alt=sse";
-    }
-
-    @Override
-    public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        return requestBody(request, provider, deployment);
     }
 
     @Override

@@ -22,12 +22,10 @@ import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.util.Json;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -211,11 +209,7 @@ public class OpenAiAdapter implements ProviderAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        own.put("Authorization", "Bearer " + apiKey);
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "Authorization", "Bearer " + apiKey);
     }
 
     @Override
@@ -311,8 +305,7 @@ public class OpenAiAdapter implements ProviderAdapter {
     /** The ordinary body with {@code stream: true} and {@code stream_options.include_usage}, so streams are billed. */
     @Override
     public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        ObjectNode body = (ObjectNode) AdapterSupport.parseOrNull(requestBody(request, provider, deployment));
-        body.put("stream", true);
+        ObjectNode body = AdapterSupport.streaming(requestBody(request, provider, deployment));
         body.putObject("stream_options").put("include_usage", true);
         adaptBody(body, true);
         return Json.bytes(body);
