@@ -92,7 +92,13 @@ public final class CaravanMain {
             System.err.println("caravan: " + e.getMessage());
             return 2;
         }
-        String catalogOption = option(rest, "--catalog");
+        String catalogOption;
+        try {
+            catalogOption = io.caravan.cli.Options.take(rest, "--catalog");
+        } catch (IllegalArgumentException e) {
+            System.err.println("caravan " + command + ": " + e.getMessage() + " (caravan help)");
+            return 2;
+        }
         if (catalogOption != null) {
             settings = settings.with("caravan.catalog", catalogOption);
         }
@@ -156,21 +162,5 @@ public final class CaravanMain {
     public static String noCatalog(String command, Path catalogFile) {
         return "caravan " + command + ": no catalog at " + catalogFile.toAbsolutePath().normalize()
                 + " (a relative caravan.catalog is read from the folder you run in; name one with --catalog FILE)";
-    }
-
-    /** Removes {@code --name VALUE} (or {@code --name=VALUE}) from the arguments and returns the value. */
-    public static String option(List<String> args, String name) {
-        for (int i = 0; i < args.size(); i++) {
-            String arg = args.get(i);
-            if (arg.equals(name) && i + 1 < args.size()) {
-                args.remove(i);
-                return args.remove(i);
-            }
-            if (arg.startsWith(name + "=")) {
-                args.remove(i);
-                return arg.substring(name.length() + 1);
-            }
-        }
-        return null;
     }
 }

@@ -49,7 +49,7 @@ public final class SendCommand {
                 }
                 headers.add(new String[] {header.substring(0, eq), header.substring(eq + 1)});
             }
-            topic = ReportCommand.option(rest, "--topic");
+            topic = Options.take(rest, "--topic");
             if (rest.size() > 1) {
                 throw new IllegalArgumentException("one input at most, got '" + rest.get(0) + "' and '" + rest.get(1) + "'");
             }
@@ -138,8 +138,7 @@ public final class SendCommand {
 
     /** Removes one {@code -H VALUE} / {@code --header VALUE} and returns the value, or null when none is left. */
     private static String headerOption(List<String> args) {
-        String value = ReportCommand.option(args, "-H");
-        return value != null ? value : ReportCommand.option(args, "--header");
+        return Options.take(args, "-H", "--header");
     }
 
     private static KafkaProducer<String, byte[]> producer(String address, int maxTaskBytes) {
