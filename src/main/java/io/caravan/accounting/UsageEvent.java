@@ -2,6 +2,7 @@ package io.caravan.accounting;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.caravan.provider.Headroom;
+import io.caravan.task.Outcome;
 import io.caravan.util.Json;
 import java.io.IOException;
 import java.time.Instant;
@@ -41,6 +42,11 @@ public record UsageEvent(
         this(taskId, attempt, ts, tier, model, deployment, provider, outcome, latencyMs, inputTokens,
                 cachedInputTokens, outputTokens, costUsd, fallback, tenant, instance, keyId, retryAfterMs, headroom,
                 "online");
+    }
+
+    /** The attempt's outcome as the type; null for an outcome this version does not know. */
+    public Outcome outcomeType() {
+        return Outcome.fromWireName(outcome);
     }
 
     /** Events above these are not of this world: one attempt never bills this much or reads this many tokens. */
