@@ -64,6 +64,8 @@ public record UsageEvent(
 
     /** A record that is not a possible usage event. */
     public static final class Rejected extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         private final Rejection reason;
 
         Rejected(Rejection reason, String message) {

@@ -266,6 +266,8 @@ public final class ChatStreamWriter {
 
     /** The caller's connection is closed or stopped reading. */
     private static final class CallerGone extends Exception {
+        private static final long serialVersionUID = 1L;
+
         CallerGone() {
             super("the caller went away", null, false, false);
         }

@@ -74,6 +74,8 @@ public final class ErrorsAsExceptions implements InterceptStrategy {
 
     /** The step's callback, run at most once: by the step, or by the catch when the step never handed on. */
     private static final class OnceCallback extends AtomicBoolean implements AsyncCallback {
+        private static final long serialVersionUID = 1L;
+
         private final transient AsyncCallback callback;
 
         OnceCallback(AsyncCallback callback) {

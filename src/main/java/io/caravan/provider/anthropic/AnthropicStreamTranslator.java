@@ -92,7 +92,7 @@ final class AnthropicStreamTranslator implements StreamTranslator {
     /** Usage fields arrive in message_start (input) and message_delta (output, cumulative): the latest wins. */
     private void mergeUsage(JsonNode u) {
         if (u != null && u.isObject()) {
-            u.fields().forEachRemaining(f -> {
+            u.properties().forEach(f -> {
                 if (f.getValue().isNumber()) {
                     usage.set(f.getKey(), f.getValue());
                 }

@@ -31,7 +31,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -293,9 +292,7 @@ public class GeminiAdapter implements ProviderAdapter {
         if (in == null || !in.isObject()) {
             return out;
         }
-        Iterator<Map.Entry<String, JsonNode>> fields = in.fields();
-        while (fields.hasNext()) {
-            Map.Entry<String, JsonNode> f = fields.next();
+        for (Map.Entry<String, JsonNode> f : in.properties()) {
             String key = f.getKey();
             JsonNode v = f.getValue();
             switch (key) {
@@ -318,7 +315,7 @@ public class GeminiAdapter implements ProviderAdapter {
                 }
                 case "properties" -> {
                     ObjectNode props = out.putObject("properties");
-                    v.fields().forEachRemaining(p -> props.set(p.getKey(), schema(p.getValue())));
+                    v.properties().forEach(p -> props.set(p.getKey(), schema(p.getValue())));
                 }
                 case "items" -> out.set("items", schema(v));
                 case "anyOf" -> {

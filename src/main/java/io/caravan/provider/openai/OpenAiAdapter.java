@@ -25,7 +25,6 @@ import io.caravan.provider.TokenUsage;
 import io.caravan.resilience.ProviderError;
 import io.caravan.util.Json;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -219,9 +218,7 @@ public class OpenAiAdapter implements ProviderAdapter {
         body.set("messages", request.messages() == null ? Json.array() : request.messages().deepCopy());
         String maxTokensParam = provider.setting("max_tokens_param", "max_tokens");
         if (request.params() != null) {
-            Iterator<Map.Entry<String, JsonNode>> fields = request.params().fields();
-            while (fields.hasNext()) {
-                Map.Entry<String, JsonNode> f = fields.next();
+            for (Map.Entry<String, JsonNode> f : request.params().properties()) {
                 if (NOT_PASSED.contains(f.getKey()) || f.getValue() == null || f.getValue().isNull()) {
                     continue;
                 }
