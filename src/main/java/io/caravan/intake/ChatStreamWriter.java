@@ -10,7 +10,6 @@ import io.caravan.dispatch.AttemptRecorder;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.ProviderError;
-import io.caravan.resilience.RateLimits;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;

@@ -31,10 +31,6 @@ public final class UsageRecords {
     private final boolean publish;
     private final String instance;
 
-    public UsageRecords() {
-        this(true, null);
-    }
-
     /**
      * {@code publish=false}: no usage topic (a batch run without Kafka); events are not emitted. {@code instance}
      * names this Caravan in every event, so the fleet's other instances can tell its attempts from their own.
