@@ -96,7 +96,13 @@ public final class CaravanMain {
         // a mistyped name would otherwise leave its setting at the default without a word
         settings.unknown().forEach(name -> System.err.println("caravan: warning: unknown setting " + name
                 + " is ignored (the settings: docs/operations.md)"));
-        String catalogOption = option(rest, "--catalog");
+        String catalogOption;
+        try {
+            catalogOption = io.caravan.cli.Options.take(rest, "--catalog");
+        } catch (IllegalArgumentException e) {
+            System.err.println("caravan " + command + ": " + e.getMessage() + " (caravan help)");
+            return 2;
+        }
         if (catalogOption != null) {
             settings = settings.with(Setting.CATALOG, catalogOption);
         }
@@ -187,21 +193,5 @@ public final class CaravanMain {
     public static String noCatalog(String command, Path catalogFile) {
         return "caravan " + command + ": no catalog at " + catalogFile.toAbsolutePath().normalize()
                 + " (a relative caravan.catalog is read from the folder you run in; name one with --catalog FILE)";
-    }
-
-    /** Removes {@code --name VALUE} (or {@code --name=VALUE}) from the arguments and returns the value. */
-    public static String option(List<String> args, String name) {
-        for (int i = 0; i < args.size(); i++) {
-            String arg = args.get(i);
-            if (arg.equals(name) && i + 1 < args.size()) {
-                args.remove(i);
-                return args.remove(i);
-            }
-            if (arg.startsWith(name + "=")) {
-                args.remove(i);
-                return arg.substring(name.length() + 1);
-            }
-        }
-        return null;
     }
 }

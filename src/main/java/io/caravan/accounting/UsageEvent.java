@@ -2,6 +2,7 @@ package io.caravan.accounting;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.caravan.provider.Headroom;
+import io.caravan.task.Outcome;
 import io.caravan.util.Json;
 import java.io.IOException;
 import java.time.Instant;
@@ -43,6 +44,11 @@ public record UsageEvent(
                 "online");
     }
 
+    /** The attempt's outcome as the type; null for an outcome this version does not know. */
+    public Outcome outcomeType() {
+        return Outcome.fromWireName(outcome);
+    }
+
     /** Events above these are not of this world: one attempt never bills this much or reads this many tokens. */
     static final double MAX_COST_USD = 10_000;
     static final long MAX_TOKENS = 1_000_000_000L;
@@ -58,6 +64,8 @@ public record UsageEvent(
 
     /** A record that is not a possible usage event. */
     public static final class Rejected extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         private final Rejection reason;
 
         Rejected(Rejection reason, String message) {

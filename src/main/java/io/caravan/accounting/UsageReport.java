@@ -2,6 +2,7 @@ package io.caravan.accounting;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.caravan.task.Outcome;
 import io.caravan.util.Json;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -110,7 +111,7 @@ public final class UsageReport {
             }
             groups.computeIfAbsent(by.keyOf(e), k -> new Acc()).add(e);
             all.add(e);
-            if (e.fallback() && "ok".equals(e.outcome())) {
+            if (e.fallback() && e.outcomeType() == Outcome.OK) {
                 tasksThatFellBack.add(e.taskId());
             }
         }

@@ -24,6 +24,8 @@ public final class UsageTopicReader {
 
     /** The topic is not on the broker. */
     public static final class NoSuchTopic extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         public NoSuchTopic(String message) {
             super(message);
         }

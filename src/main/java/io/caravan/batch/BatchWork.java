@@ -13,7 +13,6 @@ import io.caravan.provider.BatchAdapter;
 import io.caravan.provider.BatchHttp;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.ProviderError;
 import io.caravan.task.Attempt;

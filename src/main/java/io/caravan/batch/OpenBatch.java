@@ -10,7 +10,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.BitSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -191,8 +190,7 @@ public final class OpenBatch {
         List<BatchTask> tasks = new ArrayList<>();
         for (JsonNode t : n.get("tasks")) {
             Map<String, byte[]> headers = new LinkedHashMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = t.path("headers").fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> h = it.next();
+            for (Map.Entry<String, JsonNode> h : t.path("headers").properties()) {
                 headers.put(h.getKey(), Base64.getDecoder().decode(h.getValue().asText()));
             }
             tasks.add(new BatchTask(t.get("id").asText(), Instant.parse(t.get("deadline").asText()),

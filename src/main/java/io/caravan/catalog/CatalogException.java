@@ -9,6 +9,8 @@ import io.caravan.util.Redaction;
  */
 public class CatalogException extends RuntimeException {
 
+    private static final long serialVersionUID = 1L;
+
     public CatalogException(String file, String entry, String problem) {
         super(Redaction.redact(file + ": " + entry + ": " + problem));
     }

@@ -3,12 +3,9 @@ package io.caravan.catalog;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.util.Json;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import io.caravan.util.Sha256;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -128,7 +125,7 @@ final class TenantsReader {
                 if (key.isEmpty()) {
                     warnings.accept(at + ": " + text + " is unset or empty; that key is left out");
                 } else {
-                    out.add(sha256Hex(key));
+                    out.add(Sha256.hex(key));
                 }
             } else {
                 throw fail(at, "not a sha256: hash or an ${ENV} reference; plain keys are refused "
@@ -136,16 +133,6 @@ final class TenantsReader {
             }
         }
         return List.copyOf(new LinkedHashSet<>(out));
-    }
-
-    /** The lowercase hex SHA-256 of a key, as {@code api_keys} stores it (after {@code sha256:}). */
-    static String sha256Hex(String key) {
-        try {
-            return HexFormat.of().formatHex(
-                    MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private Set<String> names(JsonNode node, String entry, Set<String> known, String what) {

@@ -70,14 +70,20 @@ public final class BatchCommand {
     /** The command line after {@code batch}; returns the exit status. */
     public static int run(Settings settings, List<String> args, PrintStream out, PrintStream err) throws Exception {
         List<String> rest = new ArrayList<>(args);
-        String output = io.caravan.CaravanMain.option(rest, "-o");
-        if (output == null) {
-            output = io.caravan.CaravanMain.option(rest, "--output");
+        String output = null;
+        String concurrency = null;
+        String deadline = null;
+        String maxDelay = null;
+        boolean missingValue = false;
+        try {
+            output = Options.take(rest, "-o", "--output");
+            concurrency = Options.take(rest, "--concurrency");
+            deadline = Options.take(rest, "--deadline");
+            maxDelay = Options.take(rest, "--max-delay");
+        } catch (IllegalArgumentException e) {
+            missingValue = true;
         }
-        String concurrency = io.caravan.CaravanMain.option(rest, "--concurrency");
-        String deadline = io.caravan.CaravanMain.option(rest, "--deadline");
-        String maxDelay = io.caravan.CaravanMain.option(rest, "--max-delay");
-        if (rest.size() != 1 || output == null || (deadline != null && maxDelay != null)) {
+        if (missingValue || rest.size() != 1 || output == null || (deadline != null && maxDelay != null)) {
             err.println("usage: caravan batch IN.jsonl -o OUT.jsonl [--concurrency N] [--catalog FILE]"
                     + " [--deadline INSTANT | --max-delay DURATION]");
             return 2;

@@ -1,12 +1,9 @@
 package io.caravan.cli;
 
+import io.caravan.util.Sha256;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.regex.Pattern;
 
 /**
@@ -68,11 +65,6 @@ public final class KeysCommand {
 
     /** The catalog's form of a key: {@code sha256:} and the hex SHA-256 of its UTF-8 bytes. */
     public static String hashLine(String key) {
-        try {
-            return "sha256:" + HexFormat.of().formatHex(
-                    MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return "sha256:" + Sha256.hex(key);
     }
 }

@@ -38,11 +38,11 @@ public final class ReportCommand {
         String format;
         String html;
         try {
-            by = UsageReport.By.parse(orDefault(option(rest, "--by"), "tier"));
-            since = instant(option(rest, "--since"), false);
-            until = instant(option(rest, "--until"), true);
-            format = orDefault(option(rest, "--format"), "table");
-            html = option(rest, "--html");
+            by = UsageReport.By.parse(orDefault(Options.take(rest, "--by"), "tier"));
+            since = instant(Options.take(rest, "--since"), false);
+            until = instant(Options.take(rest, "--until"), true);
+            format = orDefault(Options.take(rest, "--format"), "table");
+            html = Options.take(rest, "--html");
             if (!List.of("table", "csv", "json").contains(format)) {
                 throw new IllegalArgumentException("--format must be table, csv or json, got '" + format + "'");
             }
@@ -132,24 +132,5 @@ public final class ReportCommand {
 
     private static String orDefault(String value, String fallback) {
         return value == null ? fallback : value;
-    }
-
-    /** Removes {@code --name VALUE} or {@code --name=VALUE}; a name without a value is an error. */
-    static String option(List<String> args, String name) {
-        for (int i = 0; i < args.size(); i++) {
-            String arg = args.get(i);
-            if (arg.equals(name)) {
-                if (i + 1 >= args.size()) {
-                    throw new IllegalArgumentException(name + " needs a value");
-                }
-                args.remove(i);
-                return args.remove(i);
-            }
-            if (arg.startsWith(name + "=")) {
-                args.remove(i);
-                return arg.substring(name.length() + 1);
-            }
-        }
-        return null;
     }
 }

@@ -11,7 +11,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
@@ -50,7 +49,7 @@ public final class SendCommand {
                 }
                 headers.add(new String[] {header.substring(0, eq), header.substring(eq + 1)});
             }
-            topic = ReportCommand.option(rest, "--topic");
+            topic = Options.take(rest, "--topic");
             if (rest.size() > 1) {
                 throw new IllegalArgumentException("one input at most, got '" + rest.get(0) + "' and '" + rest.get(1) + "'");
             }
@@ -139,8 +138,7 @@ public final class SendCommand {
 
     /** Removes one {@code -H VALUE} / {@code --header VALUE} and returns the value, or null when none is left. */
     private static String headerOption(List<String> args) {
-        String value = ReportCommand.option(args, "-H");
-        return value != null ? value : ReportCommand.option(args, "--header");
+        return Options.take(args, "-H", "--header");
     }
 
     private static KafkaProducer<String, byte[]> producer(String address, int maxTaskBytes) {

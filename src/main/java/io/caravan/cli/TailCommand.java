@@ -47,7 +47,7 @@ public final class TailCommand {
         String topic;
         long max;
         try {
-            String maxText = ReportCommand.option(rest, "--max");
+            String maxText = Options.take(rest, "--max");
             try {
                 max = maxText == null ? Long.MAX_VALUE : Long.parseLong(maxText);
             } catch (NumberFormatException e) {
@@ -56,7 +56,7 @@ public final class TailCommand {
             if (max < 1) {
                 throw new IllegalArgumentException("--max must be a positive number, not '" + maxText + "'");
             }
-            topic = ReportCommand.option(rest, "--topic");
+            topic = Options.take(rest, "--topic");
             which = rest.isEmpty() ? "results" : rest.remove(0);
             if (!List.of("results", "usage", "dlq").contains(which)) {
                 throw new IllegalArgumentException((which.startsWith("-") ? "unknown option '" : "unknown topic '")

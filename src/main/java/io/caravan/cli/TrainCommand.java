@@ -60,7 +60,7 @@ public final class TrainCommand {
         List<String> rest = new ArrayList<>(args);
         int seconds;
         try {
-            String value = ReportCommand.option(rest, "--seconds");
+            String value = Options.take(rest, "--seconds");
             seconds = value == null ? 20 : Integer.parseInt(value);
             if (seconds < 1 || seconds > 600) {
                 throw new IllegalArgumentException("--seconds is 1 to 600, not " + seconds);

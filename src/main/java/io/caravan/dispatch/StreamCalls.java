@@ -3,7 +3,6 @@ package io.caravan.dispatch;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.BoundedResponse;
-import io.caravan.provider.ChatRequest;
 import io.caravan.provider.Headroom;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;

@@ -1,11 +1,10 @@
 package io.caravan.intake;
 
 import io.caravan.util.Json;
+import io.caravan.util.Sha256;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.List;
 
@@ -24,7 +23,7 @@ public final class ApiKeyAuth implements Handler<RoutingContext> {
     private final List<byte[]> digests;
 
     public ApiKeyAuth(List<String> keys) {
-        this.digests = keys.stream().map(ApiKeyAuth::digest).toList();
+        this.digests = keys.stream().map(Sha256::digest).toList();
     }
 
     /** The keys of the setting (comma-separated, blanks dropped); empty when the setting is unset. */
@@ -40,7 +39,7 @@ public final class ApiKeyAuth implements Handler<RoutingContext> {
                 || !authorization.regionMatches(true, 0, PREFIX, 0, PREFIX.length())) {
             return false;
         }
-        byte[] given = digest(authorization.substring(PREFIX.length()).trim());
+        byte[] given = Sha256.digest(authorization.substring(PREFIX.length()).trim());
         boolean match = false;
         for (byte[] key : digests) {
             match |= MessageDigest.isEqual(key, given);
@@ -60,13 +59,5 @@ public final class ApiKeyAuth implements Handler<RoutingContext> {
                 .putHeader("Content-Type", "application/json")
                 .putHeader("WWW-Authenticate", "Bearer")
                 .end(io.vertx.core.buffer.Buffer.buffer(body));
-    }
-
-    private static byte[] digest(String key) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

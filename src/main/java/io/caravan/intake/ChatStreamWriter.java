@@ -10,7 +10,6 @@ import io.caravan.dispatch.AttemptRecorder;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ErrorClassifier;
 import io.caravan.resilience.ProviderError;
-import io.caravan.resilience.RateLimits;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;
@@ -266,6 +265,8 @@ public final class ChatStreamWriter {
 
     /** The caller's connection is closed or stopped reading. */
     private static final class CallerGone extends Exception {
+        private static final long serialVersionUID = 1L;
+
         CallerGone() {
             super("the caller went away", null, false, false);
         }

@@ -2,7 +2,6 @@ package io.caravan.intake;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.camel.AsyncCallback;
-import org.apache.camel.AsyncProcessor;
 import org.apache.camel.CamelContext;
 import org.apache.camel.CamelExecutionException;
 import org.apache.camel.Exchange;
@@ -74,6 +73,8 @@ public final class ErrorsAsExceptions implements InterceptStrategy {
 
     /** The step's callback, run at most once: by the step, or by the catch when the step never handed on. */
     private static final class OnceCallback extends AtomicBoolean implements AsyncCallback {
+        private static final long serialVersionUID = 1L;
+
         private final transient AsyncCallback callback;
 
         OnceCallback(AsyncCallback callback) {

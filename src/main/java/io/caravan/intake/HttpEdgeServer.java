@@ -71,10 +71,6 @@ public final class HttpEdgeServer extends VertxPlatformHttpServer {
         }
     }
 
-    HttpEdgeServer(VertxPlatformHttpServerConfiguration configuration, Edge edge) {
-        this(configuration, edge, null);
-    }
-
     HttpEdgeServer(VertxPlatformHttpServerConfiguration configuration, Edge edge, TenantAuth tenants) {
         super(configuration);
         this.configuration = configuration;

@@ -41,10 +41,6 @@ public final class KafkaIntake {
     private final TaskIntake intake;
     private final FatalErrors fatal;
 
-    public KafkaIntake(TaskIntake intake) {
-        this(intake, new FatalErrors());
-    }
-
     public KafkaIntake(TaskIntake intake, FatalErrors fatal) {
         this.intake = intake;
         this.fatal = fatal;

@@ -5,13 +5,10 @@ import io.caravan.catalog.Catalog;
 import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.TenantSpec;
 import io.caravan.util.Json;
+import io.caravan.util.Sha256;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -42,7 +39,7 @@ public final class TenantAuth implements Handler<RoutingContext> {
 
     public TenantAuth(CatalogHolder catalogs, List<String> apiKeys) {
         this.catalogs = catalogs;
-        this.legacyHashes = apiKeys.stream().map(TenantAuth::sha256Hex).toList();
+        this.legacyHashes = apiKeys.stream().map(Sha256::hex).toList();
         this.legacy = apiKeys.isEmpty() ? null : new ApiKeyAuth(apiKeys);
     }
 
@@ -78,7 +75,7 @@ public final class TenantAuth implements Handler<RoutingContext> {
                 || !authorization.regionMatches(true, 0, PREFIX, 0, PREFIX.length())) {
             return null;
         }
-        return index(catalog).tenantByHash().get(sha256Hex(authorization.substring(PREFIX.length()).trim()));
+        return index(catalog).tenantByHash().get(Sha256.hex(authorization.substring(PREFIX.length()).trim()));
     }
 
     private Index index(Catalog catalog) {
@@ -104,14 +101,5 @@ public final class TenantAuth implements Handler<RoutingContext> {
                 .putHeader("Content-Type", "application/json")
                 .putHeader("WWW-Authenticate", "Bearer")
                 .end(io.vertx.core.buffer.Buffer.buffer(body));
-    }
-
-    static String sha256Hex(String key) {
-        try {
-            return HexFormat.of().formatHex(
-                    MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -68,7 +68,7 @@ public final class TenantIdentity {
         metadata.put("tenant", tenant);
         TenantSpec spec = catalog.tenant(tenant);
         if (spec != null) {
-            spec.metadata().fields().forEachRemaining(f -> {
+            spec.metadata().properties().forEach(f -> {
                 if (!metadata.has(f.getKey())) {
                     metadata.set(f.getKey(), f.getValue());
                 }

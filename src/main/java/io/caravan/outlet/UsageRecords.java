@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.TextNode;
 import io.caravan.task.TaskContext;
 import io.caravan.util.Json;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.camel.Exchange;
@@ -31,10 +30,6 @@ public final class UsageRecords {
 
     private final boolean publish;
     private final String instance;
-
-    public UsageRecords() {
-        this(true, null);
-    }
 
     /**
      * {@code publish=false}: no usage topic (a batch run without Kafka); events are not emitted. {@code instance}
@@ -80,8 +75,10 @@ public final class UsageRecords {
             bounded.set("tenant", tenant);
         }
         int others = 0;
-        for (Iterator<Map.Entry<String, JsonNode>> it = metadata.fields(); it.hasNext() && others < MAX_OTHER_FIELDS; ) {
-            Map.Entry<String, JsonNode> field = it.next();
+        for (Map.Entry<String, JsonNode> field : metadata.properties()) {
+            if (others >= MAX_OTHER_FIELDS) {
+                break;
+            }
             JsonNode value = field.getValue();
             if (field.getKey().equals("tenant") || field.getKey().length() > MAX_FIELD_NAME_CHARS) {
                 continue;

@@ -65,6 +65,13 @@ public final class AdapterSupport {
         return node;
     }
 
+    /** A request body of the adapter's own with {@code "stream": true} added. */
+    public static ObjectNode streaming(byte[] requestBody) {
+        ObjectNode body = (ObjectNode) parseOrNull(requestBody);
+        body.put("stream", true);
+        return body;
+    }
+
     /** A malformed-response error for a body that is JSON but lacks what the API promises. */
     public static ProviderError malformed(int status, String api, String what) {
         return new ProviderError(ErrorClass.SERVER_ERROR, status, "malformed response from " + api + ": " + what);
@@ -120,6 +127,22 @@ public final class AdapterSupport {
             base = base.substring(0, base.length() - 1);
         }
         return base;
+    }
+
+    /**
+     * JSON request and answer, then the adapter's header pairs ({@code name, value, ...}; a null value leaves its
+     * header out), then the provider's extra {@code headers} as {@link #headers} adds them.
+     */
+    public static Map<String, String> jsonHeaders(ProviderSpec provider, String... pairs) {
+        Map<String, String> own = new LinkedHashMap<>();
+        own.put("Content-Type", "application/json");
+        own.put("Accept", "application/json");
+        for (int i = 0; i + 1 < pairs.length; i += 2) {
+            if (pairs[i + 1] != null) {
+                own.put(pairs[i], pairs[i + 1]);
+            }
+        }
+        return headers(provider, own);
     }
 
     /**

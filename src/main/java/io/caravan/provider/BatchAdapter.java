@@ -1,10 +1,13 @@
 package io.caravan.provider;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.resilience.ProviderError;
+import io.caravan.util.Json;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Speaks one provider's batch API beside its online adapter: builds the batch's request entries, submits them,
@@ -48,5 +51,16 @@ public interface BatchAdapter {
     record Status(String state, Phase phase, String output, String errors, String message) {}
 
     /** One result row: the {@code customId} it answers, and either its reply or its error. */
-    record Row(String customId, ProviderReply reply, ProviderError error) {}
+    record Row(String customId, ProviderReply reply, ProviderError error) {
+
+        /** A row holding an answer as the online API gives it, read by the online adapter (its error if it is one). */
+        public static Row answered(String customId, ProviderAdapter online, int status, JsonNode answer,
+                DeploymentSpec deployment) {
+            try {
+                return new Row(customId, online.readResponse(status, Map.of(), Json.bytes(answer), deployment), null);
+            } catch (ProviderError e) {
+                return new Row(customId, null, e);
+            }
+        }
+    }
 }

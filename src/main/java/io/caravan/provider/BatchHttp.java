@@ -25,6 +25,15 @@ public final class BatchHttp {
         public boolean ok() {
             return status >= 200 && status < 300;
         }
+
+        /** A success's JSON object; anything else is thrown, classified by {@code error} as the same answer online. */
+        public com.fasterxml.jackson.databind.JsonNode json(String api,
+                java.util.function.Function<Answer, ProviderError> error) {
+            if (!ok()) {
+                throw error.apply(this);
+            }
+            return AdapterSupport.parseSuccess(status, body, api);
+        }
     }
 
     private final HttpClient client;

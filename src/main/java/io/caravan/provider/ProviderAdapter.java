@@ -119,7 +119,7 @@ public interface ProviderAdapter {
      */
     ProviderReply readResponse(int status, Map<String, Object> headers, byte[] body, DeploymentSpec deployment);
 
-    // ---- streaming (optional): an adapter that streams overrides all four ----
+    // ---- streaming (optional): an adapter that streams overrides streams() and openStream(), the rest if it must ----
 
     /** Whether this adapter can stream answers ({@code "stream": true} on the chat API). */
     default boolean streams() {
@@ -136,9 +136,12 @@ public interface ProviderAdapter {
         return endpoint(provider, deployment);
     }
 
-    /** The request body of a streaming call (asks the provider for usage in the stream where it must be asked). */
+    /**
+     * The request body of a streaming call (asks the provider for usage in the stream where it must be asked); by
+     * default the ordinary one (Gemini and Bedrock say "stream" in the URL).
+     */
     default byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        throw new UnsupportedOperationException("api " + api() + " does not stream");
+        return requestBody(request, provider, deployment);
     }
 
     /**

@@ -13,9 +13,6 @@ public record ResponseLimits(long maxResponseBytes, int maxSseLineBytes, int max
     public static final int DEFAULT_MAX_SSE_LINE_BYTES = Setting.PROVIDER_MAX_SSE_LINE_BYTES.read(null);
     public static final int DEFAULT_MAX_SSE_EVENT_BYTES = Setting.PROVIDER_MAX_SSE_EVENT_BYTES.read(null);
 
-    public static final ResponseLimits DEFAULTS = new ResponseLimits(
-            DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_SSE_LINE_BYTES, DEFAULT_MAX_SSE_EVENT_BYTES);
-
     public ResponseLimits {
         if (maxResponseBytes <= 0 || maxSseLineBytes <= 0 || maxSseEventBytes <= 0) {
             throw new IllegalArgumentException("response limits must be greater than 0");

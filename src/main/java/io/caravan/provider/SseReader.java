@@ -7,7 +7,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 
 /** Reads Server-Sent Events (the text/event-stream format) from a provider's response, one event at a time. */
-public final class SseReader {
+public final class SseReader implements FrameReader {
 
     private final BufferedReader lines;
 
@@ -16,6 +16,7 @@ public final class SseReader {
     }
 
     /** The next event with data, or null at the end of the stream. Comments and {@code id:}/{@code retry:} are skipped. */
+    @Override
     public SseEvent next() throws IOException {
         String event = null;
         StringBuilder data = null;

@@ -1,5 +1,6 @@
 package io.caravan.provider;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 
 /**
@@ -21,4 +22,13 @@ public interface StreamTranslator {
 
     /** The usage reported so far. */
     TokenUsage usage();
+
+    /** An event's data, which must be a JSON object; anything else is a malformed answer of {@code api}. */
+    static JsonNode jsonObject(byte[] data, String api) {
+        JsonNode node = AdapterSupport.parseOrNull(data);
+        if (node == null || !node.isObject()) {
+            throw AdapterSupport.malformed(200, api, "a stream event that is not a JSON object");
+        }
+        return node;
+    }
 }

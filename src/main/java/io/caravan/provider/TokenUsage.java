@@ -12,4 +12,9 @@ public record TokenUsage(long input, long cachedInput, long output, long cacheWr
     public TokenUsage(long input, long cachedInput, long output) {
         this(input, cachedInput, output, 0);
     }
+
+    /** Usage from an API that counts cache reads and writes apart from the other input (Anthropic, Converse). */
+    public static TokenUsage cacheApart(long uncachedInput, long cacheRead, long cacheWrite, long output) {
+        return new TokenUsage(uncachedInput + cacheRead + cacheWrite, cacheRead, output, cacheWrite);
+    }
 }

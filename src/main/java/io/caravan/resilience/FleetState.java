@@ -3,6 +3,7 @@ package io.caravan.resilience;
 import io.caravan.accounting.UsageEvent;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.Headroom;
+import io.caravan.task.Outcome;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -173,7 +174,7 @@ public final class FleetState {
         if (ageMs > maxLag.toMillis()) {
             return;
         }
-        if ("ok".equals(e.outcome())) {
+        if (e.outcomeType() == Outcome.OK) {
             breaker.onSuccess(e.latencyMs(), java.util.concurrent.TimeUnit.MILLISECONDS);
             return;
         }

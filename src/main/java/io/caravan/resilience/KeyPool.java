@@ -2,6 +2,7 @@ package io.caravan.resilience;
 
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.util.Redaction;
+import io.caravan.util.Sha256;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -123,13 +124,7 @@ public final class KeyPool {
      * instances name keys by it on the usage topic; the key itself never leaves.
      */
     public static String fingerprint(String key) {
-        try {
-            byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(hash, 0, 6);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Sha256.hex(key).substring(0, 12);
     }
 
     /** When this key is usable again (a {@link System#nanoTime()}), or null for no such key. */

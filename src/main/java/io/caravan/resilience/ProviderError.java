@@ -13,6 +13,8 @@ import java.time.Duration;
  */
 public class ProviderError extends RuntimeException {
 
+    private static final long serialVersionUID = 1L;
+
     /** Longest message kept. */
     public static final int MAX_MESSAGE = 400;
     /** How much of a longer text is looked at (redacted, then capped): the cap falls well inside it. */

@@ -3,6 +3,7 @@ package io.caravan.resilience;
 import io.caravan.accounting.UsageEvent;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.catalog.TenantSpec;
+import io.caravan.task.Outcome;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -88,8 +89,8 @@ public final class TenantRateLimits {
 
     /** An attempt that reached a provider (not a wait, nor a deployment skipped without a call). */
     static boolean madeCall(UsageEvent e) {
-        return "ok".equals(e.outcome()) || e.latencyMs() > 0 && !"waited".equals(e.outcome())
-                && !"escalated".equals(e.outcome());
+        Outcome outcome = e.outcomeType();
+        return outcome == Outcome.OK || e.latencyMs() > 0 && outcome != Outcome.WAITED && outcome != Outcome.ESCALATED;
     }
 
     private ProviderSpec spec(TenantSpec tenant) {

@@ -13,10 +13,7 @@ import io.caravan.task.Outcome;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.util.Json;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
+import io.caravan.util.Sha256;
 import java.util.Iterator;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -117,12 +114,7 @@ public final class ResponseCache {
         request.put("group", ctx.group());
         request.set("messages", canonical(ctx.task().messages()));
         request.set("params", canonical(ctx.task().params()));
-        try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            return HexFormat.of().formatHex(sha.digest(request.toString().getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Sha256.hex(request.toString());
     }
 
     private static JsonNode canonical(JsonNode node) {

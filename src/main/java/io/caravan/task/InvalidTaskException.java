@@ -3,6 +3,8 @@ package io.caravan.task;
 /** A record or request that is not a task. {@code taskId} is the id found in it, if any; {@code tooLarge} maps to 413. */
 public class InvalidTaskException extends RuntimeException {
 
+    private static final long serialVersionUID = 1L;
+
     private final String taskId;
     private final boolean tooLarge;
 

@@ -40,6 +40,17 @@ public final class Outcome {
         return FAILURES.get(errorClass);
     }
 
+    /** The outcome of this wire name (as a usage event carries it), or null for a name Caravan does not know. */
+    public static Outcome fromWireName(String wireName) {
+        for (Outcome o : new Outcome[] {OK, WAITED, ESCALATED, CACHE_HIT}) {
+            if (o.wireName.equals(wireName)) {
+                return o;
+            }
+        }
+        ErrorClass failure = ErrorClass.fromWireName(wireName);
+        return failure == null ? null : failed(failure);
+    }
+
     public String wireName() {
         return wireName;
     }

@@ -247,7 +247,7 @@ public final class TaskParser {
             throw new InvalidTaskException("scores must be an object of numbers", id);
         }
         Map<String, Double> scores = new LinkedHashMap<>();
-        node.fields().forEachRemaining(e -> {
+        node.properties().forEach(e -> {
             if (!e.getValue().isNumber()) {
                 throw new InvalidTaskException("scores." + e.getKey() + " must be a number", id);
             }

@@ -64,11 +64,6 @@ public final class TaskTracing implements AutoCloseable {
     /** A task's span and whether it was ended (a task ends once, whichever route gets there first). */
     record TaskSpan(Span span, AtomicBoolean ended) {}
 
-    /** Tracing on with this OpenTelemetry (null: off), which {@link #close} does not shut down. */
-    public TaskTracing(OpenTelemetry otel, MeterRegistry registry, boolean captureContent) {
-        this(null, otel, registry, captureContent);
-    }
-
     private TaskTracing(AutoConfiguredOpenTelemetrySdk sdk, OpenTelemetry otel, MeterRegistry registry,
             boolean captureContent) {
         this.sdk = sdk;

@@ -29,6 +29,8 @@ public final class ElasticThreadPool extends ThreadPoolExecutor {
 
     /** Accepts a task only into the hands of a waiting thread, so the pool grows instead of queueing. */
     private static final class HandOff extends LinkedTransferQueue<Runnable> {
+        private static final long serialVersionUID = 1L;
+
         @Override
         public boolean offer(Runnable task) {
             return tryTransfer(task);

@@ -2,7 +2,6 @@ package io.caravan.dispatch.strategy;
 
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.Price;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
@@ -21,9 +20,7 @@ public final class CostStrategy implements GroupStrategy {
 
     @Override
     public List<DeploymentSpec> order(String group, List<DeploymentSpec> deployments) {
-        List<DeploymentSpec> out = new ArrayList<>(rotation.rotate(group, deployments));
-        out.sort(Comparator.comparingDouble(CostStrategy::price));  // stable: equal prices keep the rotation
-        return out;
+        return rotation.rotateThenSort(group, deployments, Comparator.comparingDouble(CostStrategy::price));
     }
 
     static double price(DeploymentSpec d) {

@@ -1,7 +1,6 @@
 package io.caravan.dispatch.strategy;
 
 import io.caravan.catalog.DeploymentSpec;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
@@ -25,8 +24,6 @@ public final class LeastBusyStrategy implements GroupStrategy {
 
     @Override
     public List<DeploymentSpec> order(String group, List<DeploymentSpec> deployments) {
-        List<DeploymentSpec> out = new ArrayList<>(rotation.rotate(group, deployments));
-        out.sort(Comparator.comparingInt(d -> stats.inFlight(d.id())));  // stable: ties keep the rotation
-        return out;
+        return rotation.rotateThenSort(group, deployments, Comparator.comparingInt(d -> stats.inFlight(d.id())));
     }
 }

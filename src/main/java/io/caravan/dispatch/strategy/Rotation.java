@@ -2,6 +2,7 @@ package io.caravan.dispatch.strategy;
 
 import io.caravan.catalog.DeploymentSpec;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -22,6 +23,14 @@ final class Rotation {
         for (int i = 0; i < equal.size(); i++) {
             out.add(equal.get((start + i) % equal.size()));
         }
+        return out;
+    }
+
+    /** The deployments rotated, then sorted by {@code key}: the sort is stable, so equal keys keep the rotation. */
+    List<DeploymentSpec> rotateThenSort(String group, List<DeploymentSpec> deployments,
+            Comparator<DeploymentSpec> key) {
+        List<DeploymentSpec> out = new ArrayList<>(rotate(group, deployments));
+        out.sort(key);
         return out;
     }
 }

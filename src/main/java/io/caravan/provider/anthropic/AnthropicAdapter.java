@@ -18,16 +18,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.AdapterSupport;
+import io.caravan.provider.ChatMapping;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.util.Json;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -125,12 +124,7 @@ public class AnthropicAdapter implements ProviderAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        own.put("anthropic-version", VERSION);
-        own.put("x-api-key", apiKey);
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "anthropic-version", VERSION, "x-api-key", apiKey);
     }
 
     @Override
@@ -145,32 +139,12 @@ public class AnthropicAdapter implements ProviderAdapter {
         }
         body.put("max_tokens", maxTokens);
 
-        List<String> system = new ArrayList<>();
+        List<String> system = ChatMapping.systemTexts(request.messages());
         ArrayNode messages = Json.array();
-        if (request.messages() != null) {
-            for (JsonNode m : request.messages()) {
-                String role = Json.textOrNull(m, "role");
-                if ("system".equals(role) || "developer".equals(role)) {
-                    String text = AdapterSupport.text(m.get("content"));
-                    if (!text.isBlank()) {
-                        system.add(text);
-                    }
-                    continue;
-                }
-                String turnRole = "assistant".equals(role) ? "assistant" : "user";
-                ArrayNode blocks = "tool".equals(role) ? toolResult(m) : blocks(m, "assistant".equals(role));
-                if (blocks.isEmpty()) {
-                    continue;
-                }
-                ObjectNode last = messages.isEmpty() ? null : (ObjectNode) messages.get(messages.size() - 1);
-                if (last != null && turnRole.equals(last.get("role").asText())) {
-                    ((ArrayNode) last.get("content")).addAll(blocks);
-                } else {
-                    ObjectNode turn = messages.addObject();
-                    turn.put("role", turnRole);
-                    turn.set("content", blocks);
-                }
-            }
+        for (JsonNode m : ChatMapping.conversation(request.messages())) {
+            String role = Json.textOrNull(m, "role");
+            ArrayNode blocks = "tool".equals(role) ? toolResult(m) : blocks(m, "assistant".equals(role));
+            ChatMapping.appendTurn(messages, "assistant".equals(role) ? "assistant" : "user", "content", blocks);
         }
         String format = formatInstruction(params.get("response_format"));
         if (format != null) {
@@ -209,8 +183,7 @@ public class AnthropicAdapter implements ProviderAdapter {
             for (JsonNode part : content) {
                 String type = Json.textOrNull(part, "type");
                 if ("image_url".equals(type)) {
-                    JsonNode url = part.get("image_url");
-                    String u = url == null ? null : url.isTextual() ? url.asText() : Json.textOrNull(url, "url");
+                    String u = ChatMapping.imageUrl(part);
                     if (u != null) {
                         blocks.add(image(u));
                     }
@@ -230,7 +203,7 @@ public class AnthropicAdapter implements ProviderAdapter {
                     use.put("type", "tool_use");
                     use.put("id", Json.textOrNull(call, "id"));
                     use.put("name", Json.textOrNull(fn, "name"));
-                    use.set("input", arguments(fn.get("arguments")));
+                    use.set("input", ChatMapping.argumentsObject(fn.get("arguments")));
                 }
             }
         }
@@ -257,27 +230,6 @@ public class AnthropicAdapter implements ProviderAdapter {
             source.put("url", url);
         }
         return block;
-    }
-
-    /** OpenAI tool-call arguments (a JSON string) as an Anthropic {@code input} object. */
-    static ObjectNode arguments(JsonNode arguments) {
-        if (arguments == null || arguments.isNull()) {
-            return Json.object();
-        }
-        if (arguments.isObject()) {
-            return (ObjectNode) arguments.deepCopy();
-        }
-        String raw = arguments.asText();
-        if (raw.isBlank()) {
-            return Json.object();
-        }
-        JsonNode parsed = AdapterSupport.parseOrNull(raw.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        if (parsed != null && parsed.isObject()) {
-            return (ObjectNode) parsed;
-        }
-        ObjectNode wrapped = Json.object();
-        wrapped.put("arguments", raw);
-        return wrapped;
     }
 
     private static ArrayNode toolResult(JsonNode message) {
@@ -379,26 +331,11 @@ public class AnthropicAdapter implements ProviderAdapter {
             if ("text".equals(type)) {
                 text.append(Json.textOrNull(block, "text") == null ? "" : block.get("text").asText());
             } else if ("tool_use".equals(type)) {
-                ObjectNode call = calls.addObject();
-                call.put("id", Json.textOrNull(block, "id"));
-                call.put("type", "function");
-                ObjectNode fn = call.putObject("function");
-                fn.put("name", Json.textOrNull(block, "name"));
-                JsonNode input = block.get("input");
-                fn.put("arguments", input == null || input.isNull() ? "{}" : Json.text(input));
+                ChatMapping.addToolCall(calls, Json.textOrNull(block, "id"), Json.textOrNull(block, "name"),
+                        block.get("input"));
             }
         }
-        ObjectNode message = Json.object();
-        message.put("role", "assistant");
-        if (text.length() == 0 && !calls.isEmpty()) {
-            message.putNull("content");
-        } else {
-            message.put("content", text.toString());
-        }
-        if (!calls.isEmpty()) {
-            message.set("tool_calls", calls);
-        }
-        return new ProviderReply(message, finishReason(Json.textOrNull(root, "stop_reason"), !calls.isEmpty()),
+        return new ProviderReply(ChatMapping.assistantMessage(text, calls), finishReason(Json.textOrNull(root, "stop_reason"), !calls.isEmpty()),
                 usage(root.get("usage")), Json.textOrNull(root, "id"), Json.textOrNull(root, "model"));
     }
 
@@ -418,10 +355,9 @@ public class AnthropicAdapter implements ProviderAdapter {
         if (usage == null || !usage.isObject()) {
             return TokenUsage.NONE;
         }
-        long read = Json.longOr(usage, "cache_read_input_tokens", 0);
-        long write = Json.longOr(usage, "cache_creation_input_tokens", 0);
-        long input = Json.longOr(usage, "input_tokens", 0) + read + write;
-        return new TokenUsage(input, read, Json.longOr(usage, "output_tokens", 0), write);
+        return TokenUsage.cacheApart(Json.longOr(usage, "input_tokens", 0),
+                Json.longOr(usage, "cache_read_input_tokens", 0), Json.longOr(usage, "cache_creation_input_tokens", 0),
+                Json.longOr(usage, "output_tokens", 0));
     }
 
     static ProviderError error(int status, Map<String, Object> headers, byte[] body) {
@@ -442,14 +378,12 @@ public class AnthropicAdapter implements ProviderAdapter {
     /** The ordinary body with {@code stream: true}; Anthropic reports usage in message_start/message_delta. */
     @Override
     public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        ObjectNode body = (ObjectNode) AdapterSupport.parseOrNull(requestBody(request, provider, deployment));
-        body.put("stream", true);
-        return Json.bytes(body);
+        return Json.bytes(AdapterSupport.streaming(requestBody(request, provider, deployment)));
     }
 
     @Override
     public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
             DeploymentSpec deployment, Runnable abort) {
-        return new io.caravan.provider.SseStream(API, body, new AnthropicStreamTranslator(headers), abort);
+        return io.caravan.provider.FramedStream.sse(API, body, new AnthropicStreamTranslator(headers), abort);
     }
 }

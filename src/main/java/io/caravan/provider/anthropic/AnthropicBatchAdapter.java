@@ -93,12 +93,7 @@ public final class AnthropicBatchAdapter implements BatchAdapter {
         }
         String type = Json.textOrNull(result, "type");
         if ("succeeded".equals(type)) {
-            try {
-                return new Row(customId, online.readResponse(200, Map.of(), Json.bytes(result.get("message")),
-                        deployment), null);
-            } catch (ProviderError e) {
-                return new Row(customId, null, e);
-            }
+            return Row.answered(customId, online, 200, result.get("message"), deployment);
         }
         if ("errored".equals(type)) {
             JsonNode error = result.path("error");
@@ -125,10 +120,7 @@ public final class AnthropicBatchAdapter implements BatchAdapter {
     }
 
     private JsonNode ok(BatchHttp.Answer answer) {
-        if (!answer.ok()) {
-            throw AnthropicAdapter.error(answer.status(), answer.headers(), answer.body());
-        }
-        return AdapterSupport.parseSuccess(answer.status(), answer.body(), api());
+        return answer.json(api(), a -> AnthropicAdapter.error(a.status(), a.headers(), a.body()));
     }
 
     private Map<String, String> headers(ProviderSpec provider, String key) {

@@ -2,7 +2,6 @@ package io.caravan.provider.anthropic;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.SseEvent;
 import io.caravan.provider.StreamDelta;
 import io.caravan.provider.StreamTranslator;
@@ -36,10 +35,7 @@ final class AnthropicStreamTranslator implements StreamTranslator {
     @Override
     public void onEvent(SseEvent event, List<StreamDelta> out) {
         byte[] bytes = event.data().getBytes(StandardCharsets.UTF_8);
-        JsonNode data = AdapterSupport.parseOrNull(bytes);
-        if (data == null || !data.isObject()) {
-            throw AdapterSupport.malformed(200, AnthropicAdapter.API, "a stream event that is not a JSON object");
-        }
+        JsonNode data = StreamTranslator.jsonObject(bytes, AnthropicAdapter.API);
         String type = Json.textOrNull(data, "type");
         if (type == null) {
             type = event.event();
@@ -53,14 +49,8 @@ final class AnthropicStreamTranslator implements StreamTranslator {
                 JsonNode block = data.path("content_block");
                 if ("tool_use".equals(Json.textOrNull(block, "type"))) {
                     currentToolIndex = ++toolIndex;
-                    ObjectNode call = Json.object();
-                    call.put("index", currentToolIndex);
-                    call.put("id", Json.textOrNull(block, "id"));
-                    call.put("type", "function");
-                    call.putObject("function").put("name", Json.textOrNull(block, "name")).put("arguments", "");
-                    ObjectNode delta = Json.object();
-                    delta.putArray("tool_calls").add(call);
-                    emit(out, new StreamDelta(delta, null));
+                    emit(out, StreamDelta.toolCallStart(currentToolIndex, Json.textOrNull(block, "id"),
+                            Json.textOrNull(block, "name")));
                 } else {
                     currentToolIndex = -1;
                     String text = Json.textOrNull(block, "text");
@@ -75,12 +65,7 @@ final class AnthropicStreamTranslator implements StreamTranslator {
                 if ("text_delta".equals(kind)) {
                     emit(out, new StreamDelta(Json.object().put("content", delta.path("text").asText("")), null));
                 } else if ("input_json_delta".equals(kind) && currentToolIndex >= 0) {
-                    ObjectNode call = Json.object();
-                    call.put("index", currentToolIndex);
-                    call.putObject("function").put("arguments", delta.path("partial_json").asText(""));
-                    ObjectNode d = Json.object();
-                    d.putArray("tool_calls").add(call);
-                    emit(out, new StreamDelta(d, null));
+                    emit(out, StreamDelta.toolCallArguments(currentToolIndex, delta.path("partial_json").asText("")));
                 }
             }
             case "content_block_stop" -> currentToolIndex = -1;
@@ -100,19 +85,14 @@ final class AnthropicStreamTranslator implements StreamTranslator {
     }
 
     private void emit(List<StreamDelta> out, StreamDelta delta) {
-        if (rolePending) {
-            ObjectNode withRole = Json.object().put("role", "assistant");
-            withRole.setAll(delta.delta());
-            delta = new StreamDelta(withRole, delta.finishReason());
-            rolePending = false;
-        }
-        out.add(delta);
+        out.add(rolePending ? delta.withAssistantRole() : delta);
+        rolePending = false;
     }
 
     /** Usage fields arrive in message_start (input) and message_delta (output, cumulative): the latest wins. */
     private void mergeUsage(JsonNode u) {
         if (u != null && u.isObject()) {
-            u.fields().forEachRemaining(f -> {
+            u.properties().forEach(f -> {
                 if (f.getValue().isNumber()) {
                     usage.set(f.getKey(), f.getValue());
                 }

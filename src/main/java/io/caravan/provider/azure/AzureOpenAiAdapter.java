@@ -9,14 +9,15 @@ import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.ErrorRule;
+import io.caravan.provider.openai.Dialect;
 import io.caravan.provider.openai.OpenAiAdapter;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * {@code api: azure-openai}: Azure OpenAI, the OpenAI adapter's mapping with Azure's URLs, authentication and
@@ -46,14 +47,8 @@ public class AzureOpenAiAdapter extends OpenAiAdapter {
             code("DeploymentNotFound", MODEL_NOT_FOUND),                  // 404
             code("429", RATE_LIMITED, 429));                              // "exceeded token rate limit of your ... tier"
 
-    @Override
-    public String api() {
-        return API;
-    }
-
-    @Override
-    protected List<ErrorRule> dialectRules() {
-        return RULES;
+    public AzureOpenAiAdapter() {
+        super(new Dialect(API, null, Set.of(), RULES, null));
     }
 
     @Override
@@ -126,16 +121,11 @@ public class AzureOpenAiAdapter extends OpenAiAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
         if (apiKey != null) {
-            own.put("api-key", apiKey);
-        } else {
-            own.put("Authorization", "Bearer " + TOKENS.token(new EntraTokens.Client(
-                    provider.setting("authority_host", null), provider.setting("tenant_id", null),
-                    provider.setting("client_id", null), provider.setting("client_secret", null))));
+            return AdapterSupport.jsonHeaders(provider, "api-key", apiKey);
         }
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "Authorization", "Bearer " + TOKENS.token(new EntraTokens.Client(
+                provider.setting("authority_host", null), provider.setting("tenant_id", null),
+                provider.setting("client_id", null), provider.setting("client_secret", null))));
     }
 }

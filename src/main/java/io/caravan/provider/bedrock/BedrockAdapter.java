@@ -16,9 +16,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.AdapterSupport;
+import io.caravan.provider.ChatMapping;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ErrorRule;
-import io.caravan.provider.EventStream;
+import io.caravan.provider.EventStreamReader;
+import io.caravan.provider.FramedStream;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.ProviderStream;
@@ -152,13 +154,7 @@ public class BedrockAdapter implements ProviderAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        if (apiKey != null) {
-            own.put("Authorization", "Bearer " + apiKey);
-        }
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "Authorization", apiKey == null ? null : "Bearer " + apiKey);
     }
 
     /** A Bedrock API key as a bearer token, or else SigV4 over this exact URL and body. */
@@ -182,68 +178,39 @@ public class BedrockAdapter implements ProviderAdapter {
         ObjectNode params = request.params() == null ? Json.object() : request.params();
         ObjectNode body = Json.object();
         ArrayNode system = Json.array();
+        ChatMapping.systemTexts(request.messages()).forEach(text -> system.addObject().put("text", text));
         ArrayNode messages = Json.array();
-        if (request.messages() != null) {
-            for (JsonNode m : request.messages()) {
-                String role = Json.textOrNull(m, "role");
-                if ("system".equals(role) || "developer".equals(role)) {
-                    String text = AdapterSupport.text(m.get("content"));
-                    if (!text.isBlank()) {
-                        system.addObject().put("text", text);
+        for (JsonNode m : ChatMapping.conversation(request.messages())) {
+            String role = Json.textOrNull(m, "role");
+            String turnRole = "assistant".equals(role) ? "assistant" : "user";
+            ArrayNode blocks = Json.array();
+            if ("tool".equals(role)) {
+                ObjectNode result = blocks.addObject().putObject("toolResult");
+                result.put("toolUseId", Json.textOrNull(m, "tool_call_id"));
+                result.putArray("content").addObject().put("text", AdapterSupport.text(m.get("content")));
+            } else {
+                contentBlocks(m.get("content"), blocks);
+                JsonNode calls = m.get("tool_calls");
+                if ("assistant".equals(role) && calls != null && calls.isArray()) {
+                    for (JsonNode call : calls) {
+                        ObjectNode use = blocks.addObject().putObject("toolUse");
+                        use.put("toolUseId", Json.textOrNull(call, "id"));
+                        use.put("name", Json.textOrNull(call.path("function"), "name"));
+                        use.set("input", arguments(call.path("function").get("arguments")));
                     }
-                    continue;
-                }
-                String turnRole = "assistant".equals(role) ? "assistant" : "user";
-                ArrayNode blocks = Json.array();
-                if ("tool".equals(role)) {
-                    ObjectNode result = blocks.addObject().putObject("toolResult");
-                    result.put("toolUseId", Json.textOrNull(m, "tool_call_id"));
-                    result.putArray("content").addObject().put("text", AdapterSupport.text(m.get("content")));
-                } else {
-                    contentBlocks(m.get("content"), blocks);
-                    JsonNode calls = m.get("tool_calls");
-                    if ("assistant".equals(role) && calls != null && calls.isArray()) {
-                        for (JsonNode call : calls) {
-                            ObjectNode use = blocks.addObject().putObject("toolUse");
-                            use.put("toolUseId", Json.textOrNull(call, "id"));
-                            use.put("name", Json.textOrNull(call.path("function"), "name"));
-                            use.set("input", arguments(call.path("function").get("arguments")));
-                        }
-                    }
-                }
-                if (blocks.isEmpty()) {
-                    continue;
-                }
-                ObjectNode last = messages.isEmpty() ? null : (ObjectNode) messages.get(messages.size() - 1);
-                if (last != null && turnRole.equals(last.path("role").asText())) {
-                    ((ArrayNode) last.get("content")).addAll(blocks);
-                } else {
-                    ObjectNode turn = messages.addObject();
-                    turn.put("role", turnRole);
-                    turn.set("content", blocks);
                 }
             }
+            ChatMapping.appendTurn(messages, turnRole, "content", blocks);
         }
         body.set("messages", messages);
         if (!system.isEmpty()) {
             body.set("system", system);
         }
         ObjectNode config = Json.object();
-        Integer maxTokens = AdapterSupport.maxTokens(params);
-        if (maxTokens != null) {
-            config.put("maxTokens", maxTokens);
-        }
-        copyNumber(params, "temperature", config, "temperature");
-        copyNumber(params, "top_p", config, "topP");
-        JsonNode stop = params.get("stop");
-        if (stop != null && (stop.isTextual() || stop.isArray())) {
-            ArrayNode stops = config.putArray("stopSequences");
-            if (stop.isTextual()) {
-                stops.add(stop.asText());
-            } else {
-                stop.forEach(s -> stops.add(s.asText()));
-            }
-        }
+        ChatMapping.copyMaxTokens(params, config, "maxTokens");
+        ChatMapping.copyNumber(params, "temperature", config, "temperature");
+        ChatMapping.copyNumber(params, "top_p", config, "topP");
+        ChatMapping.copyStopSequences(params, config);
         if (!config.isEmpty()) {
             body.set("inferenceConfig", config);
         }
@@ -255,8 +222,7 @@ public class BedrockAdapter implements ProviderAdapter {
         if (content != null && content.isArray()) {
             for (JsonNode part : content) {
                 if ("image_url".equals(Json.textOrNull(part, "type"))) {
-                    JsonNode url = part.get("image_url");
-                    String u = url == null ? null : url.isTextual() ? url.asText() : Json.textOrNull(url, "url");
+                    String u = ChatMapping.imageUrl(part);
                     if (u != null && u.startsWith("data:image/") && u.contains(";base64,")) {
                         ObjectNode image = blocks.addObject().putObject("image");
                         image.put("format", u.substring(11, u.indexOf(';')).replace("jpg", "jpeg"));
@@ -287,13 +253,6 @@ public class BedrockAdapter implements ProviderAdapter {
             return arguments.deepCopy();
         }
         return Json.object();
-    }
-
-    private static void copyNumber(ObjectNode from, String name, ObjectNode to, String as) {
-        JsonNode v = from.get(name);
-        if (v != null && v.isNumber()) {
-            to.set(as, v.deepCopy());
-        }
     }
 
     private static void mapTools(ObjectNode params, ObjectNode body) {
@@ -334,25 +293,11 @@ public class BedrockAdapter implements ProviderAdapter {
                 text.append(block.get("text").asText());
             } else if (block.has("toolUse")) {
                 JsonNode use = block.get("toolUse");
-                ObjectNode call = calls.addObject();
-                call.put("id", Json.textOrNull(use, "toolUseId"));
-                call.put("type", "function");
-                JsonNode input = use.get("input");
-                call.putObject("function").put("name", Json.textOrNull(use, "name"))
-                        .put("arguments", input == null || input.isNull() ? "{}" : Json.text(input));
+                ChatMapping.addToolCall(calls, Json.textOrNull(use, "toolUseId"), Json.textOrNull(use, "name"),
+                        use.get("input"));
             }
         }
-        ObjectNode message = Json.object();
-        message.put("role", "assistant");
-        if (text.length() == 0 && !calls.isEmpty()) {
-            message.putNull("content");
-        } else {
-            message.put("content", text.toString());
-        }
-        if (!calls.isEmpty()) {
-            message.set("tool_calls", calls);
-        }
-        return new ProviderReply(message, finishReason(Json.textOrNull(root, "stopReason"), !calls.isEmpty()),
+        return new ProviderReply(ChatMapping.assistantMessage(text, calls), finishReason(Json.textOrNull(root, "stopReason"), !calls.isEmpty()),
                 usage(root.get("usage")));
     }
 
@@ -372,10 +317,8 @@ public class BedrockAdapter implements ProviderAdapter {
         if (usage == null || !usage.isObject()) {
             return TokenUsage.NONE;
         }
-        long read = Json.longOr(usage, "cacheReadInputTokens", 0);
-        long write = Json.longOr(usage, "cacheWriteInputTokens", 0);
-        long input = Json.longOr(usage, "inputTokens", 0) + read + write;
-        return new TokenUsage(input, read, Json.longOr(usage, "outputTokens", 0), write);
+        return TokenUsage.cacheApart(Json.longOr(usage, "inputTokens", 0), Json.longOr(usage, "cacheReadInputTokens", 0),
+                Json.longOr(usage, "cacheWriteInputTokens", 0), Json.longOr(usage, "outputTokens", 0));
     }
 
     /** Classifies an error answer: the type from {@code x-amzn-ErrorType} or the body, the body's message. */
@@ -445,14 +388,11 @@ public class BedrockAdapter implements ProviderAdapter {
     }
 
     @Override
-    public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        return requestBody(request, provider, deployment);
-    }
-
-    @Override
     public ProviderStream openStream(InputStream body, Map<String, Object> headers, DeploymentSpec deployment,
             Runnable abort) {
-        return new EventStream(API, body, new ConverseStreamTranslator(), BedrockAdapter::streamError,
-                ResponseLimits.DEFAULT_MAX_SSE_EVENT_BYTES, abort);
+        return new FramedStream(API, body,
+                new EventStreamReader(API, body, BedrockAdapter::streamError,
+                        ResponseLimits.DEFAULT_MAX_SSE_EVENT_BYTES),
+                new ConverseStreamTranslator(), abort);
     }
 }

@@ -2,7 +2,6 @@ package io.caravan.provider.bedrock;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.SseEvent;
 import io.caravan.provider.StreamDelta;
 import io.caravan.provider.StreamTranslator;
@@ -28,24 +27,15 @@ final class ConverseStreamTranslator implements StreamTranslator {
 
     @Override
     public void onEvent(SseEvent event, List<StreamDelta> out) {
-        JsonNode data = AdapterSupport.parseOrNull(event.data().getBytes(StandardCharsets.UTF_8));
-        if (data == null || !data.isObject()) {
-            throw AdapterSupport.malformed(200, BedrockAdapter.API, "a stream event that is not a JSON object");
-        }
+        JsonNode data = StreamTranslator.jsonObject(event.data().getBytes(StandardCharsets.UTF_8), BedrockAdapter.API);
         switch (event.event() == null ? "" : event.event()) {
             case "messageStart" -> rolePending = true;
             case "contentBlockStart" -> {
                 JsonNode use = data.path("start").path("toolUse");
                 if (use.isObject()) {
                     currentToolIndex = ++toolIndex;
-                    ObjectNode call = Json.object();
-                    call.put("index", currentToolIndex);
-                    call.put("id", Json.textOrNull(use, "toolUseId"));
-                    call.put("type", "function");
-                    call.putObject("function").put("name", Json.textOrNull(use, "name")).put("arguments", "");
-                    ObjectNode delta = Json.object();
-                    delta.putArray("tool_calls").add(call);
-                    emit(out, delta, null);
+                    emit(out, StreamDelta.toolCallStart(currentToolIndex, Json.textOrNull(use, "toolUseId"),
+                            Json.textOrNull(use, "name")));
                 }
             }
             case "contentBlockDelta" -> {
@@ -53,12 +43,8 @@ final class ConverseStreamTranslator implements StreamTranslator {
                 if (delta.has("text")) {
                     emit(out, Json.object().put("content", delta.get("text").asText("")), null);
                 } else if (delta.has("toolUse") && currentToolIndex >= 0) {
-                    ObjectNode call = Json.object();
-                    call.put("index", currentToolIndex);
-                    call.putObject("function").put("arguments", delta.path("toolUse").path("input").asText(""));
-                    ObjectNode d = Json.object();
-                    d.putArray("tool_calls").add(call);
-                    emit(out, d, null);
+                    emit(out, StreamDelta.toolCallArguments(currentToolIndex,
+                            delta.path("toolUse").path("input").asText("")));
                 }
             }
             case "contentBlockStop" -> currentToolIndex = -1;
@@ -78,13 +64,12 @@ final class ConverseStreamTranslator implements StreamTranslator {
     }
 
     private void emit(List<StreamDelta> out, ObjectNode delta, String finish) {
-        if (rolePending) {
-            ObjectNode withRole = Json.object().put("role", "assistant");
-            withRole.setAll(delta);
-            delta = withRole;
-            rolePending = false;
-        }
-        out.add(new StreamDelta(delta, finish));
+        emit(out, new StreamDelta(delta, finish));
+    }
+
+    private void emit(List<StreamDelta> out, StreamDelta delta) {
+        out.add(rolePending ? delta.withAssistantRole() : delta);
+        rolePending = false;
     }
 
     @Override

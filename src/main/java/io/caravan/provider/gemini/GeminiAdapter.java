@@ -18,12 +18,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.AdapterSupport;
+import io.caravan.provider.ChatMapping;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ErrorRule;
 import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.util.Json;
 import java.math.BigDecimal;
@@ -31,8 +31,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -140,61 +138,38 @@ public class GeminiAdapter implements ProviderAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        own.put("x-goog-api-key", apiKey);
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "x-goog-api-key", apiKey);
     }
 
     @Override
     public byte[] requestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
         ObjectNode params = request.params() == null ? Json.object() : request.params();
         ObjectNode body = Json.object();
-        List<String> system = new ArrayList<>();
+        List<String> system = ChatMapping.systemTexts(request.messages());
         ArrayNode contents = Json.array();
         Map<String, String> callNames = new HashMap<>();
-        if (request.messages() != null) {
-            for (JsonNode m : request.messages()) {
-                String role = Json.textOrNull(m, "role");
-                if ("system".equals(role) || "developer".equals(role)) {
-                    String text = AdapterSupport.text(m.get("content"));
-                    if (!text.isBlank()) {
-                        system.add(text);
+        for (JsonNode m : ChatMapping.conversation(request.messages())) {
+            String role = Json.textOrNull(m, "role");
+            ArrayNode parts;
+            String turnRole;
+            if ("assistant".equals(role)) {
+                turnRole = "model";
+                parts = contentParts(m.get("content"));
+                JsonNode calls = m.get("tool_calls");
+                if (calls != null && calls.isArray()) {
+                    for (JsonNode call : calls) {
+                        parts.add(functionCall(call, callNames));
                     }
-                    continue;
                 }
-                ArrayNode parts;
-                String turnRole;
-                if ("assistant".equals(role)) {
-                    turnRole = "model";
-                    parts = contentParts(m.get("content"));
-                    JsonNode calls = m.get("tool_calls");
-                    if (calls != null && calls.isArray()) {
-                        for (JsonNode call : calls) {
-                            parts.add(functionCall(call, callNames));
-                        }
-                    }
-                } else if ("tool".equals(role)) {
-                    turnRole = "user";
-                    parts = Json.array();
-                    parts.add(functionResponse(m, callNames));
-                } else {
-                    turnRole = "user";
-                    parts = contentParts(m.get("content"));
-                }
-                if (parts.isEmpty()) {
-                    continue;
-                }
-                ObjectNode last = contents.isEmpty() ? null : (ObjectNode) contents.get(contents.size() - 1);
-                if (last != null && turnRole.equals(last.get("role").asText())) {
-                    ((ArrayNode) last.get("parts")).addAll(parts);
-                } else {
-                    ObjectNode turn = contents.addObject();
-                    turn.put("role", turnRole);
-                    turn.set("parts", parts);
-                }
+            } else if ("tool".equals(role)) {
+                turnRole = "user";
+                parts = Json.array();
+                parts.add(functionResponse(m, callNames));
+            } else {
+                turnRole = "user";
+                parts = contentParts(m.get("content"));
             }
+            ChatMapping.appendTurn(contents, turnRole, "parts", parts);
         }
         if (!system.isEmpty()) {
             body.putObject("systemInstruction").putArray("parts").addObject().put("text", String.join("\n\n", system));
@@ -213,8 +188,7 @@ public class GeminiAdapter implements ProviderAdapter {
         if (content != null && content.isArray()) {
             for (JsonNode part : content) {
                 if ("image_url".equals(Json.textOrNull(part, "type"))) {
-                    JsonNode url = part.get("image_url");
-                    String u = url == null ? null : url.isTextual() ? url.asText() : Json.textOrNull(url, "url");
+                    String u = ChatMapping.imageUrl(part);
                     if (u != null) {
                         parts.add(image(u));
                     }
@@ -259,7 +233,7 @@ public class GeminiAdapter implements ProviderAdapter {
         ObjectNode part = Json.object();
         ObjectNode fc = part.putObject("functionCall");
         fc.put("name", name);
-        fc.set("args", arguments(fn.get("arguments")));
+        fc.set("args", ChatMapping.argumentsObject(fn.get("arguments")));
         String signature = Json.textOrNull(call.path("extra_content").path("google"), "thought_signature");
         if (signature != null) {
             part.put("thoughtSignature", signature);
@@ -289,47 +263,17 @@ public class GeminiAdapter implements ProviderAdapter {
         return part;
     }
 
-    static ObjectNode arguments(JsonNode arguments) {
-        if (arguments == null || arguments.isNull()) {
-            return Json.object();
-        }
-        if (arguments.isObject()) {
-            return (ObjectNode) arguments.deepCopy();
-        }
-        String raw = arguments.asText();
-        JsonNode parsed = raw.isBlank() ? null : AdapterSupport.parseOrNull(raw.getBytes(StandardCharsets.UTF_8));
-        if (parsed != null && parsed.isObject()) {
-            return (ObjectNode) parsed;
-        }
-        ObjectNode wrapped = Json.object();
-        if (!raw.isBlank()) {
-            wrapped.put("arguments", raw);
-        }
-        return wrapped;
-    }
-
     private static ObjectNode generationConfig(ObjectNode params) {
         ObjectNode config = Json.object();
-        Integer max = AdapterSupport.maxTokens(params);
-        if (max != null) {
-            config.put("maxOutputTokens", max);
-        }
-        copyNumber(params, "temperature", config, "temperature");
-        copyNumber(params, "top_p", config, "topP");
-        copyNumber(params, "top_k", config, "topK");
-        copyNumber(params, "seed", config, "seed");
-        copyNumber(params, "presence_penalty", config, "presencePenalty");
-        copyNumber(params, "frequency_penalty", config, "frequencyPenalty");
-        copyNumber(params, "n", config, "candidateCount");
-        JsonNode stop = params.get("stop");
-        if (stop != null && (stop.isTextual() || stop.isArray())) {
-            ArrayNode stops = config.putArray("stopSequences");
-            if (stop.isTextual()) {
-                stops.add(stop.asText());
-            } else {
-                stop.forEach(s -> stops.add(s.asText()));
-            }
-        }
+        ChatMapping.copyMaxTokens(params, config, "maxOutputTokens");
+        ChatMapping.copyNumber(params, "temperature", config, "temperature");
+        ChatMapping.copyNumber(params, "top_p", config, "topP");
+        ChatMapping.copyNumber(params, "top_k", config, "topK");
+        ChatMapping.copyNumber(params, "seed", config, "seed");
+        ChatMapping.copyNumber(params, "presence_penalty", config, "presencePenalty");
+        ChatMapping.copyNumber(params, "frequency_penalty", config, "frequencyPenalty");
+        ChatMapping.copyNumber(params, "n", config, "candidateCount");
+        ChatMapping.copyStopSequences(params, config);
         JsonNode format = params.get("response_format");
         String type = format == null ? null : Json.textOrNull(format, "type");
         if ("json_object".equals(type) || "json_schema".equals(type)) {
@@ -342,22 +286,13 @@ public class GeminiAdapter implements ProviderAdapter {
         return config;
     }
 
-    private static void copyNumber(ObjectNode from, String name, ObjectNode to, String as) {
-        JsonNode v = from.get(name);
-        if (v != null && v.isNumber()) {
-            to.set(as, v.deepCopy());
-        }
-    }
-
     /** A JSON Schema cut down to the subset Gemini's {@code Schema} accepts. */
     static ObjectNode schema(JsonNode in) {
         ObjectNode out = Json.object();
         if (in == null || !in.isObject()) {
             return out;
         }
-        Iterator<Map.Entry<String, JsonNode>> fields = in.fields();
-        while (fields.hasNext()) {
-            Map.Entry<String, JsonNode> f = fields.next();
+        for (Map.Entry<String, JsonNode> f : in.properties()) {
             String key = f.getKey();
             JsonNode v = f.getValue();
             switch (key) {
@@ -380,7 +315,7 @@ public class GeminiAdapter implements ProviderAdapter {
                 }
                 case "properties" -> {
                     ObjectNode props = out.putObject("properties");
-                    v.fields().forEachRemaining(p -> props.set(p.getKey(), schema(p.getValue())));
+                    v.properties().forEach(p -> props.set(p.getKey(), schema(p.getValue())));
                 }
                 case "items" -> out.set("items", schema(v));
                 case "anyOf" -> {
@@ -475,14 +410,9 @@ public class GeminiAdapter implements ProviderAdapter {
                 }
                 if (part.has("functionCall")) {
                     JsonNode fc = part.get("functionCall");
-                    ObjectNode call = calls.addObject();
                     String id = Json.textOrNull(fc, "id");
-                    call.put("id", id != null ? id : "call_" + (calls.size() - 1));
-                    call.put("type", "function");
-                    ObjectNode fn = call.putObject("function");
-                    fn.put("name", Json.textOrNull(fc, "name"));
-                    JsonNode args = fc.get("args");
-                    fn.put("arguments", args == null || args.isNull() ? "{}" : Json.text(args));
+                    ObjectNode call = ChatMapping.addToolCall(calls, id != null ? id : "call_" + calls.size(),
+                            Json.textOrNull(fc, "name"), fc.get("args"));
                     String signature = Json.textOrNull(part, "thoughtSignature");
                     if (signature != null) {
                         call.putObject("extra_content").putObject("google").put("thought_signature", signature);
@@ -492,21 +422,8 @@ public class GeminiAdapter implements ProviderAdapter {
                 }
             }
         }
-        ObjectNode message = Json.object();
-        message.put("role", "assistant");
-        if (text.length() == 0 && !calls.isEmpty()) {
-            message.putNull("content");
-        } else {
-            message.put("content", text.toString());
-        }
-        String finishReason;
-        if (!calls.isEmpty()) {
-            message.set("tool_calls", calls);
-            finishReason = "tool_calls";
-        } else {
-            finishReason = "MAX_TOKENS".equals(finish) ? "length" : "stop";
-        }
-        return new ProviderReply(message, finishReason, usage(root.get("usageMetadata")),
+        String finishReason = !calls.isEmpty() ? "tool_calls" : "MAX_TOKENS".equals(finish) ? "length" : "stop";
+        return new ProviderReply(ChatMapping.assistantMessage(text, calls), finishReason, usage(root.get("usageMetadata")),
                 Json.textOrNull(root, "responseId"), Json.textOrNull(root, "modelVersion"));
     }
 
@@ -588,13 +505,8 @@ public class GeminiAdapter implements ProviderAdapter {
     }
 
     @Override
-    public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        return requestBody(request, provider, deployment);
-    }
-
-    @Override
     public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
             DeploymentSpec deployment, Runnable abort) {
-        return new io.caravan.provider.SseStream(API, body, new GeminiStreamTranslator(headers), abort);
+        return io.caravan.provider.FramedStream.sse(API, body, new GeminiStreamTranslator(headers), abort);
     }
 }

@@ -100,12 +100,7 @@ public final class GeminiBatchAdapter implements BatchAdapter {
         JsonNode row = AdapterSupport.parseOrNull(line);
         String customId = row == null ? null : row.path("metadata").path("key").asText(null);
         if (row != null && row.has("response")) {
-            try {
-                return new Row(customId, online.readResponse(200, Map.of(), Json.bytes(row.get("response")),
-                        deployment), null);
-            } catch (ProviderError e) {
-                return new Row(customId, null, e);
-            }
+            return Row.answered(customId, online, 200, row.get("response"), deployment);
         }
         if (row != null && row.has("error")) {
             JsonNode error = row.get("error");
@@ -133,10 +128,7 @@ public final class GeminiBatchAdapter implements BatchAdapter {
     }
 
     private JsonNode ok(BatchHttp.Answer answer) {
-        if (!answer.ok()) {
-            throw GeminiAdapter.error(answer.status(), answer.headers(), answer.body());
-        }
-        return AdapterSupport.parseSuccess(answer.status(), answer.body(), api());
+        return answer.json(api(), a -> GeminiAdapter.error(a.status(), a.headers(), a.body()));
     }
 
     private Map<String, String> headers(ProviderSpec provider, String key) {

@@ -2,7 +2,6 @@ package io.caravan.provider.gemini;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.SseEvent;
 import io.caravan.provider.StreamDelta;
 import io.caravan.provider.StreamTranslator;
@@ -35,10 +34,7 @@ final class GeminiStreamTranslator implements StreamTranslator {
     @Override
     public void onEvent(SseEvent event, List<StreamDelta> out) {
         byte[] bytes = event.data().getBytes(StandardCharsets.UTF_8);
-        JsonNode root = AdapterSupport.parseOrNull(bytes);
-        if (root == null || !root.isObject()) {
-            throw AdapterSupport.malformed(200, GeminiAdapter.API, "a stream event that is not a JSON object");
-        }
+        JsonNode root = StreamTranslator.jsonObject(bytes, GeminiAdapter.API);
         if (root.has("error")) {
             // the error object carries its HTTP status as "code" (429, 500, ...)
             int status = root.path("error").path("code").canConvertToInt() ? root.path("error").path("code").asInt() : 500;

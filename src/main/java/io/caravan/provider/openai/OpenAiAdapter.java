@@ -22,12 +22,9 @@ import io.caravan.provider.ProviderAdapter;
 import io.caravan.provider.ProviderAdapters;
 import io.caravan.provider.ProviderReply;
 import io.caravan.provider.TokenUsage;
-import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.util.Json;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,9 +37,10 @@ import java.util.Set;
  * (Caravan reads whole answers) and {@code model}/{@code messages} (never overridden by params).
  *
  * <p><b>Dialects.</b> A vendor that copies the API with its own quirks (error codes, usage fields, parameter
- * names) is a subclass in its own folder ({@code provider/openai/dialect/<vendor>/}) that overrides the hooks
- * {@link #dialectRules()}, {@link #usage(JsonNode)}, {@link #adaptBody(ObjectNode, boolean)}, {@link #hosts()} and
- * {@link #defaultBaseUrl}, registered by one line in {@code META-INF/services/io.caravan.provider.ProviderAdapter}.
+ * names) is a subclass in its own folder ({@code provider/openai/dialect/<vendor>/}) that passes its declared
+ * {@link Dialect} (api, default base URL, hosts, error rules, cached-token field) and overrides
+ * {@link #adaptBody(ObjectNode, boolean)} where it renames parameters, registered by one line in
+ * {@code META-INF/services/io.caravan.provider.ProviderAdapter}.
  * A catalog names it by its own api ({@code api: moonshot}) or keeps {@code api: openai}: {@link #dialect} then
  * picks the dialect whose {@link #hosts()} include the {@code base_url}'s host, or the one the {@code dialect}
  * setting names. See {@code docs/adding-a-provider.md}.
@@ -103,38 +101,57 @@ public class OpenAiAdapter implements ProviderAdapter {
             ErrorRule.status(422, BAD_REQUEST),
             ErrorRule.status(529, SERVER_ERROR));
 
+    /** OpenAI itself: no host of its own to recognise, no rules or usage fields beyond OpenAI's. */
+    static final Dialect OPENAI = new Dialect(API, null, Set.of(), List.of(), null);
+
+    private final Dialect own;
     private volatile List<ErrorRule> rules;
 
     private static final Set<String> NOT_PASSED = Set.of("model", "messages", "stream", "stream_options");
 
+    public OpenAiAdapter() {
+        this(OPENAI);
+    }
+
+    /** A dialect: a vendor's subclass passes its declaration. */
+    protected OpenAiAdapter(Dialect own) {
+        this.own = own;
+    }
+
     @Override
     public String api() {
-        return API;
+        return own.api();
+    }
+
+    @Override
+    public String defaultBaseUrl(ProviderSpec provider) {
+        return own.defaultBaseUrl();
     }
 
     // ---- the dialect hooks -------------------------------------------------------------------------------------
 
     /** The vendor's own error rules, tried before OpenAI's {@link #RULES}. */
     protected List<ErrorRule> dialectRules() {
-        return List.of();
+        return own.rules();
     }
 
     /** Hosts whose {@code api: openai} providers speak this dialect (e.g. {@code api.moonshot.ai}). */
     protected Set<String> hosts() {
-        return Set.of();
+        return own.hosts();
     }
 
     /** Renames or drops parameters the vendor spells differently, on the finished body. */
     protected void adaptBody(ObjectNode body, boolean streaming) {
     }
 
-    /** The usage of an answer; dialects add their own cached-token fields to OpenAI's. */
+    /** The usage of an answer: OpenAI's, with the dialect's own cached-token field where it has one. */
     protected TokenUsage usage(JsonNode usage) {
-        return openAiUsage(usage, -1);
+        String cachedField = own.cachedTokensField();
+        return openAiUsage(usage, cachedField == null ? -1 : Json.longOr(usage, cachedField, -1));
     }
 
     /** OpenAI usage; {@code cached} (when not negative) stands in for a missing {@code prompt_tokens_details}. */
-    protected static TokenUsage openAiUsage(JsonNode usage, long cached) {
+    private static TokenUsage openAiUsage(JsonNode usage, long cached) {
         if (usage == null || !usage.isObject()) {
             return TokenUsage.NONE;
         }
@@ -191,11 +208,7 @@ public class OpenAiAdapter implements ProviderAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        own.put("Authorization", "Bearer " + apiKey);
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider, "Authorization", "Bearer " + apiKey);
     }
 
     @Override
@@ -205,9 +218,7 @@ public class OpenAiAdapter implements ProviderAdapter {
         body.set("messages", request.messages() == null ? Json.array() : request.messages().deepCopy());
         String maxTokensParam = provider.setting("max_tokens_param", "max_tokens");
         if (request.params() != null) {
-            Iterator<Map.Entry<String, JsonNode>> fields = request.params().fields();
-            while (fields.hasNext()) {
-                Map.Entry<String, JsonNode> f = fields.next();
+            for (Map.Entry<String, JsonNode> f : request.params().properties()) {
                 if (NOT_PASSED.contains(f.getKey()) || f.getValue() == null || f.getValue().isNull()) {
                     continue;
                 }
@@ -291,8 +302,7 @@ public class OpenAiAdapter implements ProviderAdapter {
     /** The ordinary body with {@code stream: true} and {@code stream_options.include_usage}, so streams are billed. */
     @Override
     public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        ObjectNode body = (ObjectNode) AdapterSupport.parseOrNull(requestBody(request, provider, deployment));
-        body.put("stream", true);
+        ObjectNode body = AdapterSupport.streaming(requestBody(request, provider, deployment));
         body.putObject("stream_options").put("include_usage", true);
         adaptBody(body, true);
         return Json.bytes(body);
@@ -301,6 +311,6 @@ public class OpenAiAdapter implements ProviderAdapter {
     @Override
     public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,
             DeploymentSpec deployment, Runnable abort) {
-        return new io.caravan.provider.SseStream(api(), body, new OpenAiStreamTranslator(this, headers), abort);
+        return io.caravan.provider.FramedStream.sse(api(), body, new OpenAiStreamTranslator(this, headers), abort);
     }
 }

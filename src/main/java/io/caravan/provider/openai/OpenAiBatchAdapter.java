@@ -9,7 +9,6 @@ import io.caravan.provider.BatchAdapter;
 import io.caravan.provider.BatchHttp;
 import io.caravan.provider.ChatRequest;
 import io.caravan.provider.ProviderAdapters;
-import io.caravan.provider.ProviderReply;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.util.BoundedLines;
@@ -141,14 +140,8 @@ public final class OpenAiBatchAdapter implements BatchAdapter {
         }
         JsonNode response = row.get("response");
         if (response != null && response.isObject() && response.has("status_code")) {
-            int status = response.get("status_code").asInt();
-            byte[] body = Json.bytes(response.path("body"));
-            try {
-                ProviderReply reply = online.readResponse(status, Map.of(), body, deployment);
-                return new Row(customId, reply, null);
-            } catch (ProviderError e) {
-                return new Row(customId, null, e);
-            }
+            return Row.answered(customId, online, response.get("status_code").asInt(), response.path("body"),
+                    deployment);
         }
         JsonNode error = row.get("error");
         String code = error == null ? null : Json.textOrNull(error, "code");
@@ -168,10 +161,7 @@ public final class OpenAiBatchAdapter implements BatchAdapter {
     }
 
     private JsonNode ok(ProviderSpec provider, BatchHttp.Answer answer) {
-        if (!answer.ok()) {
-            throw error(provider, answer);
-        }
-        return AdapterSupport.parseSuccess(answer.status(), answer.body(), "openai");
+        return answer.json("openai", a -> error(provider, a));
     }
 
     /** The provider's dialect classifies the error, as it does for online calls. */

@@ -2,7 +2,6 @@ package io.caravan.provider.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.provider.AdapterSupport;
 import io.caravan.provider.SseEvent;
 import io.caravan.provider.StreamDelta;
 import io.caravan.provider.StreamTranslator;
@@ -43,10 +42,7 @@ final class OpenAiStreamTranslator implements StreamTranslator {
             return;
         }
         byte[] bytes = data.getBytes(StandardCharsets.UTF_8);
-        JsonNode chunk = AdapterSupport.parseOrNull(bytes);
-        if (chunk == null || !chunk.isObject()) {
-            throw AdapterSupport.malformed(200, dialect.api(), "a stream event that is not a JSON object");
-        }
+        JsonNode chunk = StreamTranslator.jsonObject(bytes, dialect.api());
         if (chunk.has("error")) {
             throw dialect.error(impliedStatus(chunk.get("error")), headers, bytes);
         }

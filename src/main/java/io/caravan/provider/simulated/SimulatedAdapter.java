@@ -85,11 +85,6 @@ public final class SimulatedAdapter implements ProviderAdapter {
         return true;
     }
 
-    @Override
-    public byte[] streamRequestBody(ChatRequest request, ProviderSpec provider, DeploymentSpec deployment) {
-        return requestBody(request, provider, deployment);
-    }
-
     /** The simulated answer in a few pieces: the text in about four chunks (the role on the first), then the finish. */
     @Override
     public io.caravan.provider.ProviderStream openStream(java.io.InputStream body, Map<String, Object> headers,

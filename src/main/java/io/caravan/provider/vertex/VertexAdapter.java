@@ -83,10 +83,7 @@ public class VertexAdapter extends GeminiAdapter {
 
     @Override
     public Map<String, String> requestHeaders(ProviderSpec provider, String apiKey) {
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("Content-Type", "application/json");
-        own.put("Accept", "application/json");
-        return AdapterSupport.headers(provider, own);
+        return AdapterSupport.jsonHeaders(provider);
     }
 
     /** A bearer token from Google's auth library, refreshed by it before it expires. */

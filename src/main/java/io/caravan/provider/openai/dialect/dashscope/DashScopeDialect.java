@@ -7,8 +7,8 @@ import static io.caravan.resilience.ErrorClass.CONTEXT_WINDOW;
 import static io.caravan.resilience.ErrorClass.QUOTA_EXHAUSTED;
 import static io.caravan.resilience.ErrorClass.RATE_LIMITED;
 
-import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.ErrorRule;
+import io.caravan.provider.openai.Dialect;
 import io.caravan.provider.openai.OpenAiAdapter;
 import java.util.List;
 import java.util.Set;
@@ -21,7 +21,7 @@ import java.util.Set;
  * text says "quota"; an over-long prompt is a 400 "Range of input length should be [1, N]". Cached tokens in
  * {@code prompt_tokens_details.cached_tokens}.
  */
-public class DashScopeDialect extends OpenAiAdapter {
+public final class DashScopeDialect extends OpenAiAdapter {
 
     static final List<ErrorRule> RULES = List.of(
             // per-minute limits whose wording mentions "quota": rate limits, not a spent account
@@ -33,23 +33,8 @@ public class DashScopeDialect extends OpenAiAdapter {
             code("InvalidApiKey", AUTH),                                  // 401
             message("range of input length|input length should be", CONTEXT_WINDOW, 400));
 
-    @Override
-    public String api() {
-        return "dashscope";
-    }
-
-    @Override
-    public String defaultBaseUrl(ProviderSpec provider) {
-        return "https://dashscope-intl.aliyuncs.com/compatible-mode/v1";
-    }
-
-    @Override
-    protected Set<String> hosts() {
-        return Set.of("dashscope-intl.aliyuncs.com", "dashscope.aliyuncs.com");
-    }
-
-    @Override
-    protected List<ErrorRule> dialectRules() {
-        return RULES;
+    public DashScopeDialect() {
+        super(new Dialect("dashscope", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+                Set.of("dashscope-intl.aliyuncs.com", "dashscope.aliyuncs.com"), RULES, null));
     }
 }

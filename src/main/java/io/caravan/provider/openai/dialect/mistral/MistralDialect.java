@@ -8,8 +8,8 @@ import static io.caravan.resilience.ErrorClass.RATE_LIMITED;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.ErrorRule;
+import io.caravan.provider.openai.Dialect;
 import io.caravan.provider.openai.OpenAiAdapter;
 import java.util.List;
 import java.util.Set;
@@ -23,31 +23,15 @@ import java.util.Set;
  * (an unknown model name) is {@code model_not_found}, so the next deployment is tried; a 422 (unknown or bad
  * field, its {@code message} an object of pydantic details) is a bad request.
  */
-public class MistralDialect extends OpenAiAdapter {
+public final class MistralDialect extends OpenAiAdapter {
 
     static final List<ErrorRule> RULES = List.of(
             message("too large for model with \\d+ maximum context length", CONTEXT_WINDOW, 400),
             code("service_tier_capacity_exceeded", RATE_LIMITED),
             code("invalid_model", MODEL_NOT_FOUND, 400, 404));             // "Invalid model: NAME"
 
-    @Override
-    public String api() {
-        return "mistral";
-    }
-
-    @Override
-    public String defaultBaseUrl(ProviderSpec provider) {
-        return "https://api.mistral.ai/v1";
-    }
-
-    @Override
-    protected Set<String> hosts() {
-        return Set.of("api.mistral.ai");
-    }
-
-    @Override
-    protected List<ErrorRule> dialectRules() {
-        return RULES;
+    public MistralDialect() {
+        super(new Dialect("mistral", "https://api.mistral.ai/v1", Set.of("api.mistral.ai"), RULES, null));
     }
 
     @Override

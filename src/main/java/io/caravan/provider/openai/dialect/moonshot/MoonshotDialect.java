@@ -7,12 +7,9 @@ import static io.caravan.resilience.ErrorClass.CONTEXT_WINDOW;
 import static io.caravan.resilience.ErrorClass.QUOTA_EXHAUSTED;
 import static io.caravan.resilience.ErrorClass.RATE_LIMITED;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import io.caravan.catalog.ProviderSpec;
 import io.caravan.provider.ErrorRule;
-import io.caravan.provider.TokenUsage;
+import io.caravan.provider.openai.Dialect;
 import io.caravan.provider.openai.OpenAiAdapter;
-import io.caravan.util.Json;
 import java.util.List;
 import java.util.Set;
 
@@ -25,7 +22,7 @@ import java.util.Set;
  * {@code usage.cached_tokens} (context caching) or in {@code prompt_tokens_details.cached_tokens}. Moonshot's
  * default {@code max_tokens} is small; set it in params or the task when answers are long.
  */
-public class MoonshotDialect extends OpenAiAdapter {
+public final class MoonshotDialect extends OpenAiAdapter {
 
     static final List<ErrorRule> RULES = List.of(
             code("rate_limit_reached_error", RATE_LIMITED),
@@ -34,28 +31,8 @@ public class MoonshotDialect extends OpenAiAdapter {
             code("invalid_authentication_error", AUTH),                   // 401
             message("exceeded model token limit", CONTEXT_WINDOW, 400));
 
-    @Override
-    public String api() {
-        return "moonshot";
-    }
-
-    @Override
-    public String defaultBaseUrl(ProviderSpec provider) {
-        return "https://api.moonshot.ai/v1";
-    }
-
-    @Override
-    protected Set<String> hosts() {
-        return Set.of("api.moonshot.ai", "api.moonshot.cn");
-    }
-
-    @Override
-    protected List<ErrorRule> dialectRules() {
-        return RULES;
-    }
-
-    @Override
-    protected TokenUsage usage(JsonNode usage) {
-        return openAiUsage(usage, Json.longOr(usage, "cached_tokens", -1));
+    public MoonshotDialect() {
+        super(new Dialect("moonshot", "https://api.moonshot.ai/v1", Set.of("api.moonshot.ai", "api.moonshot.cn"),
+                RULES, "cached_tokens"));
     }
 }

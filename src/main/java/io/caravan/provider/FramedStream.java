@@ -11,29 +11,37 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A provider's SSE response read through its adapter's {@link StreamTranslator}. A stream that ends before the
- * translator saw its end is a broken stream ({@code server_error}), never a short answer.
+ * A provider's streamed answer: its {@link FrameReader} cuts the body into events (SSE or AWS event-stream), its
+ * adapter's {@link StreamTranslator} turns them into deltas. A stream that ends before the translator saw its end
+ * is a broken stream ({@code server_error}), never a short answer.
  */
-public final class SseStream extends ProviderStream {
+public final class FramedStream extends ProviderStream {
 
+    private final String api;
     private final InputStream body;
-    private final SseReader reader;
+    private final FrameReader frames;
     private final StreamTranslator translator;
     private final Runnable abort;
     private final Deque<StreamDelta> queue = new ArrayDeque<>();
     private final AtomicBoolean aborted = new AtomicBoolean();
-    private final String api;
     private boolean ended;
 
     /**
+     * @param frames reads {@code body}
      * @param abort drops the connection so that a blocked read fails (called at most once, from any thread)
      */
-    public SseStream(String api, InputStream body, StreamTranslator translator, Runnable abort) {
+    public FramedStream(String api, InputStream body, FrameReader frames, StreamTranslator translator,
+            Runnable abort) {
         this.api = api;
         this.body = body;
-        this.reader = new SseReader(body);
+        this.frames = frames;
         this.translator = translator;
         this.abort = abort;
+    }
+
+    /** An SSE ({@code text/event-stream}) answer. */
+    public static FramedStream sse(String api, InputStream body, StreamTranslator translator, Runnable abort) {
+        return new FramedStream(api, body, new SseReader(body), translator, abort);
     }
 
     @Override
@@ -43,7 +51,7 @@ public final class SseStream extends ProviderStream {
                 ended = true;
                 return null;
             }
-            SseEvent event = reader.next();
+            SseEvent event = frames.next();
             if (event == null) {
                 if (translator.completeAtEnd()) {
                     ended = true;
@@ -71,7 +79,7 @@ public final class SseStream extends ProviderStream {
         }
     }
 
-    /** After a clean end the body is read to its end and closed, so the connection can be reused; else aborted. */
+    /** After a clean end the body is closed, so the connection can be reused; else aborted. */
     @Override
     public void close() {
         if (ended && !aborted.get()) {
