@@ -71,32 +71,6 @@ public final class Settings {
         return value == null || value.isBlank() ? null : value.trim();
     }
 
-    // The three readers below, with a default in the caller, are a bridge for settings added on other branches
-    // before they join Setting (SettingsRegistryTest fails until they do); Caravan's own code reads Setting.
-
-    public String get(String name, String fallback) {
-        String value = get(name);
-        return value == null ? fallback : value;
-    }
-
-    public int getInt(String name, int fallback) {
-        String value = get(name);
-        try {
-            return value == null ? fallback : Integer.parseInt(value);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("setting " + name + ": not a number: '" + value + "'");
-        }
-    }
-
-    public long getLong(String name, long fallback) {
-        String value = get(name);
-        try {
-            return value == null ? fallback : Long.parseLong(value);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("setting " + name + ": not a number: '" + value + "'");
-        }
-    }
-
     public Properties all() {
         Properties copy = new Properties();
         copy.putAll(values);

@@ -108,7 +108,7 @@ public class FairShareTest {
         if (inFlight < 250 || floodCalls(upstream) < 2 * PER_WINDOW) {
             return false;
         }
-        if (!Boolean.parseBoolean(caravan.app().settings().get("caravan.tenants.fair-share", "true"))) {
+        if (!caravan.app().settings().get(io.caravan.Setting.TENANTS_FAIR_SHARE)) {
             return floodCalls(upstream) >= 4 * PER_WINDOW; // nothing to count them by: a few windows on
         }
         int queued = caravan.app().fairShare().waiting().getOrDefault("oai", Map.of()).getOrDefault("acme", 0);

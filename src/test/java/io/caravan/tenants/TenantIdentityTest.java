@@ -198,7 +198,7 @@ class TenantIdentityTest {
     void aKeyAddedToTheCatalogIsLetInAndARemovedOneIsRefusedAfterTheReload() throws Exception {
         String newKey = "cvk-added-at-runtime-0123456789abcdef";
         assertThat(task(newKey, "{\"prompt\":\"hi\"}").statusCode()).isEqualTo(401);
-        Path file = Path.of(caravan.app().settings().get("caravan.catalog", null));
+        Path file = Path.of(caravan.app().settings().get(io.caravan.Setting.CATALOG));
         String original = Files.readString(file);
         long reloads = caravan.app().catalogReloads();
         // globex's key is replaced by a new one (the ${ENV} key is gone too: the reload reads the process's env)
@@ -232,7 +232,7 @@ class TenantIdentityTest {
             written.add(new String(r.value(), StandardCharsets.UTF_8));
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        CheckCommand.run(Path.of(caravan.app().settings().get("caravan.catalog", null)),
+        CheckCommand.run(Path.of(caravan.app().settings().get(io.caravan.Setting.CATALOG)),
                 Map.of("ACME_ENV_KEY", TenantFixtures.ENV_KEY), new PrintStream(out), new PrintStream(out));
         written.add(out.toString(StandardCharsets.UTF_8));
         assertThat(written.get(written.size() - 1)).contains("acme").contains("globex");
