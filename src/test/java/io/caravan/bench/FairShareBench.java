@@ -12,7 +12,18 @@ import java.util.Map;
  */
 public final class FairShareBench {
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            run();
+        } catch (Throwable e) {
+            // the test broker's threads are not daemons: a failed round must still end the bench
+            e.printStackTrace();
+            System.exit(1);
+        }
+        System.exit(0);
+    }
+
+    private static void run() throws Exception {
         int rounds = Integer.getInteger("bench.rounds", 2);
         for (int round = 1; round <= rounds; round++) {
             for (boolean fair : new boolean[] {true, false}) {
@@ -27,6 +38,5 @@ public final class FairShareBench {
                 }
             }
         }
-        System.exit(0);
     }
 }
