@@ -146,6 +146,15 @@ abstract class BlockReader {
         }
     }
 
+    void onlyFields(JsonNode node, String entry, java.util.Set<String> allowed) {
+        node.fieldNames().forEachRemaining(f -> {
+            if (!allowed.contains(f)) {
+                throw fail(entry, "unknown field '" + f + "' (expected "
+                        + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+            }
+        });
+    }
+
     void requireMapping(JsonNode node, String entry) {
         if (node == null || !node.isObject()) {
             throw fail(entry, "must be a mapping");

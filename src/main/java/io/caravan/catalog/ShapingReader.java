@@ -13,17 +13,15 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
 /** Reads and validates the catalog's traffic-shaping blocks ({@code groups}, {@code cache}, {@code escalation}). */
-final class ShapingReader {
+final class ShapingReader extends BlockReader {
 
     private static final Set<String> GROUP_FIELDS = Set.of("strategy");
     private static final Set<String> CACHE_FIELDS = Set.of("ttl", "max_entries");
     private static final Set<String> ESCALATION_FIELDS = Set.of("tiers", "gates");
     private static final Set<String> GATE_FIELDS = Set.of("finish_reason", "min_chars", "json", "regex");
 
-    private final String file;
-
     ShapingReader(String file) {
-        this.file = file;
+        super(file, warning -> { });
     }
 
     ShapingSpec read(JsonNode root, Map<String, List<DeploymentSpec>> groups, Map<String, TierSpec> tiers) {
@@ -36,14 +34,14 @@ final class ShapingReader {
         if (absent(block)) {
             return Map.of();
         }
-        mapping(block, "groups");
+        requireMapping(block, "groups");
         block.fields().forEachRemaining(e -> {
             String entry = "groups." + e.getKey();
             if (!groups.containsKey(e.getKey())) {
                 throw fail(entry, "unknown group '" + e.getKey() + "'");
             }
             JsonNode node = e.getValue();
-            mapping(node, entry);
+            requireMapping(node, entry);
             onlyFields(node, entry, GROUP_FIELDS);
             JsonNode s = node.get("strategy");
             if (absent(s)) {
@@ -63,7 +61,7 @@ final class ShapingReader {
         if (absent(block)) {
             return null;
         }
-        mapping(block, "cache");
+        requireMapping(block, "cache");
         onlyFields(block, "cache", CACHE_FIELDS);
         Duration ttl = ShapingSpec.Cache.DEFAULT_TTL;
         JsonNode t = block.get("ttl");
@@ -95,7 +93,7 @@ final class ShapingReader {
         if (absent(block)) {
             return null;
         }
-        mapping(block, "escalation");
+        requireMapping(block, "escalation");
         onlyFields(block, "escalation", ESCALATION_FIELDS);
         List<String> names = new ArrayList<>();
         JsonNode t = block.get("tiers");
@@ -123,7 +121,7 @@ final class ShapingReader {
         if (absent(g)) {
             throw fail("escalation.gates", "missing (finish_reason, min_chars, json or regex)");
         }
-        mapping(g, "escalation.gates");
+        requireMapping(g, "escalation.gates");
         onlyFields(g, "escalation.gates", GATE_FIELDS);
         String finish = absent(g.get("finish_reason")) ? null : g.get("finish_reason").asText().trim();
         Integer minChars = null;
@@ -159,27 +157,5 @@ final class ShapingReader {
             throw fail("escalation.gates", "no gate set (finish_reason, min_chars, json or regex)");
         }
         return new ShapingSpec.Escalation(List.copyOf(names), new ShapingSpec.Gates(finish, minChars, json, regex));
-    }
-
-    private void onlyFields(JsonNode node, String entry, Set<String> allowed) {
-        node.fieldNames().forEachRemaining(f -> {
-            if (!allowed.contains(f)) {
-                throw fail(entry, "unknown field '" + f + "' (expected " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
-            }
-        });
-    }
-
-    private void mapping(JsonNode node, String entry) {
-        if (node == null || !node.isObject()) {
-            throw fail(entry, "must be a mapping");
-        }
-    }
-
-    private static boolean absent(JsonNode node) {
-        return node == null || node.isNull() || node.isMissingNode();
-    }
-
-    private CatalogException fail(String entry, String problem) {
-        return new CatalogException(file, entry, problem.replaceAll("\\s*[\\r\\n]+\\s*", " "));
     }
 }

@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
  * (hashed here, once the variable is read); anything else is refused as a plain key, with a message that never
  * holds it.
  */
-final class TenantsReader {
+final class TenantsReader extends BlockReader {
 
     static final String HASH_PREFIX = "sha256:";
     private static final Pattern HASH = Pattern.compile("sha256:[0-9a-fA-F]{64}");
@@ -30,14 +30,11 @@ final class TenantsReader {
             "metadata", "weight");
     private static final Set<String> ALLOW_FIELDS = Set.of("tiers", "groups");
 
-    private final String file;
     private final Map<String, String> env;
-    private final Consumer<String> warnings;
 
     TenantsReader(String file, Map<String, String> env, Consumer<String> warnings) {
-        this.file = file;
+        super(file, warnings);
         this.env = env;
-        this.warnings = warnings;
     }
 
     /** The tenants of {@code block} (the unexpanded {@code tenants:} node), in file order; empty when absent. */
@@ -45,7 +42,7 @@ final class TenantsReader {
         if (absent(block)) {
             return Map.of();
         }
-        mapping(block, "tenants");
+        requireMapping(block, "tenants");
         Map<String, TenantSpec> out = new LinkedHashMap<>();
         Map<String, String> owners = new LinkedHashMap<>();
         block.fields().forEachRemaining(e -> {
@@ -55,7 +52,7 @@ final class TenantsReader {
                 throw fail(entry, "a tenant name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
             }
             JsonNode node = e.getValue();
-            mapping(node, entry);
+            requireMapping(node, entry);
             onlyFields(node, entry, FIELDS);
             List<String> hashes = keys(node.get("api_keys"), entry + ".api_keys");
             for (String h : hashes) {
@@ -68,7 +65,7 @@ final class TenantsReader {
             Set<String> allowGroups = null;
             JsonNode allow = node.get("allow");
             if (!absent(allow)) {
-                mapping(allow, entry + ".allow");
+                requireMapping(allow, entry + ".allow");
                 onlyFields(allow, entry + ".allow", ALLOW_FIELDS);
                 allowTiers = names(allow.get("tiers"), entry + ".allow.tiers", tiers.keySet(), "tier");
                 allowGroups = names(allow.get("groups"), entry + ".allow.groups", groups, "group");
@@ -87,7 +84,7 @@ final class TenantsReader {
             ObjectNode metadata = Json.object();
             JsonNode md = node.get("metadata");
             if (!absent(md)) {
-                mapping(md, entry + ".metadata");
+                requireMapping(md, entry + ".metadata");
                 md.fields().forEachRemaining(f -> {
                     if (f.getKey().equals("tenant")) {
                         throw fail(entry + ".metadata", "tenant is set from the tenant's name, not here");
@@ -196,28 +193,5 @@ final class TenantsReader {
 
     private String expanded(JsonNode node) {
         return CatalogLoader.expand(node.asText(), env);
-    }
-
-    private void onlyFields(JsonNode node, String entry, Set<String> allowed) {
-        node.fieldNames().forEachRemaining(f -> {
-            if (!allowed.contains(f)) {
-                throw fail(entry, "unknown field '" + f + "' (expected "
-                        + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
-            }
-        });
-    }
-
-    private void mapping(JsonNode node, String entry) {
-        if (node == null || !node.isObject()) {
-            throw fail(entry, "must be a mapping");
-        }
-    }
-
-    private static boolean absent(JsonNode node) {
-        return node == null || node.isNull() || node.isMissingNode();
-    }
-
-    private CatalogException fail(String entry, String problem) {
-        return new CatalogException(file, entry, problem.replaceAll("\\s*[\\r\\n]+\\s*", " "));
     }
 }

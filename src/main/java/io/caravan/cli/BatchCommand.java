@@ -157,8 +157,13 @@ public final class BatchCommand {
         }
         // not even loaded: Camel starts the producers of a route that does not start, and each would keep
         // trying to reach a broker
-        return batch.with("camel.main.routes-exclude-pattern",
-                "**/routes/outlets.yaml,**/routes/intake-kafka.yaml,**/routes/batch.yaml");
+        // the route files are named one by one (application.properties): an exclude pattern does not apply to those
+        String routes = java.util.Arrays.stream(settings.get("camel.main.routes-include-pattern").split(","))
+                .map(String::trim)
+                .filter(file -> !file.endsWith("/outlets.yaml") && !file.endsWith("/intake-kafka.yaml")
+                        && !file.endsWith("/batch.yaml"))
+                .collect(java.util.stream.Collectors.joining(","));
+        return batch.with("camel.main.routes-include-pattern", routes);
     }
 
     Summary process(CaravanApp app, Path in, Path out, int concurrency) throws Exception {

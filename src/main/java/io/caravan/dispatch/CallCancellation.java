@@ -3,9 +3,9 @@ package io.caravan.dispatch;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.ProviderError;
 import io.caravan.task.TaskContext;
+import io.caravan.util.CamelTimer;
 import java.io.IOException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.component.http.HttpActivityListener;
@@ -30,24 +30,10 @@ public final class CallCancellation implements HttpClientConfigurer, HttpActivit
     private static final String EXCHANGE_ATTRIBUTE = Exchange.class.getName();
 
     /** The timers of the calls' deadlines ({@link CallDeadlines}); Camel's, so the thread stops with the context. */
-    private volatile ScheduledExecutorService deadlines;
+    private final CamelTimer deadlines = new CamelTimer(this, "caravan-call-deadlines");
 
     private ScheduledExecutorService deadlines(CamelContext camel) {
-        ScheduledExecutorService d = deadlines;
-        if (d == null) {
-            synchronized (this) {
-                d = deadlines;
-                if (d == null) {
-                    d = camel.getExecutorServiceManager().newSingleThreadScheduledExecutor(this,
-                            "caravan-call-deadlines");
-                    if (d instanceof ScheduledThreadPoolExecutor pool) {
-                        pool.setRemoveOnCancelPolicy(true); // a finished call's timer goes at once, not at its time
-                    }
-                    deadlines = d;
-                }
-            }
-        }
-        return d;
+        return deadlines.of(camel);
     }
 
     @Override

@@ -13,6 +13,7 @@ import io.caravan.resilience.ProviderError;
 import io.caravan.task.TaskContext;
 import io.caravan.task.TaskContext.Candidate;
 import io.caravan.task.TaskError;
+import io.caravan.util.CamelTimer;
 import io.caravan.util.Json;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
@@ -46,25 +47,14 @@ public final class ChatStreamWriter {
 
     private final AttemptRecorder attempts;
     /** Aborts streams that outlive their task's deadline ({@code timeout_ms}); Camel's, so it stops with the context. */
-    private volatile ScheduledExecutorService deadlines;
+    private final CamelTimer deadlines = new CamelTimer(this, "caravan-stream-deadlines");
 
     public ChatStreamWriter(AttemptRecorder attempts) {
         this.attempts = attempts;
     }
 
     private ScheduledExecutorService deadlines(CamelContext camel) {
-        ScheduledExecutorService d = deadlines;
-        if (d == null) {
-            synchronized (this) {
-                d = deadlines;
-                if (d == null) {
-                    d = camel.getExecutorServiceManager().newSingleThreadScheduledExecutor(this,
-                            "caravan-stream-deadlines");
-                    deadlines = d;
-                }
-            }
-        }
-        return d;
+        return deadlines.of(camel);
     }
 
     /** The Vert.x response behind a platform-http request, or null (another transport). */
