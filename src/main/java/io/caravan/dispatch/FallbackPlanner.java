@@ -158,7 +158,11 @@ public final class FallbackPlanner {
                 LOG.info("waiting task={} requested_model={} wait_ms={} for {}", ctx.task().id(),
                         ctx.task().model(), wait.duration().toMillis(),
                         wait.forCapacity() ? "rpm/tpm capacity" : "a cooling deployment or key");
-                long ms = Math.max(1, wait.duration().toMillis());
+                // a cooldown's wait is rounded up, and a millisecond more: cooldowns are kept in wall-clock
+                // milliseconds, and a task woken a fraction early finds its deployment still cooling and records a
+                // skip for nothing (a capacity wait ends on the window's boundary, as the limiter counts it)
+                long ms = wait.forCapacity() ? Math.max(1, wait.duration().toMillis())
+                        : (wait.duration().toNanos() + 999_999) / 1_000_000 + 1;
                 ctx.waitForCooldown(ms);
                 if (wait.forCapacity()) {
                     Candidate at = wait.candidate();
