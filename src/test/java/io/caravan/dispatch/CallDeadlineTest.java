@@ -86,8 +86,8 @@ class CallDeadlineTest {
         HttpResponse<String> response = caravan.post("/v1/chat/completions",
                 "{\"model\":\"ping\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         assertThat(response.statusCode()).isEqualTo(200);
-        List<String> events = ProviderAnswerBoundsTest.events(response.body());
-        assertThat(ProviderAnswerBoundsTest.text(events)).isEqualTo("rescued");
+        List<String> events = io.caravan.support.ChatStream.events(response.body());
+        assertThat(io.caravan.support.ChatStream.text(events)).isEqualTo("rescued");
         assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
         assertThat(ProviderAnswerBoundsTest.usage(caravan, ProviderAnswerBoundsTest.taskId(events), 2)).containsExactly(
                 tuple("ping#0", "timeout"),

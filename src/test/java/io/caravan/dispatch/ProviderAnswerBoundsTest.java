@@ -1,5 +1,7 @@
 package io.caravan.dispatch;
 
+import static io.caravan.support.ChatStream.events;
+import static io.caravan.support.ChatStream.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
@@ -179,28 +181,6 @@ class ProviderAnswerBoundsTest {
                     a.path("status").isNumber() ? a.path("status").asInt() : null));
         }
         return out;
-    }
-
-    /** The data of each SSE event, in order. */
-    static List<String> events(String body) {
-        List<String> data = new ArrayList<>();
-        for (String block : body.split("\n\n")) {
-            if (block.startsWith("data: ")) {
-                data.add(block.substring(6));
-            }
-        }
-        return data;
-    }
-
-    static String text(List<String> events) throws Exception {
-        StringBuilder sb = new StringBuilder();
-        for (String e : events) {
-            if (!e.equals("[DONE]")) {
-                Json.MAPPER.readTree(e).path("choices")
-                        .forEach(c -> sb.append(c.path("delta").path("content").asText("")));
-            }
-        }
-        return sb.toString();
     }
 
     static String taskId(List<String> events) throws Exception {

@@ -1,5 +1,7 @@
 package io.caravan.frontdoor;
 
+import static io.caravan.support.ChatStream.events;
+import static io.caravan.support.ChatStream.text;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.containing;
 import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
@@ -131,28 +133,6 @@ class ChatStreamingHttpTest {
         caravan.close();
         upstream.stop();
         raw.close();
-    }
-
-    /** The data of each SSE event, in order. */
-    static List<String> events(String body) {
-        List<String> data = new ArrayList<>();
-        for (String block : body.split("\n\n")) {
-            if (block.startsWith("data: ")) {
-                data.add(block.substring(6));
-            }
-        }
-        return data;
-    }
-
-    static String text(List<String> events) throws Exception {
-        StringBuilder sb = new StringBuilder();
-        for (String e : events) {
-            if (!e.equals("[DONE]")) {
-                JsonNode chunk = Json.MAPPER.readTree(e);
-                chunk.path("choices").forEach(c -> sb.append(c.path("delta").path("content").asText("")));
-            }
-        }
-        return sb.toString();
     }
 
     static HttpResponse<String> stream(String model, String extra) throws Exception {

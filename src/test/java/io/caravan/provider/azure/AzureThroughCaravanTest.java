@@ -162,17 +162,7 @@ class AzureThroughCaravanTest {
         HttpResponse<String> response = caravan.post("/v1/chat/completions",
                 "{\"model\":\"gpt\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"s\"}]}");
         assertThat(response.statusCode()).isEqualTo(200);
-        StringBuilder text = new StringBuilder();
-        for (String line : response.body().split("\n")) {
-            if (line.startsWith("data: {")) {
-                JsonNode content = Json.MAPPER.readTree(line.substring(6)).path("choices").path(0).path("delta")
-                        .path("content");
-                if (content.isTextual()) {
-                    text.append(content.asText());
-                }
-            }
-        }
-        assertThat(text.toString()).isEqualTo("Azure streams");
+        assertThat(io.caravan.support.ChatStream.text(response.body())).isEqualTo("Azure streams");
         azure.verify(postRequestedFor(urlEqualTo(DEPLOYMENT_PATH)).withHeader("api-key", equalTo(KEY))
                 .withRequestBody(matchingJsonPath("$.stream_options.include_usage", equalTo("true"))));
     }

@@ -134,17 +134,7 @@ class BedrockThroughCaravanTest {
         HttpResponse<String> response = caravan.post("/v1/chat/completions", """
                 {"model":"claude","stream":true,"messages":[{"role":"user","content":"stream please"}]}""");
         assertThat(response.statusCode()).isEqualTo(200);
-        StringBuilder text = new StringBuilder();
-        for (String line : response.body().split("\n")) {
-            if (line.startsWith("data: {")) {
-                JsonNode chunk = Json.MAPPER.readTree(line.substring(6));
-                JsonNode content = chunk.path("choices").path(0).path("delta").path("content");
-                if (content.isTextual()) {
-                    text.append(content.asText());
-                }
-            }
-        }
-        assertThat(text.toString()).isEqualTo("Hello stream");
+        assertThat(io.caravan.support.ChatStream.text(response.body())).isEqualTo("Hello stream");
         assertThat(response.body()).contains("\"finish_reason\":\"stop\"").contains("data: [DONE]");
         BedrockUpstream.Seen call = bedrock.seen.stream().filter(s -> s.body().contains("stream please")).findFirst()
                 .orElseThrow();

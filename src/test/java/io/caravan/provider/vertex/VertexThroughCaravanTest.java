@@ -205,17 +205,7 @@ class VertexThroughCaravanTest {
         HttpResponse<String> response = caravan.post("/v1/chat/completions",
                 "{\"model\":\"flash\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"s\"}]}");
         assertThat(response.statusCode()).isEqualTo(200);
-        StringBuilder text = new StringBuilder();
-        for (String line : response.body().split("\n")) {
-            if (line.startsWith("data: {")) {
-                JsonNode content = Json.MAPPER.readTree(line.substring(6)).path("choices").path(0).path("delta")
-                        .path("content");
-                if (content.isTextual()) {
-                    text.append(content.asText());
-                }
-            }
-        }
-        assertThat(text.toString()).isEqualTo("Vertex streams");
+        assertThat(io.caravan.support.ChatStream.text(response.body())).isEqualTo("Vertex streams");
     }
 
     private static JsonNode usage(String taskId) throws Exception {
