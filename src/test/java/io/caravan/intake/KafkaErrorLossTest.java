@@ -192,7 +192,10 @@ class KafkaErrorLossTest {
             // once it is answered and committed, the intake moves again
             await().atMost(Duration.ofSeconds(20)).until(() -> caravan.get("/health/live").statusCode() == 200);
             await().atMost(Duration.ofSeconds(10)).until(() -> caravan.get("/health/ready").statusCode() == 200);
-            assertThat(TestKafka.committed(caravan.group, caravan.tasksTopic, 0)).isEqualTo(1);
+            // the commit itself reaches the broker asynchronously, after the in-flight count has moved on
+            await().atMost(Duration.ofSeconds(10))
+                    .untilAsserted(() -> assertThat(TestKafka.committed(caravan.group, caravan.tasksTopic, 0))
+                            .isEqualTo(1));
         }
     }
 }
