@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -180,6 +181,40 @@ public final class StartupBench {
         }
     }
 
+    /** RSS split into anonymous memory (heap, stacks, malloc) and file pages (the jar, an AOT cache), in MB. */
+    static String rssSplit(long pid) {
+        try {
+            Map<String, Long> kb = new HashMap<>();
+            for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (l.startsWith("RssAnon:") || l.startsWith("RssFile:")) {
+                    kb.put(l.substring(0, l.indexOf(':')), Long.parseLong(l.replaceAll("[^0-9]", "")));
+                }
+            }
+            return String.format(Locale.ROOT, "anonymous %d MB + file %d MB", kb.getOrDefault("RssAnon", 0L) / 1024,
+                    kb.getOrDefault("RssFile", 0L) / 1024);
+        } catch (IOException e) {
+            return "gone";
+        }
+    }
+
+    /** The JVM's own account of its memory, when CARAVAN_JAVA_OPTS has -XX:NativeMemoryTracking=summary. */
+    void nativeMemory(String javaHome, long pid) throws Exception {
+        if (!String.valueOf(System.getenv("CARAVAN_JAVA_OPTS")).contains("NativeMemoryTracking")) {
+            return;
+        }
+        Process jcmd = new ProcessBuilder(javaHome + "/bin/jcmd", String.valueOf(pid), "VM.native_memory", "summary",
+                "scale=MB").redirectErrorStream(true).start();
+        String out = new String(jcmd.getInputStream().readAllBytes());
+        jcmd.waitFor(30, TimeUnit.SECONDS);
+        StringBuilder line = new StringBuilder("   native memory tracking, committed MB:");
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("(?m)^(?:-\\s*)?([A-Z][A-Za-z ]+?) \\(reserved=\\d+MB, committed=(\\d+)MB\\)").matcher(out);
+        while (m.find()) {
+            line.append(' ').append(m.group(1).trim()).append('=').append(m.group(2));
+        }
+        say(line.toString());
+    }
+
     static double rssMb(long pid) {
         try {
             for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
@@ -324,7 +359,9 @@ public final class StartupBench {
             sampler.interrupt();
             say(String.format(Locale.ROOT, "   external broker: ready in %d ms (CPU %.1f s); idle RSS %.0f MB; %d-task"
                             + " Kafka burst (caravan send): %d results in %.1f s, RSS peak %d MB, at the end %.0f MB,"
-                            + " 5 s later %.0f MB", readyMs, readyCpu, idle, tasks, got, seconds, peak.get(), after, later));
+                            + " 5 s later %.0f MB (%s)", readyMs, readyCpu, idle, tasks, got, seconds, peak.get(), after,
+                    later, rssSplit(p.pid())));
+            nativeMemory(javaHome, p.pid());
         } finally {
             stop(p);
         }

@@ -80,8 +80,8 @@ class LauncherTest {
         Run run = launch(Map.of("CARAVAN_DRY_RUN", "1", "JAVA_HOME", "/opt/jdk"),
                 "-Dcaravan.http.port=9000", "-Dname=two words", "send", "-H", "caravan-tenant=acme", "-D", "x y");
         assertThat(run.status()).isZero();
-        assertThat(run.out().lines()).containsExactly("/opt/jdk/bin/java", "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC",
-                "-XX:+ExitOnOutOfMemoryError", "-Dcaravan.http.port=9000", "-Dname=two words", "-jar",
+        assertThat(run.out().lines()).containsExactly("/opt/jdk/bin/java", "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC",
+                "-Xmn64m", "-XX:SurvivorRatio=2", "-XX:+ExitOnOutOfMemoryError", "-Dcaravan.http.port=9000", "-Dname=two words", "-jar",
                 stubJar.toString(), "send", "-H", "caravan-tenant=acme", "-D", "x y");
     }
 
@@ -91,6 +91,19 @@ class LauncherTest {
                 "CARAVAN_JAVA_OPTS", "-XX:+UseG1GC -Xss512k"));
         assertThat(run.out().lines()).containsExactly(System.getProperty("java.home") + "/bin/java", "-Xms64m", "-Xmx256m",
                 "-XX:+ExitOnOutOfMemoryError", "-XX:+UseG1GC", "-Xss512k", "-jar", stubJar.toString());
+    }
+
+    @Test
+    void theYoungGenerationFollowsTheHeapAndJdk25GetsCompactObjectHeaders() throws Exception {
+        Path jdk25 = Files.createDirectories(dir.resolve("jdk-25"));
+        Files.writeString(jdk25.resolve("release"), "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.3\"\n");
+        Run run = launch(Map.of("CARAVAN_DRY_RUN", "1", "JAVA_HOME", jdk25.toString(), "CARAVAN_HEAP", "1g"), "run");
+        assertThat(run.out().lines()).containsExactly(jdk25 + "/bin/java", "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC",
+                "-Xmn128m", "-XX:SurvivorRatio=2", "-XX:+UseCompactObjectHeaders", "-XX:+ExitOnOutOfMemoryError",
+                "-jar", stubJar.toString(), "run");
+        // a heap the launcher cannot read is the JVM's to judge; no young generation is derived from it
+        assertThat(launch(Map.of("CARAVAN_DRY_RUN", "1", "CARAVAN_HEAP", "lots"), "run").out().lines())
+                .contains("-Xmxlots").noneMatch(option -> option.startsWith("-Xmn"));
     }
 
     @Test
