@@ -53,7 +53,8 @@ class TopicsTest {
                 assertThat(names).as(caravan.output()).containsAll(topics(prefix));
             });
             // made with the others, before the batch book starts following it (it used to make it itself, late)
-            assertThat(caravan.output()).containsPattern("created topics \\[[^]]*" + prefix + "\\.batches");
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(caravan.output())
+                    .containsPattern("created topics \\[[^]]*" + prefix + "\\.batches"));
         }
         assertThat(describe(topics(prefix)).values()).allSatisfy(d -> assertThat(d.partitions()).hasSize(3));
     }

@@ -18,6 +18,7 @@ import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -40,6 +41,9 @@ import org.junit.jupiter.api.Test;
 class HttpTaskSpanTest {
 
     static WireMockServer upstream;
+    static ServerSocket silent;
+    /** The requests the silent upstream took, as text. */
+    static final java.util.concurrent.BlockingQueue<String> silentRequests = new java.util.concurrent.LinkedBlockingQueue<>();
     static Caravan caravan;
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -47,9 +51,13 @@ class HttpTaskSpanTest {
     static void start() throws Exception {
         upstream = Upstreams.start();
         upstream.stubFor(post(urlEqualTo(Upstreams.path("up"))).willReturn(Upstreams.ok("fine")));
-        // 4 s to answer: the caller leaves or the task's deadline passes first
+        // 4 s to answer: the task's deadline passes first
         upstream.stubFor(post(urlEqualTo(Upstreams.path("slow")))
                 .willReturn(Upstreams.ok("late").withFixedDelay(4_000)));
+        silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread acceptor = new Thread(HttpTaskSpanTest::holdSilently, "silent-upstream");
+        acceptor.setDaemon(true);
+        acceptor.start();
         // a stream whose events dribble out over 12 s
         StringBuilder sse = new StringBuilder();
         sse.append(event("{\"role\":\"assistant\",\"content\":\"\"}", null));
@@ -66,14 +74,16 @@ class HttpTaskSpanTest {
                   up: {api: openai, base_url: "http://127.0.0.1:%1$d/up/v1", api_keys: ["sk-up"], retries: 0}
                   slow: {api: openai, base_url: "http://127.0.0.1:%1$d/slow/v1", api_keys: ["sk-slow"], retries: 0}
                   dribble: {api: openai, base_url: "http://127.0.0.1:%1$d/dribble/v1", api_keys: ["sk-dr"], retries: 0}
+                  silent: {api: openai, base_url: "http://127.0.0.1:%2$d/v1", api_keys: ["sk-si"], retries: 0}
                 models:
                   - {name: rescue, provider: up, model: up-model}
                   - {name: sluggish, provider: slow, model: slow-model}
                   - {name: trickle, provider: dribble, model: trickle-model}
+                  - {name: mute, provider: silent, model: mute-model}
                 tiers:
                   fast: {model: rescue}
                 default_tier: fast
-                """.formatted(port);
+                """.formatted(port, silent.getLocalPort());
         caravan = Caravan.start(catalog, Map.of(), Map.of(
                 "caravan.otel.enabled", "true",
                 "otel.traces.exporter", "caravan-memory",
@@ -94,6 +104,63 @@ class HttpTaskSpanTest {
     static void stop() throws Exception {
         caravan.close();
         upstream.stop();
+        silent.close();
+    }
+
+    /**
+     * An upstream that takes a request and never finishes it: a plain one gets no answer at all, a streamed one the
+     * head of an event stream and its first event. Each request it took is put in {@link #silentRequests}.
+     */
+    static void holdSilently() {
+        while (!silent.isClosed()) {
+            try {
+                Socket socket = silent.accept();
+                Thread t = new Thread(() -> {
+                    try (socket) {
+                        socket.setSoTimeout(30_000);
+                        InputStream in = socket.getInputStream();
+                        String request = readRequest(in);
+                        silentRequests.add(request);
+                        if (request.contains("\"stream\":true")) {
+                            String first = event("{\"role\":\"assistant\",\"content\":\"half\"}", null);
+                            socket.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                    + "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(first.length())
+                                    + "\r\n" + first + "\r\n").getBytes(StandardCharsets.UTF_8));
+                            socket.getOutputStream().flush();
+                        }
+                        while (in.read() >= 0) {
+                            // until Caravan drops the connection (or 30 s)
+                        }
+                    } catch (java.io.IOException ignored) {
+                        // dropped
+                    }
+                }, "silent-upstream-conn");
+                t.setDaemon(true);
+                t.start();
+            } catch (java.io.IOException e) {
+                return;
+            }
+        }
+    }
+
+    /** A request's head and its body (Content-Length or chunked), as text. */
+    static String readRequest(InputStream in) throws java.io.IOException {
+        java.io.ByteArrayOutputStream seen = new java.io.ByteArrayOutputStream();
+        int b;
+        while ((b = in.read()) >= 0) {
+            seen.write(b);
+            String text = seen.toString(StandardCharsets.UTF_8);
+            int headEnd = text.indexOf("\r\n\r\n");
+            if (headEnd < 0) {
+                continue;
+            }
+            var length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(text);
+            if (length.find() ? seen.size() >= headEnd + 4 + Integer.parseInt(length.group(1))
+                    : text.endsWith("0\r\n\r\n") && text.length() > headEnd + 4) {
+                return text;
+            }
+        }
+        return seen.toString(StandardCharsets.UTF_8);
     }
 
     static String event(String delta, String finish) {
@@ -178,16 +245,16 @@ class HttpTaskSpanTest {
     @Test
     void aCallerWhoHangsUpBeforeThePlainAnswerEndsTheSpanAsCancelled() throws Exception {
         String traceId = TaskTracingTest.newTraceId();
-        String body = "{\"model\":\"sluggish\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        String body = "{\"model\":\"mute\",\"messages\":[{\"role\":\"user\",\"content\":\"leaving-early\"}]}";
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), caravan.httpPort)) {
             socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     + "traceparent: 00-" + traceId + "-00f067aa0ba902b7-01\r\n"
                     + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
                     .getBytes(StandardCharsets.UTF_8));
             socket.getOutputStream().flush();
-            await().atMost(Duration.ofSeconds(10)).until(() -> !upstream.findAll(
-                    com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
-                            urlEqualTo(Upstreams.path("slow")))).isEmpty());
+            // the call is in flight once the upstream has the request
+            await().atMost(Duration.ofSeconds(10)).until(() -> silentRequests.stream()
+                    .anyMatch(r -> r.contains("leaving-early")));
         }
         taskSpanEndedInError(traceId, "cancelled");
         onlyOnce(traceId);
@@ -224,9 +291,9 @@ class HttpTaskSpanTest {
     void aDeadlineThatPassesMidStreamEndsTheSpanAsTimeout() throws Exception {
         String traceId = TaskTracingTest.newTraceId();
         HttpResponse<String> response = send("/v1/chat/completions", traceId, """
-                {"model":"trickle","stream":true,"timeout_ms":3000,"messages":[{"role":"user","content":"hi"}]}""");
+                {"model":"mute","stream":true,"timeout_ms":3000,"messages":[{"role":"user","content":"hi"}]}""");
         assertThat(response.statusCode()).isEqualTo(200);
-        assertThat(response.body()).contains("\"timeout\"").doesNotContain("[DONE]");
+        assertThat(response.body()).contains("half").contains("\"timeout\"").doesNotContain("[DONE]");
         taskSpanEndedInError(traceId, "timeout");
         onlyOnce(traceId);
     }
