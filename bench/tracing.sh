@@ -2,11 +2,13 @@
 # What tracing costs: runs io.caravan.bench.TracingBench (src/test/java) against Caravan with tracing off, on at 100 %
 # and on at 1 % sampling, and a build of BASELINE (a git ref before tracing; default: none) for "off costs nothing".
 # Figures are printed and written to bench/results/tracing-*.txt (git-ignored); docs/tracing.md has the last ones.
-# Every round measures each Caravan once (order rotated) and compares it with "off" of the same round: each figure
-# comes with a 95 % interval and its lowest and highest round, so a quiet run says whether 1 % stays under 3 %.
-#   bench/tracing.sh                        # about 5 minutes on 2 quiet cores: 8 rounds x 3000 requests, 4 x 8 s wrk
-#   BASELINE=437cd58 bench/tracing.sh       # plus a build from before tracing (a fourth Caravan, about 7 minutes)
-#   bench/tracing.sh -Dbench.latency.rounds=12 -Dbench.latency.requests=3000 -Dbench.http.rounds=6
+# Each Caravan is warmed up, then every leg runs many short rounds (each Caravan once a round, order rotated, a first
+# round dropped) and compares each with "off" of the same round: the primary figure is the CPU per request of the
+# Caravan process under a sequential client, with its 95 % interval; the last line says whether 1 % is under 3 %.
+#   bench/tracing.sh                        # about 6 minutes on 2 quiet cores: 20000 warm-up requests per Caravan,
+#                                           # 24 rounds x 1500 sequential requests, 6 rounds x 5 s of wrk
+#   BASELINE=437cd58 bench/tracing.sh       # plus a build from before tracing (a fourth Caravan, about 8 minutes)
+#   bench/tracing.sh -Dbench.latency.rounds=36 -Dbench.http.rounds=8      # tighter, longer
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null

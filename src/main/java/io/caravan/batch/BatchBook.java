@@ -45,15 +45,16 @@ public final class BatchBook implements AutoCloseable {
     // never worked on here once another instance may own it (the group waits for the revocation to return)
     private final java.util.concurrent.Semaphore working = new java.util.concurrent.Semaphore(1);
     private final String topic;
+    private final NewTopic spec;
     private final Properties props;
-    private final int partitions;
     private volatile boolean running;
     private java.util.concurrent.Future<?> reader;
     private volatile KafkaConsumer<String, byte[]> consumer;
 
-    public BatchBook(String bootstrapServers, String topic, String group, int partitions, int sessionTimeoutMs) {
-        this.topic = topic;
-        this.partitions = partitions;
+    /** {@code spec}: the batches topic as {@link io.caravan.kafka.Topics#spec} makes it. */
+    public BatchBook(String bootstrapServers, NewTopic spec, String group, int sessionTimeoutMs) {
+        this.topic = spec.name();
+        this.spec = spec;
         this.props = new Properties();
         if (bootstrapServers != null) {
             props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -69,26 +70,24 @@ public final class BatchBook implements AutoCloseable {
     }
 
     /**
-     * Creates the compacted topic when missing (records up to {@code maxRecordBytes}), then follows it on one
-     * thread of {@code threads} until {@link #close()} or until the executor is shut down.
+     * Creates the compacted topic when missing (`caravan run` has made it with the others; a Caravan started
+     * another way has not), then follows it on one thread of {@code threads} until {@link #close()} or until the
+     * executor is shut down.
      */
-    public void start(long maxRecordBytes, java.util.concurrent.ExecutorService threads) {
+    public void start(java.util.concurrent.ExecutorService threads) {
         if (!props.containsKey(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG)) {
             return; // no broker (a batch run): nothing to own
         }
-        createTopic(maxRecordBytes);
+        createTopic();
         running = true;
         reader = threads.submit(this::follow);
     }
 
-    private void createTopic(long maxRecordBytes) {
+    private void createTopic() {
         Properties p = new Properties();
         p.put("bootstrap.servers", props.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG));
         try (Admin admin = Admin.create(p)) {
-            NewTopic t = new NewTopic(topic, java.util.Optional.of(partitions), java.util.Optional.empty())
-                    .configs(Map.of("cleanup.policy", "compact", "max.message.bytes",
-                            String.valueOf(Math.max(1_048_576, maxRecordBytes + 65_536))));
-            admin.createTopics(List.of(t)).all().get(30, TimeUnit.SECONDS);
+            admin.createTopics(List.of(spec)).all().get(30, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
                 LOG.warn("cannot create the batches topic {}: {}", topic, e.getCause().toString());

@@ -35,8 +35,8 @@ public final class BatchTier implements AutoCloseable {
         String topic = settings.get(Setting.TOPICS_BATCHES);
         this.maxRecordBytes = settings.get(Setting.BATCH_MAX_RECORD_BYTES);
         Integer sessionMs = settings.get(Setting.BATCH_SESSION_TIMEOUT_MS);
-        this.book = new BatchBook(bootstrapServers, topic, settings.get(Setting.CONSUMER_GROUP) + ".batches",
-                settings.get(Setting.TOPICS_PARTITIONS),
+        this.book = new BatchBook(bootstrapServers, io.caravan.kafka.Topics.spec(settings, topic),
+                settings.get(Setting.CONSUMER_GROUP) + ".batches",
                 sessionMs != null ? sessionMs : settings.get(Setting.KAFKA_SESSION_TIMEOUT_MS));
         this.records = bootstrapServers == null ? null : new BatchRecords(bootstrapServers, topic, maxRecordBytes);
         this.collector = new BatchCollector(inFlight, catalogs::current, maxRecordBytes);
@@ -58,7 +58,7 @@ public final class BatchTier implements AutoCloseable {
 
     /** Starts following the batches topic on one thread of {@code threads}. */
     public void start(java.util.concurrent.ExecutorService threads) {
-        book.start(maxRecordBytes, threads);
+        book.start(threads);
     }
 
     /**

@@ -20,8 +20,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Creates Caravan's topics (tasks, results, usage, dead letters) when they are missing, so that a consumer of
- * results can subscribe before the first task. Existing topics are left as they are. Partitions come from
+ * Creates Caravan's topics (tasks, results, usage, dead letters, batches) when they are missing, so that a consumer
+ * of results can subscribe before the first task. Existing topics are left as they are. Partitions come from
  * {@code caravan.topics.partitions}; replicas from {@code caravan.topics.replication}, else the broker's own
  * {@code default.replication.factor}.
  */
@@ -38,7 +38,32 @@ public final class Topics {
         names.add(settings.get(Setting.TOPICS_RESULTS));
         names.add(settings.get(Setting.TOPICS_USAGE));
         names.add(settings.get(Setting.TOPICS_DLQ));
+        names.add(settings.get(Setting.TOPICS_BATCHES));
         return new ArrayList<>(names);
+    }
+
+    /**
+     * How Caravan makes one of its topics: the settings' partitions and replicas; the usage topic, the spend ledger,
+     * keeps a month's events (the broker's 7-day default would lose them); the batches topic is compacted (one record
+     * per open batch, a tombstone once settled) and takes a batch record of {@code caravan.batch.max-record-bytes}.
+     */
+    public static NewTopic spec(Settings settings, String name) {
+        int partitions = settings.get(Setting.TOPICS_PARTITIONS);
+        Optional<Short> replicas = Optional.ofNullable(settings.get(Setting.TOPICS_REPLICATION));
+        if (partitions < 1 || replicas.map(r -> r < 1).orElse(false)) {
+            throw new IllegalArgumentException("settings caravan.topics.partitions and .replication must be positive");
+        }
+        NewTopic topic = new NewTopic(name, Optional.of(partitions), replicas);
+        if (name.equals(settings.get(Setting.TOPICS_USAGE))) {
+            return topic.configs(Map.of("retention.ms",
+                    String.valueOf(settings.get(Setting.TOPICS_USAGE_RETENTION).toMillis())));
+        }
+        if (name.equals(settings.get(Setting.TOPICS_BATCHES))) {
+            long maxRecordBytes = settings.get(Setting.BATCH_MAX_RECORD_BYTES);
+            return topic.configs(Map.of("cleanup.policy", "compact",
+                    "max.message.bytes", String.valueOf(Math.max(1_048_576, maxRecordBytes + 65_536))));
+        }
+        return topic;
     }
 
     /**
@@ -47,19 +72,7 @@ public final class Topics {
      */
     public static List<String> create(Settings settings, String bootstrapServers) {
         int partitions = settings.get(Setting.TOPICS_PARTITIONS);
-        Optional<Short> replicas = Optional.ofNullable(settings.get(Setting.TOPICS_REPLICATION));
-        if (partitions < 1 || replicas.map(r -> r < 1).orElse(false)) {
-            throw new IllegalArgumentException("settings caravan.topics.partitions and .replication must be positive");
-        }
-        String usage = settings.get(Setting.TOPICS_USAGE);
-        // the usage topic is the spend ledger: a month's events must outlive the broker's 7-day default retention
-        long usageRetentionMs = settings.get(Setting.TOPICS_USAGE_RETENTION).toMillis();
-        List<NewTopic> wanted = names(settings).stream()
-                .map(name -> {
-                    NewTopic topic = new NewTopic(name, Optional.of(partitions), replicas);
-                    return name.equals(usage)
-                            ? topic.configs(Map.of("retention.ms", String.valueOf(usageRetentionMs))) : topic;
-                }).toList();
+        List<NewTopic> wanted = names(settings).stream().map(name -> spec(settings, name)).toList();
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(AdminClientConfig.CLIENT_ID_CONFIG, "caravan-topics");

@@ -3,6 +3,7 @@ package io.caravan.tracing;
 import io.caravan.Setting;
 import io.caravan.Settings;
 import io.caravan.provider.ProviderReply;
+import io.caravan.resilience.ErrorClass;
 import io.caravan.task.Attempt;
 import io.caravan.task.TaskContext;
 import io.caravan.util.Json;
@@ -27,6 +28,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.apache.camel.component.kafka.KafkaConstants;
+import org.apache.camel.support.SynchronizationAdapter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -135,6 +137,17 @@ public final class TaskTracing implements AutoCloseable {
             }
         }
         exchange.setProperty(SPAN, new TaskSpan(span, new AtomicBoolean()));
+        // whichever way the exchange leaves (a step that broke and was not caught, as on the HTTP doors, or a path
+        // that skipped finish), the span ends with it; a task the route already finished is left as it is
+        exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+            @Override
+            public void onDone(Exchange done) {
+                TaskContext ended = TaskContext.of(done);
+                if (ended != null) {
+                    finishNow(done, ended, done.isFailed() ? ErrorClass.SERVER_ERROR.wireName() : null);
+                }
+            }
+        });
     }
 
     /**
@@ -144,7 +157,7 @@ public final class TaskTracing implements AutoCloseable {
     public void finish(Exchange exchange) {
         TaskContext ctx = TaskContext.of(exchange);
         if (ctx != null && ctx.stream() == null) {
-            finishNow(exchange, ctx);
+            finishNow(exchange, ctx, null);
         }
     }
 
@@ -155,7 +168,7 @@ public final class TaskTracing implements AutoCloseable {
     public void broke(Exchange exchange) {
         TaskContext ctx = TaskContext.of(exchange);
         if (ctx != null) {
-            finishNow(exchange, ctx);
+            finishNow(exchange, ctx, null);
         }
     }
 
@@ -163,11 +176,12 @@ public final class TaskTracing implements AutoCloseable {
     public void streamEnded(Exchange exchange) {
         TaskContext ctx = TaskContext.of(exchange);
         if (ctx != null) {
-            finishNow(exchange, ctx);
+            finishNow(exchange, ctx, null);
         }
     }
 
-    private void finishNow(Exchange exchange, TaskContext ctx) {
+    /** {@code failure}: the error type of a task whose exchange broke without the task recording an error. */
+    private void finishNow(Exchange exchange, TaskContext ctx, String failure) {
         if (exchange.getProperty(FINISHED) != null) {
             return;
         }
@@ -184,29 +198,31 @@ public final class TaskTracing implements AutoCloseable {
             }
             TaskSpan task = exchange.getProperty(SPAN, TaskSpan.class);
             if (task != null && task.ended().compareAndSet(false, true)) {
-                endTaskSpan(task.span(), ctx, attempts, calls);
+                endTaskSpan(task.span(), ctx, attempts, calls, failure);
             }
         } catch (RuntimeException e) {
             LOG.warn("cannot trace task {}: {}", ctx.task().id(), e.toString());
         }
     }
 
-    private void endTaskSpan(Span span, TaskContext ctx, List<Attempt> attempts, List<GenAiCall> calls) {
+    private void endTaskSpan(Span span, TaskContext ctx, List<Attempt> attempts, List<GenAiCall> calls,
+            String failure) {
         if (span.isRecording()) {
             Context parent = Context.root().with(span);
             for (GenAiCall call : calls) {
                 attemptSpan(parent, ctx, call);
             }
-            boolean ok = ctx.error() == null && (ctx.reply() != null || ctx.stream() != null);
+            String errorType = ctx.error() != null ? ctx.error().type().wireName() : failure;
+            boolean ok = errorType == null && (ctx.reply() != null || ctx.stream() != null);
             setIfPresent(span, "caravan.tier", ctx.tier());
             setIfPresent(span, "caravan.routing_reason", ctx.routingReason());
             setIfPresent(span, "caravan.tenant", ctx.task().tenant());
-            span.setAttribute("caravan.outcome", ok ? "ok" : ctx.error() == null ? "unknown" : ctx.error().type().wireName());
+            span.setAttribute("caravan.outcome", ok ? "ok" : errorType == null ? "unknown" : errorType);
             span.setAttribute("caravan.cost_usd", ctx.totalCost());
             span.setAttribute("caravan.attempts", (long) attempts.size());
             span.setAttribute("caravan.fallback", ok && ctx.answeredBy() != null && ctx.answeredBy().fallback());
-            if (!ok && ctx.error() != null) {
-                span.setAttribute("error.type", ctx.error().type().wireName());
+            if (!ok && errorType != null) {
+                span.setAttribute("error.type", errorType);
                 span.setStatus(StatusCode.ERROR);
             }
         }
