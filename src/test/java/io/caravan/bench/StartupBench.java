@@ -379,6 +379,35 @@ public final class StartupBench {
         return seen.size();
     }
 
+    /** {@code connections} clients sending {@code request} until {@code end}, counting answers per 10 s from {@code from}. */
+    void drive(HttpRequest request, long from, long end, int connections, AtomicIntegerArray answered,
+            AtomicIntegerArray failed) throws InterruptedException {
+        List<Thread> clients = new ArrayList<>();
+        for (int c = 0; c < connections; c++) {
+            Thread t = new Thread(() -> {
+                while (System.nanoTime() < end) {
+                    boolean ok;
+                    try {
+                        ok = http.send(request, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+                    } catch (IOException e) {
+                        ok = false;
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    int bucket = (int) ((System.nanoTime() - from) / 10_000_000_000L);
+                    if (bucket < answered.length()) {
+                        (ok ? answered : failed).incrementAndGet(bucket);
+                    }
+                }
+            });
+            t.start();
+            clients.add(t);
+        }
+        for (Thread t : clients) {
+            t.join();
+        }
+    }
+
     /** An OpenAI-compatible provider on 127.0.0.1 answering a fixed chat.completion at once. */
     static com.sun.net.httpserver.HttpServer startMock() throws IOException {
         com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
@@ -428,6 +457,26 @@ public final class StartupBench {
                   balanced: {model: bench}
                 """, mockPort));
         s.put("caravan.catalog", warmCatalog.toString());
+        // the bench's own client and the mock are JIT-compiled before Caravan starts, so the figures are Caravan's
+        // warm-up and not this JVM's
+        int harnessSeconds = Integer.getInteger("startup.harness-warm-seconds", 20);
+        if (harnessSeconds > 0) {
+            HttpRequest direct = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + mockPort + "/v1/chat/completions"))
+                    .timeout(Duration.ofSeconds(10)).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(
+                            "{\"model\":\"bench-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}"))
+                    .build();
+            long from = System.nanoTime();
+            AtomicIntegerArray directAnswers = new AtomicIntegerArray((harnessSeconds + 9) / 10);
+            drive(direct, from, from + TimeUnit.SECONDS.toNanos(harnessSeconds), connections, directAnswers,
+                    new AtomicIntegerArray(directAnswers.length()));
+            List<Integer> perSecond = new ArrayList<>();
+            for (int i = 0; i < directAnswers.length(); i++) {
+                perSecond.add(directAnswers.get(i) / 10);
+            }
+            say("   harness warmed first: " + connections + " clients straight at the mock for " + harnessSeconds
+                    + " s, req/s per 10 s " + perSecond);
+        }
         long started = System.nanoTime();
         Process p = run(javaHome, s, topics);
         try {
@@ -457,34 +506,7 @@ public final class StartupBench {
                 }
             });
             cpuSampler.start();
-            List<Thread> clients = new ArrayList<>();
-            for (int c = 0; c < connections; c++) {
-                Thread t = new Thread(() -> {
-                    while (true) {
-                        long now = System.nanoTime();
-                        if (now >= end) {
-                            return;
-                        }
-                        boolean ok;
-                        try {
-                            ok = http.send(request, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-                        } catch (IOException e) {
-                            ok = false;
-                        } catch (InterruptedException e) {
-                            return;
-                        }
-                        int bucket = (int) ((System.nanoTime() - readyAt) / 10_000_000_000L);
-                        if (bucket < buckets) {
-                            (ok ? answered : failed).incrementAndGet(bucket);
-                        }
-                    }
-                });
-                t.start();
-                clients.add(t);
-            }
-            for (Thread t : clients) {
-                t.join();
-            }
+            drive(request, readyAt, end, connections, answered, failed);
             cpuSampler.join(15_000);
             double rss = rssMb(p.pid());
             List<Integer> perCpuSecond = new ArrayList<>();
