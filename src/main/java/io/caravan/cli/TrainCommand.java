@@ -36,22 +36,26 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * {@code caravan train [--seconds N]}: a training run for the JVM's class-data archive (bin/caravan runs it with
  * {@code -XX:ArchiveClassesAtExit} on JDK 17-24, {@code -XX:AOTCacheOutput} on JDK 25+, and uses the archive on every
- * later start). It starts a whole router on loopback (embedded broker in a temporary folder, a simulated provider
- * without latency), drives the paths production takes (plain, streamed and task HTTP calls, a Kafka burst, status
- * and metrics) for {@code N} seconds (default 20), stops it and exits, which is when the JVM writes the archive.
- * Nothing leaves the machine and nothing is kept but the archive.
+ * later start). It starts a whole router on loopback (embedded broker in a temporary folder, an OpenAI-compatible
+ * provider on 127.0.0.1 answering at once, and a simulated one), drives the paths production takes (plain, streamed
+ * and task HTTP calls through the provider HTTP client, a Kafka burst, status and metrics) for {@code N} seconds
+ * (default 20), stops it and exits, which is when the JVM writes the archive. Nothing leaves the machine.
+ * Nothing is kept but the archive.
  */
 public final class TrainCommand {
 
     static final String USAGE = "usage: caravan train [--seconds N]";
 
+    /** The provider calls of production go through the HTTP client and an adapter: the loopback provider trains them. */
     static final String CATALOG = """
             providers:
               trainer: {api: simulated, latency: 0ms, error_rate: 0}
+              loopback: {api: openai, base_url: "http://127.0.0.1:%d/v1", api_keys: ["sk-caravan-train"], retries: 0, timeout: 30s}
             models:
               - {name: trainer, provider: trainer, model: trainer-1, price: {input: 1, output: 1}}
+              - {name: trainer-http, provider: loopback, model: trainer-2, price: {input: 1, output: 1}}
             tiers:
-              balanced: {model: trainer}
+              balanced: {model: trainer-http}
             """;
 
     private TrainCommand() {}
@@ -73,9 +77,9 @@ public final class TrainCommand {
             return 2;
         }
         Path dir = Files.createTempDirectory("caravan-train");
-        try {
+        try (LoopbackProvider provider = LoopbackProvider.start()) {
             Path catalog = dir.resolve("catalog.yaml");
-            Files.writeString(catalog, CATALOG);
+            Files.writeString(catalog, String.format(java.util.Locale.ROOT, CATALOG, provider.port()));
             int port = freePort();
             Settings s = settings.with(Setting.CATALOG, catalog.toString())
                     .with(Setting.HTTP_PORT, String.valueOf(port))
@@ -89,7 +93,8 @@ public final class TrainCommand {
                 try {
                     out.println("caravan train: driving the router for " + seconds + " s");
                     int answered = drive(port, broker.bootstrapServers(), seconds);
-                    out.println("caravan train: " + answered + " answers; writing the archive as the JVM exits");
+                    out.println("caravan train: " + answered + " answers, " + provider.calls()
+                            + " calls to the loopback provider; writing the archive as the JVM exits");
                 } finally {
                     app.close();
                 }
@@ -106,6 +111,10 @@ public final class TrainCommand {
         String base = "http://127.0.0.1:" + port;
         List<HttpRequest> requests = List.of(
                 post(base + "/v1/chat/completions", "{\"model\":\"trainer\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"),
+                post(base + "/v1/chat/completions", "{\"model\":\"trainer-http\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"),
+                post(base + "/v1/chat/completions", "{\"model\":\"trainer-http\",\"stream\":true,"
+                        + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"),
+                post(base + "/v1/tasks", "{\"model\":\"trainer-http\",\"prompt\":\"hello\"}"),
                 post(base + "/v1/chat/completions", "{\"model\":\"trainer\",\"stream\":true,"
                         + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"),
                 post(base + "/v1/tasks", "{\"model\":\"trainer\",\"prompt\":\"hello\"}"),
@@ -150,7 +159,8 @@ public final class TrainCommand {
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerSettings)) {
             for (int i = 0; i < count; i++) {
                 producer.send(new ProducerRecord<>("train.tasks", "train-" + i, ("{\"id\":\"train-" + i
-                        + "\",\"model\":\"trainer\",\"prompt\":\"task " + i + "\"}").getBytes(StandardCharsets.UTF_8)));
+                        + "\",\"model\":\"" + (i % 2 == 0 ? "trainer" : "trainer-http") + "\",\"prompt\":\"task " + i + "\"}")
+                        .getBytes(StandardCharsets.UTF_8)));
             }
         }
         var consumerSettings = Broker.client(bootstrap, "caravan-train");
