@@ -531,6 +531,12 @@ public final class Bench {
         line(String.format(Locale.ROOT, "  %-32s %8.1f us", "total", total * 10_000.0 / count));
     }
 
+    /** CPU ticks of the process's JIT compiler threads ({@code C1/C2 CompilerThreadN}); a thread that ended is gone. */
+    static long jitTicks(long pid) throws IOException {
+        return threadCpuTicks(pid).entrySet().stream().filter(e -> e.getKey().contains("CompilerThre")) // comm is cut at 15 characters
+                .mapToLong(Map.Entry::getValue).sum();
+    }
+
     /** CPU ticks (USER_HZ, 10 ms) of each thread of a process, summed by thread name with the numbers masked. */
     static Map<String, Long> threadCpuTicks(long pid) throws IOException {
         Map<String, Long> ticks = new java.util.TreeMap<>();

@@ -229,6 +229,15 @@ public final class StartupBench {
     }
 
     /** CPU seconds (user + system) the process used so far; load-independent where wall times are not. */
+    /** CPU seconds of the JIT compiler threads alive now (one the JVM retired took its count with it). */
+    static double jitSeconds(long pid) {
+        try {
+            return Bench.jitTicks(pid) / 100.0;
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
     static double cpuSeconds(long pid) {
         try {
             String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
@@ -265,19 +274,7 @@ public final class StartupBench {
                         }
                     });
         }
-        double jit = 0;
-        try (var tasks = Files.list(Path.of("/proc/" + p.pid() + "/task"))) {
-            for (Path task : tasks.toList()) {
-                try {
-                    if (Files.readString(task.resolve("comm")).matches("C[12] CompilerThre.*\\s*")) {
-                        String[] f = Files.readString(task.resolve("stat")).replaceFirst(".*\\) ", "").split(" ");
-                        jit += (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
-                    }
-                } catch (IOException e) {
-                    // the thread ended
-                }
-            }
-        }
+        double jit = Bench.jitTicks(p.pid()) / 100.0;
         return line.append(String.format(Locale.ROOT, " ready %.1f; JIT compilers %.1f of %.1f CPU s", readyMs / 1000.0,
                 jit, cpuSeconds(p.pid()))).toString();
     }
@@ -493,7 +490,9 @@ public final class StartupBench {
             long end = readyAt + TimeUnit.SECONDS.toNanos(seconds);
             // Caravan's CPU at each 10 s mark: answers per CPU second show the warm-up whatever else the machine runs
             double[] cpuAt = new double[buckets + 1];
+            double[] jitAt = new double[buckets + 1];
             cpuAt[0] = cpuSeconds(p.pid());
+            jitAt[0] = jitSeconds(p.pid());
             Thread cpuSampler = new Thread(() -> {
                 for (int i = 1; i <= buckets; i++) {
                     long wait = readyAt + i * 10_000_000_000L - System.nanoTime();
@@ -503,6 +502,7 @@ public final class StartupBench {
                         return;
                     }
                     cpuAt[i] = cpuSeconds(p.pid());
+                    jitAt[i] = jitSeconds(p.pid());
                 }
             });
             cpuSampler.start();
@@ -513,6 +513,11 @@ public final class StartupBench {
             for (int i = 0; i < buckets; i++) {
                 double used = cpuAt[i + 1] - cpuAt[i];
                 perCpuSecond.add(used <= 0 ? 0 : (int) (answered.get(i) / used));
+            }
+            List<String> jitPerBucket = new ArrayList<>();
+            for (int i = 0; i < buckets; i++) {
+                jitPerBucket.add(String.format(Locale.ROOT, "%.1f/%.1f", Math.max(0, jitAt[i + 1] - jitAt[i]),
+                        cpuAt[i + 1] - cpuAt[i]));
             }
             List<Integer> lastCpu = new ArrayList<>(perCpuSecond.subList(Math.max(0, buckets - 3), buckets));
             Collections.sort(lastCpu);
@@ -533,11 +538,12 @@ public final class StartupBench {
             say(String.format(Locale.ROOT, "   warm-up after ready (%d ms), %d clients, POST /v1/chat/completions:"
                             + " req/s per 10 s %s; steady %d; first 30 s %d (%.0f%% of steady), 10-20 s %.0f%%,"
                             + " 20-30 s %.0f%%; failed %d; RSS after %.0f MB%n"
-                            + "   answers per CPU second of Caravan per 10 s %s; first 30 s %.0f%% of steady, 20-30 s %.0f%%",
+                            + "   answers per CPU second of Caravan per 10 s %s; first 30 s %.0f%% of steady, 20-30 s %.0f%%%n"
+                            + "   CPU s of the JIT compiler threads / of all Caravan per 10 s %s",
                     readyMs, connections, perSecond, steady, firstThree, 100.0 * firstThree / steady,
                     100.0 * perSecond.get(1) / steady, 100.0 * perSecond.get(2) / steady, failures, rss,
                     perCpuSecond, 100.0 * (perCpuSecond.get(0) + perCpuSecond.get(1) + perCpuSecond.get(2)) / 3 / steadyCpu,
-                    100.0 * perCpuSecond.get(2) / steadyCpu));
+                    100.0 * perCpuSecond.get(2) / steadyCpu, jitPerBucket));
         } finally {
             stop(p);
         }

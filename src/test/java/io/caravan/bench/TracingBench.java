@@ -118,12 +118,12 @@ public final class TracingBench {
                 long pid = caravans.get(mode).process.pid();
                 Path stat = Path.of("/proc/" + pid + "/stat");
                 long before = Bench.cpuTicks(stat);
-                long jitBefore = jitTicks(pid);
+                long jitBefore = Bench.jitTicks(pid);
                 List<Long> t = Bench.time(client, tasks(ports.get(mode)), perRound);
                 long ticks = Bench.cpuTicks(stat) - before;
                 // USER_HZ 100: 10 ms a tick
                 return new double[] {ticks * 10.0 / perRound, Bench.percentile(t, 50),
-                        (ticks - (jitTicks(pid) - jitBefore)) * 10.0 / perRound};
+                        (ticks - (Bench.jitTicks(pid) - jitBefore)) * 10.0 / perRound};
             });
             bench.line("");
             bench.line("## Sequential client, POST /v1/tasks (" + rounds + " rounds of " + perRound
@@ -229,12 +229,6 @@ public final class TracingBench {
             }
         }
         return figures;
-    }
-
-    /** CPU ticks of the process's JIT compiler threads ({@code C1/C2 CompilerThreadN}). */
-    static long jitTicks(long pid) throws java.io.IOException {
-        return Bench.threadCpuTicks(pid).entrySet().stream().filter(e -> e.getKey().contains("CompilerThre")) // comm is cut at 15 characters
-                .mapToLong(Map.Entry::getValue).sum();
     }
 
     /** One figure of a mode, round by round. */
