@@ -228,7 +228,7 @@ public final class CaravanApp implements AutoCloseable {
             main.addOverrideProperty("camel.component." + component + ".http-client-configurer", "#callCancellation");
             main.addOverrideProperty("camel.component." + component + ".http-activity-listener", "#callCancellation");
         }
-        DeploymentRoutes deploymentRoutes = new DeploymentRoutes(breakers);
+        DeploymentRoutes deploymentRoutes = new DeploymentRoutes(breakers, upstreams);
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void afterConfigure(BaseMainSupport support) {

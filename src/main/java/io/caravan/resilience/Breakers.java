@@ -12,7 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * One Resilience4j circuit breaker per deployment, handed to the Circuit Breaker EIP of the deployment's route
  * by reference. Only failures that say something about the deployment count: errors of the task itself
- * (bad request, context window) and of a single key (auth, quota) do not.
+ * (bad request, context window) and of a single key (auth, quota, a rate limit) do not.
  */
 public final class Breakers {
 
@@ -76,8 +76,10 @@ public final class Breakers {
     }
 
     static boolean saysNothingOfDeployment(Throwable failure) {
+        // a rate limit neither fails the deployment nor proves it well (nor uses up a half-open probe)
         return failure instanceof ProviderError pe && (pe.skippedWithoutCall()
-                || pe.status() == null && pe.errorClass() == ErrorClass.CANCELLED);
+                || pe.status() == null && pe.errorClass() == ErrorClass.CANCELLED
+                || pe.errorClass() == ErrorClass.RATE_LIMITED);
     }
 
     static boolean countsAgainstDeployment(Throwable failure) {

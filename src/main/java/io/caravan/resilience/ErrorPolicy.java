@@ -49,7 +49,10 @@ public record ErrorPolicy(
 
     static {
         //                                          retry  nextKey fallBk breaker cooldown                  wait   RetryAfter status type
-        put(ErrorClass.RATE_LIMITED,      new ErrorPolicy(true,  false, true,  true,  KeyCooldown.SERVER_WAIT, true,  true,  429, "rate_limit_error"));
+        // a 429 is the key's pacing, which its rest for the server's wait honours; a fleet meets a few at the edges of
+        // rpm windows (calls counted in one window reaching the provider in the next): counted, they opened the
+        // deployment's breaker for open_for (30 s) where the provider asked for a second
+        put(ErrorClass.RATE_LIMITED,      new ErrorPolicy(true,  false, true,  false, KeyCooldown.SERVER_WAIT, true,  true,  429, "rate_limit_error"));
         put(ErrorClass.QUOTA_EXHAUSTED,   new ErrorPolicy(false, true,  true,  false, KeyCooldown.CONFIGURED,  true,  false, 402, "insufficient_quota"));
         put(ErrorClass.AUTH,              new ErrorPolicy(false, true,  true,  false, KeyCooldown.CONFIGURED,  true,  false, 401, "authentication_error"));
         put(ErrorClass.TIMEOUT,           new ErrorPolicy(true,  false, true,  true,  KeyCooldown.NONE,        false, true,  504, "timeout_error"));

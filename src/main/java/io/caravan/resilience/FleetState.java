@@ -179,9 +179,8 @@ public final class FleetState {
             return;
         }
         ErrorClass failure = ErrorClass.fromWireName(e.outcome());
-        // a rate_limited attempt is a call only when it names the key it used or the provider's wait
-        boolean called = failure != ErrorClass.RATE_LIMITED || e.keyId() != null || e.retryAfterMs() != null;
-        if (failure != null && called && failure.policy().countsAgainstBreaker()) {
+        // skips without a call are of classes that do not count (circuit_open, and rate_limited is the key's)
+        if (failure != null && failure.policy().countsAgainstBreaker()) {
             breaker.onError(e.latencyMs(), java.util.concurrent.TimeUnit.MILLISECONDS,
                     new ProviderError(failure, 0, failure.wireName() + " at " + e.instance()));
         }

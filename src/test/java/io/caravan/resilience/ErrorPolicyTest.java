@@ -2,8 +2,13 @@ package io.caravan.resilience;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.caravan.catalog.CircuitBreakerSpec;
+import io.caravan.catalog.DeploymentSpec;
 import io.caravan.resilience.ErrorPolicy.KeyCooldown;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -14,7 +19,7 @@ class ErrorPolicyTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             # class           | retry | nextKey | fallsBack | breaker | cooldown    | wait  | retryAfter | status | openAiType
-            RATE_LIMITED       | true  | false   | true      | true    | SERVER_WAIT | true  | true       | 429    | rate_limit_error
+            RATE_LIMITED       | true  | false   | true      | false   | SERVER_WAIT | true  | true       | 429    | rate_limit_error
             QUOTA_EXHAUSTED    | false | true    | true      | false   | CONFIGURED  | true  | false      | 402    | insufficient_quota
             AUTH               | false | true    | true      | false   | CONFIGURED  | true  | false      | 401    | authentication_error
             TIMEOUT            | true  | false   | true      | true    | NONE        | false | true       | 504    | timeout_error
@@ -58,5 +63,24 @@ class ErrorPolicyTest {
         assertThat(Breakers.countsAgainstDeployment(skipped)).isFalse();
         assertThat(answered.skippedWithoutCall()).isFalse();
         assertThat(Breakers.countsAgainstDeployment(answered)).isEqualTo(c.policy().countsAgainstBreaker());
+    }
+
+    @Test
+    void rateLimitAnswersLeaveTheBreakerClosedWhereServerErrorsOpenIt() {
+        Breakers breakers = new Breakers();
+        CircuitBreaker limited = breakers.forDeployment(
+                new DeploymentSpec("limited#0", "limited", "p", "m", null, null, null, 1), CircuitBreakerSpec.DEFAULT);
+        CircuitBreaker failing = breakers.forDeployment(
+                new DeploymentSpec("failing#0", "failing", "p", "m", null, null, null, 1), CircuitBreakerSpec.DEFAULT);
+        for (int i = 0; i < 2 * CircuitBreakerSpec.DEFAULT.minimumCalls(); i++) {
+            limited.onError(5, TimeUnit.MILLISECONDS, new ProviderError(ErrorClass.RATE_LIMITED, 429, "slow down",
+                    Duration.ofSeconds(1)));
+            failing.onError(5, TimeUnit.MILLISECONDS, new ProviderError(ErrorClass.SERVER_ERROR, 503, "overloaded"));
+        }
+        // a 429 is the key's pacing: neither a failure nor a success of the deployment
+        assertThat(limited.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+        assertThat(limited.getMetrics().getNumberOfBufferedCalls()).isZero();
+        assertThat(breakers.untilCallable("limited#0")).isZero();
+        assertThat(failing.getState()).isEqualTo(CircuitBreaker.State.OPEN);
     }
 }
