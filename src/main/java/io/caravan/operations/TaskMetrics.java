@@ -196,6 +196,9 @@ public final class TaskMetrics {
         List<Attempt> attempts = ctx.attempts();
         String tier = label(ctx.tier());
         String outcome = Outcome.ofTask(ctx);
+        if (outcome.equals(Outcome.ACCEPTED.wireName())) {
+            return; // not finished: counted when its batch, or the online rescue, answers it
+        }
         var by = outcome.equals(Outcome.OK.wireName()) ? ctx.answeredBy() : null;
         String model = label(by == null ? ctx.group() : by.group());
         String provider = label(by == null ? null : by.deployment().provider());
