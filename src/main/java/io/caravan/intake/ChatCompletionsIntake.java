@@ -178,6 +178,11 @@ public final class ChatCompletionsIntake {
         out.setBody(HttpIntake.jsonBody(completion(ctx)));
     }
 
+    /** After a task broke inside Caravan: its upstream stream, if one is still open, is dropped ({@link ChatStreamWriter#drop}). */
+    public void dropStream(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+        streams.drop(ctx);
+    }
+
     /** {@code GET /v1/models}: {@code auto}, every group and every {@code tier:NAME}, in OpenAI's list shape. */
     public void models(Exchange exchange) {
         Catalog catalog = catalogs.current();

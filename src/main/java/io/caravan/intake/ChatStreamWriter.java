@@ -159,6 +159,34 @@ public final class ChatStreamWriter {
         }
     }
 
+    /**
+     * A task route that broke with its upstream stream still open (opened in dispatch, not or not all written):
+     * the upstream connection is dropped now instead of held until the provider ends it, and the streamed attempt
+     * ends {@code cancelled}: the provider did nothing wrong, so it does not count against the breaker.
+     */
+    public void drop(TaskContext ctx) {
+        ProviderStream stream = ctx == null ? null : ctx.stream();
+        if (stream == null) {
+            return;
+        }
+        stream.abort();
+        if (ctx.callStarted()) { // not yet recorded: write records it whichever way it ends, unless it broke
+            attempts.streamEnded(ctx, ctx.answeredBy(), ErrorClass.CANCELLED, 200, stream.usage(), null);
+        }
+    }
+
+    /** A stream whose answer had begun ends with this error event (the shape of a mid-stream error), no [DONE]. */
+    static void endWithError(HttpServerResponse response, ObjectNode error) {
+        try {
+            if (!response.closed() && !response.ended()) {
+                response.write(Buffer.buffer(event(error)));
+            }
+        } catch (RuntimeException ignored) {
+            // the caller is gone too
+        }
+        endQuietly(response);
+    }
+
     /** A whole answer as the events of a stream: the message in one chunk, the usage chunk if asked, [DONE]. */
     static byte[] whole(TaskContext ctx, boolean includeUsage) {
         String id = ChatCompletionsIntake.completionId(ctx);

@@ -1,18 +1,26 @@
 package io.caravan.intake;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.caravan.outlet.OpenAiWire;
 import io.caravan.outlet.ResultJson;
+import io.caravan.resilience.ErrorClass;
 import io.caravan.task.InvalidTaskException;
 import io.caravan.task.TaskContext;
+import io.caravan.task.TaskError;
 import io.caravan.util.Json;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerResponse;
 import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
 import org.apache.camel.Message;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** {@code POST /v1/tasks}: a task in, its result out, with the status of its error type. */
 public final class HttpIntake {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpIntake.class);
 
     private final TaskIntake intake;
     private final int maxTaskBytes;
@@ -72,6 +80,37 @@ public final class HttpIntake {
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, invalid.tooLarge() ? 413 : 400);
         out.setBody(jsonBody(OpenAiWire.errorBody(invalid.getMessage(), "invalid_request_error",
                 invalid.tooLarge() ? "request_too_large" : "invalid_task")));
+    }
+
+    /**
+     * Something inside Caravan broke while a task was on an HTTP door (an exception no step turned into an error
+     * class; {@code routes/intake-http.yaml}, routeConfiguration {@code http-boundary}): the task ends a
+     * {@code server_error} and the caller gets 500 in OpenAI's error shape, saying no more than that (the cause is
+     * in the log), or, when its stream had begun, an error event and the end of the stream.
+     */
+    public void broke(@ExchangeProperty(Exchange.EXCEPTION_CAUGHT) Exception caught, Exchange exchange) {
+        TaskContext ctx = TaskContext.of(exchange);
+        String id = ctx == null ? null : ctx.task().id();
+        LOG.error("task {} broke inside Caravan on {}; it is answered 500 server_error", id,
+                exchange.getFromRouteId(), caught);
+        String message = "internal error in Caravan" + (id == null ? "" : " (task " + id + ")");
+        if (ctx != null) {
+            ctx.fail(new TaskError(ErrorClass.SERVER_ERROR, message));
+        }
+        ObjectNode error = OpenAiWire.errorBody(message, ErrorClass.SERVER_ERROR.policy().openAiType(),
+                ErrorClass.SERVER_ERROR.wireName());
+        Message out = exchange.getMessage();
+        out.getHeaders().clear();
+        var stream = exchange.getProperty(ChatCompletionsIntake.STREAM, ChatCompletionsIntake.StreamRequest.class);
+        if (stream != null && stream.response() instanceof HttpServerResponse response && response.headWritten()) {
+            ChatStreamWriter.endWithError(response, error);
+            out.setBody(null);
+            return;
+        }
+        exchange.removeProperty(ChatCompletionsIntake.STREAM); // not begun: answered whole
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, 500);
+        out.setBody(jsonBody(error));
     }
 
     /**

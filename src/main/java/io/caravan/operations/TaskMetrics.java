@@ -7,6 +7,7 @@ import io.caravan.catalog.CatalogHolder;
 import io.caravan.catalog.DeploymentSpec;
 import io.caravan.resilience.Breakers;
 import io.caravan.task.Attempt;
+import io.caravan.task.Outcome;
 import io.caravan.task.TaskContext;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.micrometer.core.instrument.Counter;
@@ -22,6 +23,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.apache.camel.Exchange;
 import org.apache.camel.ExchangeProperty;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -148,26 +150,41 @@ public final class TaskMetrics {
         };
     }
 
+    /** Exchange property: the task is counted; a route that breaks afterwards does not count it again. */
+    public static final String COUNTED = "caravanTaskCounted";
+
     /**
      * The task route's step after dispatch: counts the finished task and each of its attempts. A streamed answer
      * is still flowing then (its answering attempt, tokens and cost are known when it ends): it is counted by
      * {@link #streamEnded}. Never throws.
      */
-    public void record(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    public void record(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
         if (ctx == null || ctx.stream() != null) {
             return;
         }
-        recordNow(ctx);
+        recordNow(ctx, exchange);
     }
 
     /** The chat route's step once a streamed answer ended: counts the task with its real outcome. Never throws. */
-    public void streamEnded(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx) {
+    public void streamEnded(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
         if (ctx != null) {
-            recordNow(ctx);
+            recordNow(ctx, exchange);
         }
     }
 
-    private void recordNow(TaskContext ctx) {
+    /**
+     * The HTTP doors' step after a task broke inside Caravan (now a {@code server_error}): counts it, streamed or
+     * not, unless it was counted before the breakage. Never throws.
+     */
+    public void broke(@ExchangeProperty(TaskContext.PROPERTY) TaskContext ctx, Exchange exchange) {
+        streamEnded(ctx, exchange);
+    }
+
+    private void recordNow(TaskContext ctx, Exchange exchange) {
+        if (exchange.getProperty(COUNTED) != null) {
+            return;
+        }
+        exchange.setProperty(COUNTED, Boolean.TRUE);
         try {
             doRecord(ctx);
         } catch (RuntimeException e) {
@@ -178,11 +195,13 @@ public final class TaskMetrics {
     private void doRecord(TaskContext ctx) {
         List<Attempt> attempts = ctx.attempts();
         String tier = label(ctx.tier());
-        boolean ok = ctx.error() == null && (ctx.reply() != null || ctx.stream() != null);
-        var by = ok ? ctx.answeredBy() : null;
+        String outcome = Outcome.ofTask(ctx);
+        if (outcome.equals(Outcome.ACCEPTED.wireName())) {
+            return; // not finished: counted when its batch, or the online rescue, answers it
+        }
+        var by = outcome.equals(Outcome.OK.wireName()) ? ctx.answeredBy() : null;
         String model = label(by == null ? ctx.group() : by.group());
         String provider = label(by == null ? null : by.deployment().provider());
-        String outcome = ok ? "ok" : ctx.error() == null ? "unknown" : ctx.error().type().wireName();
         if (tenantLabel) {
             // a tenant of the catalog, else "none": the label's values are bounded by the catalog
             String tenant = ctx.task().tenant();

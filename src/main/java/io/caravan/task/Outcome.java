@@ -18,6 +18,11 @@ public final class Outcome {
     public static final Outcome ESCALATED = new Outcome("escalated", null);
     /** An answer from the response cache, no provider called. */
     public static final Outcome CACHE_HIT = new Outcome("cache_hit", null);
+    /**
+     * A task's, not an attempt's: taken for a provider batch (an HTTP caller got 202), its answer comes later. What
+     * its span and {@code caravan_requests_total} say when the task route lets it go.
+     */
+    public static final Outcome ACCEPTED = new Outcome("accepted", null);
 
     private static final Map<ErrorClass, Outcome> FAILURES = new EnumMap<>(ErrorClass.class);
 
@@ -49,6 +54,20 @@ public final class Outcome {
         }
         ErrorClass failure = ErrorClass.fromWireName(wireName);
         return failure == null ? null : failed(failure);
+    }
+
+    /**
+     * How a task ended, as its span ({@code caravan.outcome}) and {@code caravan_requests_total} name it: {@code ok},
+     * {@code accepted} (waits for a batch), its error class, or {@code unknown} (none of these: a bug).
+     */
+    public static String ofTask(TaskContext ctx) {
+        if (ctx.error() != null) {
+            return ctx.error().type().wireName();
+        }
+        if (ctx.reply() != null || ctx.stream() != null) {
+            return OK.wireName;
+        }
+        return TaskContext.MODE_BATCH.equals(ctx.mode()) ? ACCEPTED.wireName : "unknown";
     }
 
     public String wireName() {

@@ -5,6 +5,7 @@ import io.caravan.Settings;
 import io.caravan.provider.ProviderReply;
 import io.caravan.resilience.ErrorClass;
 import io.caravan.task.Attempt;
+import io.caravan.task.Outcome;
 import io.caravan.task.TaskContext;
 import io.caravan.util.Json;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -162,8 +163,9 @@ public final class TaskTracing implements AutoCloseable {
     }
 
     /**
-     * The Kafka worker's step after a task route broke ({@code KafkaIntake.taskBroke} has made it a server_error):
-     * the attempts made so far are counted and traced, and the task's span ends in error instead of never.
+     * The step after a task route broke (Kafka: {@code KafkaIntake.taskBroke}; HTTP: {@code HttpIntake.broke}; each
+     * has made it a server_error): the attempts made so far are counted and traced, and the task's span ends in
+     * error instead of never.
      */
     public void broke(Exchange exchange) {
         TaskContext ctx = TaskContext.of(exchange);
@@ -212,17 +214,19 @@ public final class TaskTracing implements AutoCloseable {
             for (GenAiCall call : calls) {
                 attemptSpan(parent, ctx, call);
             }
-            String errorType = ctx.error() != null ? ctx.error().type().wireName() : failure;
-            boolean ok = errorType == null && (ctx.reply() != null || ctx.stream() != null);
+            String outcome = ctx.error() == null && failure != null ? failure : Outcome.ofTask(ctx);
+            boolean answered = outcome.equals(Outcome.OK.wireName());
             setIfPresent(span, "caravan.tier", ctx.tier());
             setIfPresent(span, "caravan.routing_reason", ctx.routingReason());
             setIfPresent(span, "caravan.tenant", ctx.task().tenant());
-            span.setAttribute("caravan.outcome", ok ? "ok" : errorType == null ? "unknown" : errorType);
+            span.setAttribute("caravan.outcome", outcome);
             span.setAttribute("caravan.cost_usd", ctx.totalCost());
             span.setAttribute("caravan.attempts", (long) attempts.size());
-            span.setAttribute("caravan.fallback", ok && ctx.answeredBy() != null && ctx.answeredBy().fallback());
-            if (!ok && errorType != null) {
-                span.setAttribute("error.type", errorType);
+            span.setAttribute("caravan.fallback", answered && ctx.answeredBy() != null && ctx.answeredBy().fallback());
+            if (answered || outcome.equals(Outcome.ACCEPTED.wireName())) {
+                span.setStatus(StatusCode.OK);
+            } else if (!outcome.equals("unknown")) {
+                span.setAttribute("error.type", outcome);
                 span.setStatus(StatusCode.ERROR);
             }
         }

@@ -8,12 +8,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
+import io.caravan.accounting.PrometheusText;
+import io.caravan.intake.ChatCompletionsIntake;
+import io.caravan.support.BatchUpstream;
 import io.caravan.support.Caravan;
 import io.caravan.support.Upstreams;
 import io.caravan.task.TaskContext;
+import io.caravan.util.Json;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.sdk.trace.data.SpanData;
+import io.vertx.core.http.HttpServerResponse;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -36,7 +41,9 @@ import org.junit.jupiter.api.Test;
 /**
  * A task that came over HTTP ({@code POST /v1/tasks}, {@code POST /v1/chat/completions}) ends its span exactly once,
  * in error with {@code error.type}, whichever way it leaves: its route breaks, its caller hangs up (before a plain
- * answer or mid-stream), its deadline passes (before the answer or mid-stream), or it is refused before dispatch.
+ * answer or mid-stream), its deadline passes (before the answer or mid-stream), or it is refused before dispatch. A
+ * task broken inside Caravan answers 500 in OpenAI's error shape (an error event once its stream began), drops its
+ * upstream stream and is counted once; a task accepted for a batch (202) ends its span {@code accepted}, status OK.
  */
 class HttpTaskSpanTest {
 
@@ -44,6 +51,9 @@ class HttpTaskSpanTest {
     static ServerSocket silent;
     /** The requests the silent upstream took, as text. */
     static final java.util.concurrent.BlockingQueue<String> silentRequests = new java.util.concurrent.LinkedBlockingQueue<>();
+    /** The requests whose connection Caravan dropped (closed or reset), as text. */
+    static final java.util.concurrent.BlockingQueue<String> silentDropped = new java.util.concurrent.LinkedBlockingQueue<>();
+    static BatchUpstream batches;
     static Caravan caravan;
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -69,26 +79,37 @@ class HttpTaskSpanTest {
                 .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
                         .withBody(sse.toString()).withChunkedDribbleDelay(22, 12_000)));
         int port = upstream.port();
+        batches = new BatchUpstream();
         String catalog = """
                 providers:
                   up: {api: openai, base_url: "http://127.0.0.1:%1$d/up/v1", api_keys: ["sk-up"], retries: 0}
                   slow: {api: openai, base_url: "http://127.0.0.1:%1$d/slow/v1", api_keys: ["sk-slow"], retries: 0}
                   dribble: {api: openai, base_url: "http://127.0.0.1:%1$d/dribble/v1", api_keys: ["sk-dr"], retries: 0}
                   silent: {api: openai, base_url: "http://127.0.0.1:%2$d/v1", api_keys: ["sk-si"], retries: 0}
+                  later:
+                    api: openai
+                    base_url: %3$s
+                    api_keys: ["sk-batch"]
+                    retries: 0
+                    batch: {collect: 200ms, poll: 100ms, min_slack: 1s}
                 models:
                   - {name: rescue, provider: up, model: up-model}
                   - {name: sluggish, provider: slow, model: slow-model}
                   - {name: trickle, provider: dribble, model: trickle-model}
                   - {name: mute, provider: silent, model: mute-model}
+                  - {name: deferred, provider: later, model: deferred-model}
                 tiers:
                   fast: {model: rescue}
                 default_tier: fast
-                """.formatted(port, silent.getLocalPort());
+                """.formatted(port, silent.getLocalPort(), batches.baseUrl());
+        String prefix = Caravan.newPrefix();
         caravan = Caravan.start(catalog, Map.of(), Map.of(
                 "caravan.otel.enabled", "true",
                 "otel.traces.exporter", "caravan-memory",
                 "otel.metrics.exporter", "none",
-                "otel.bsp.schedule.delay", "50"));
+                "otel.bsp.schedule.delay", "50",
+                "caravan.topics.batches", prefix + ".batches",
+                "caravan.batch.tick", "50ms"), prefix);
         // a task route that breaks after its provider call (a task whose metadata says "break"), as a bug would
         AdviceWith.adviceWith(caravan.app().camelContext(), "task", route -> route
                 .weaveByToUri("direct:dispatch").after()
@@ -98,6 +119,21 @@ class HttpTaskSpanTest {
                         throw new IllegalStateException("simulated bug after the provider call");
                     }
                 }));
+        // a chat route that breaks after its stream to the caller began ("break": "mid-stream"): the head and one
+        // event are out, as the stream writer sends them, when the bug strikes
+        AdviceWith.adviceWith(caravan.app().camelContext(), "intake-openai-chat", route -> route
+                .weaveByToUri("direct:task").after()
+                .process(exchange -> {
+                    var task = TaskContext.of(exchange).task();
+                    if (task.metadata() != null && task.metadata().path("break").asText().equals("mid-stream")) {
+                        var stream = exchange.getProperty(ChatCompletionsIntake.STREAM,
+                                ChatCompletionsIntake.StreamRequest.class);
+                        HttpServerResponse response = (HttpServerResponse) stream.response();
+                        response.setStatusCode(200).putHeader("Content-Type", "text/event-stream").setChunked(true);
+                        response.write(event("{\"role\":\"assistant\",\"content\":\"begun\"}", null));
+                        throw new IllegalStateException("simulated bug mid-stream");
+                    }
+                }));
     }
 
     @AfterAll
@@ -105,6 +141,7 @@ class HttpTaskSpanTest {
         caravan.close();
         upstream.stop();
         silent.close();
+        batches.close();
     }
 
     /**
@@ -128,11 +165,21 @@ class HttpTaskSpanTest {
                                     + "\r\n" + first + "\r\n").getBytes(StandardCharsets.UTF_8));
                             socket.getOutputStream().flush();
                         }
-                        while (in.read() >= 0) {
-                            // until Caravan drops the connection (or 30 s)
+                        boolean dropped = true;
+                        try {
+                            while (in.read() >= 0) {
+                                // until Caravan drops the connection (or 30 s)
+                            }
+                        } catch (java.net.SocketTimeoutException e) {
+                            dropped = false; // held for 30 s
+                        } catch (java.io.IOException e) {
+                            // reset: dropped
+                        }
+                        if (dropped) {
+                            silentDropped.add(request);
                         }
                     } catch (java.io.IOException ignored) {
-                        // dropped
+                        // dropped before its request was read
                     }
                 }, "silent-upstream-conn");
                 t.setDaemon(true);
@@ -205,13 +252,33 @@ class HttpTaskSpanTest {
                 .stream().filter(s -> s.getName().equals("caravan task")).count() == 1);
     }
 
+    /** Tasks counted with this outcome in {@code caravan_requests_total}. */
+    static double requests(String outcome) throws Exception {
+        return new PrometheusText(caravan.get("/metrics").body()).sum("caravan_requests_total", "outcome", outcome);
+    }
+
+    /** OpenAI's error shape of a task broken inside Caravan: server_error, no stack trace, no exception name. */
+    static void internalError(String json) throws Exception {
+        assertThat(json).doesNotContain("simulated bug").doesNotContain("IllegalStateException")
+                .doesNotContain("\tat ");
+        var error = Json.MAPPER.readTree(json).path("error");
+        assertThat(error.path("type").asText()).isEqualTo("server_error");
+        assertThat(error.path("code").asText()).isEqualTo("server_error");
+        assertThat(error.has("param")).isTrue();
+        assertThat(error.path("message").asText()).startsWith("internal error in Caravan");
+    }
+
     @Test
     void aTasksRequestWhoseRouteBreaksEndsItsSpanInError() throws Exception {
         String traceId = TaskTracingTest.newTraceId();
+        double before = requests("server_error");
         HttpResponse<String> response = send("/v1/tasks", traceId,
                 "{\"model\":\"rescue\",\"prompt\":\"hi\",\"metadata\":{\"break\":true}}");
         assertThat(response.statusCode()).as(response.body()).isEqualTo(500);
-        assertThat(response.body()).doesNotContain("simulated bug").doesNotContain("IllegalStateException");
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("application/json"));
+        internalError(response.body());
+        assertThat(requests("server_error")).isEqualTo(before + 1);
 
         taskSpanEndedInError(traceId, "server_error");
         // the provider call made before the breakage is a child span
@@ -222,10 +289,12 @@ class HttpTaskSpanTest {
     @Test
     void aChatRequestWhoseRouteBreaksEndsItsSpanInError() throws Exception {
         String traceId = TaskTracingTest.newTraceId();
+        double before = requests("server_error");
         HttpResponse<String> response = send("/v1/chat/completions", traceId, """
                 {"model":"rescue","metadata":{"break":true},"messages":[{"role":"user","content":"hi"}]}""");
         assertThat(response.statusCode()).as(response.body()).isEqualTo(500);
-        assertThat(response.body()).doesNotContain("simulated bug").doesNotContain("IllegalStateException");
+        internalError(response.body());
+        assertThat(requests("server_error")).isEqualTo(before + 1);
 
         taskSpanEndedInError(traceId, "server_error");
         assertThat(callSpans(traceId)).extracting(SpanData::getName).containsExactly("chat up-model");
@@ -233,12 +302,76 @@ class HttpTaskSpanTest {
     }
 
     @Test
-    void aStreamedChatRequestWhoseRouteBreaksAfterTheStreamOpenedEndsItsSpanInError() throws Exception {
+    void aStreamedChatRequestWhoseRouteBreaksAfterTheStreamOpenedDropsTheUpstreamAndAnswers500() throws Exception {
         String traceId = TaskTracingTest.newTraceId();
+        double before = requests("server_error");
+        // the silent upstream sends the head and one event, then holds the connection for 30 s
         HttpResponse<String> response = send("/v1/chat/completions", traceId, """
-                {"model":"trickle","stream":true,"metadata":{"break":true},"messages":[{"role":"user","content":"hi"}]}""");
+                {"model":"mute","stream":true,"metadata":{"break":true},
+                 "messages":[{"role":"user","content":"broken-before-the-stream"}]}""");
         assertThat(response.statusCode()).as(response.body()).isEqualTo(500);
+        internalError(response.body());
+        assertThat(requests("server_error")).isEqualTo(before + 1);
+        // the upstream connection is dropped at once, not held until the provider ends it
+        await().atMost(Duration.ofSeconds(10)).until(() -> silentDropped.stream()
+                .anyMatch(r -> r.contains("broken-before-the-stream")));
+
+        SpanData task = taskSpanEndedInError(traceId, "server_error");
+        // the streamed call was abandoned by Caravan: cancelled, not the provider's failure
+        assertThat(callSpans(traceId)).singleElement().satisfies(call -> {
+            assertThat(call.getParentSpanId()).isEqualTo(task.getSpanId());
+            assertThat(call.getAttributes().get(AttributeKey.stringKey("error.type"))).isEqualTo("cancelled");
+        });
+        onlyOnce(traceId);
+    }
+
+    @Test
+    void aStreamWhoseRouteBreaksAfterItBeganEndsWithAnErrorEventAndDropsTheUpstream() throws Exception {
+        String traceId = TaskTracingTest.newTraceId();
+        double before = requests("server_error");
+        HttpResponse<String> response = send("/v1/chat/completions", traceId, """
+                {"model":"mute","stream":true,"metadata":{"break":"mid-stream"},
+                 "messages":[{"role":"user","content":"broken-mid-stream"}]}""");
+        // the stream had begun: 200, the event already sent, then an error event, and the stream ends, no [DONE]
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).contains("begun").doesNotContain("[DONE]");
+        List<String> events = response.body().lines().filter(l -> l.startsWith("data: ")).toList();
+        assertThat(events).hasSize(2);
+        internalError(events.get(1).substring("data: ".length()));
+        assertThat(requests("server_error")).isEqualTo(before + 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> silentDropped.stream()
+                .anyMatch(r -> r.contains("broken-mid-stream")));
+
         taskSpanEndedInError(traceId, "server_error");
+        assertThat(callSpans(traceId)).singleElement().satisfies(call -> assertThat(
+                call.getAttributes().get(AttributeKey.stringKey("error.type"))).isEqualTo("cancelled"));
+        onlyOnce(traceId);
+    }
+
+    @Test
+    void aTaskAcceptedForABatchEndsItsSpanAsAccepted() throws Exception {
+        String traceId = TaskTracingTest.newTraceId();
+        double answeredBefore = new PrometheusText(caravan.get("/metrics").body())
+                .sum("caravan_requests_total", "model", "deferred", "outcome", "ok");
+        HttpResponse<String> response = send("/v1/tasks", traceId,
+                "{\"model\":\"deferred\",\"prompt\":\"hi\",\"max_delay\":\"6h\"}");
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> MemorySpans.inTrace(traceId).stream()
+                .anyMatch(s -> s.getName().equals("caravan task")));
+        assertThat(MemorySpans.inTrace(traceId)).filteredOn(s -> s.getName().equals("caravan task"))
+                .singleElement().satisfies(task -> {
+                    assertThat(task.getStatus().getStatusCode()).isEqualTo(StatusCode.OK);
+                    assertThat(task.getAttributes().get(AttributeKey.stringKey("caravan.outcome")))
+                            .isEqualTo("accepted");
+                    assertThat(task.getAttributes().get(AttributeKey.stringKey("error.type"))).isNull();
+                    assertThat(task.getAttributes().get(AttributeKey.stringKey("caravan.routing_reason")))
+                            .contains("-> batch on deferred#0");
+                });
+        // caravan_requests_total counts finished tasks: this one once, when its batch answered it
+        await().atMost(Duration.ofSeconds(30)).until(() -> new PrometheusText(caravan.get("/metrics").body())
+                .sum("caravan_requests_total", "model", "deferred", "outcome", "ok") == answeredBefore + 1);
+        assertThat(requests("accepted") + requests("unknown")).isZero();
         onlyOnce(traceId);
     }
 
