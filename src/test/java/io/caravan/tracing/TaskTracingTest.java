@@ -174,7 +174,8 @@ class TaskTracingTest {
     }
 
     @Test
-    void aKafkaTaskWhoseRouteBreaksEndsItsSpanInError() {
+    void aKafkaTaskWhoseRouteBreaksEndsItsSpanInErrorAndIsCountedOnce() throws Exception {
+        double brokenBefore = serverErrors();
         String traceId = newTraceId();
         TestKafka.send(caravan.tasksTopic, "broke-1", "{\"id\":\"broke-1\",\"model\":\"rescue\",\"prompt\":\"hi\"}"
                 .getBytes(StandardCharsets.UTF_8), Map.of("traceparent", "00-" + traceId + "-2222222222222222-01"));
@@ -192,6 +193,12 @@ class TaskTracingTest {
                 Duration.ofSeconds(20)).stream().filter(r -> r.key().equals("broke-1")).findFirst().orElseThrow();
         assertThat(new String(result.headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8))
                 .isEqualTo("00-" + traceId + "-" + task.getSpanId() + "-01");
+        // caravan_requests_total counts it as a server error, once
+        await().atMost(Duration.ofSeconds(10)).until(() -> serverErrors() == brokenBefore + 1);
+    }
+
+    static double serverErrors() throws Exception {
+        return new PrometheusText(caravan.get("/metrics").body()).sum("caravan_requests_total", "outcome", "server_error");
     }
 
     @Test
