@@ -94,12 +94,13 @@ class LauncherTest {
     }
 
     @Test
-    void theYoungGenerationFollowsTheHeapAndJdk25GetsCompactObjectHeaders() throws Exception {
+    void theYoungGenerationFollowsTheHeapAndJdk25GetsCompactObjectHeadersAndNativeTrimming() throws Exception {
         Path jdk25 = Files.createDirectories(dir.resolve("jdk-25"));
         Files.writeString(jdk25.resolve("release"), "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.3\"\n");
         Run run = launch(Map.of("CARAVAN_DRY_RUN", "1", "JAVA_HOME", jdk25.toString(), "CARAVAN_HEAP", "1g"), "run");
         assertThat(run.out().lines()).containsExactly(jdk25 + "/bin/java", "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC",
-                "-Xmn128m", "-XX:SurvivorRatio=2", "-XX:+UseCompactObjectHeaders", "-XX:+ExitOnOutOfMemoryError",
+                "-Xmn128m", "-XX:SurvivorRatio=2", "-XX:+UseCompactObjectHeaders", "-XX:TrimNativeHeapInterval=1000",
+                "-XX:+ExitOnOutOfMemoryError",
                 "-jar", stubJar.toString(), "run");
         // a heap the launcher cannot read is the JVM's to judge; no young generation is derived from it
         assertThat(launch(Map.of("CARAVAN_DRY_RUN", "1", "CARAVAN_HEAP", "lots"), "run").out().lines())
