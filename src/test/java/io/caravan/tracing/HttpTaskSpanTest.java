@@ -37,6 +37,9 @@ import org.apache.camel.builder.AdviceWith;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A task that came over HTTP ({@code POST /v1/tasks}, {@code POST /v1/chat/completions}) ends its span exactly once,
@@ -268,12 +271,20 @@ class HttpTaskSpanTest {
         assertThat(error.path("message").asText()).startsWith("internal error in Caravan");
     }
 
-    @Test
-    void aTasksRequestWhoseRouteBreaksEndsItsSpanInError() throws Exception {
+    /** The two HTTP doors, each with a task whose route breaks after its provider call. */
+    static List<Arguments> brokenTasks() {
+        return List.of(
+                Arguments.of("/v1/tasks", "{\"model\":\"rescue\",\"prompt\":\"hi\",\"metadata\":{\"break\":true}}"),
+                Arguments.of("/v1/chat/completions",
+                        "{\"model\":\"rescue\",\"metadata\":{\"break\":true},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("brokenTasks")
+    void aRequestWhoseRouteBreaksAnswers500AndEndsItsSpanInError(String door, String body) throws Exception {
         String traceId = TaskTracingTest.newTraceId();
         double before = requests("server_error");
-        HttpResponse<String> response = send("/v1/tasks", traceId,
-                "{\"model\":\"rescue\",\"prompt\":\"hi\",\"metadata\":{\"break\":true}}");
+        HttpResponse<String> response = send(door, traceId, body);
         assertThat(response.statusCode()).as(response.body()).isEqualTo(500);
         assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
                 type -> assertThat(type).startsWith("application/json"));
@@ -282,21 +293,6 @@ class HttpTaskSpanTest {
 
         taskSpanEndedInError(traceId, "server_error");
         // the provider call made before the breakage is a child span
-        assertThat(callSpans(traceId)).extracting(SpanData::getName).containsExactly("chat up-model");
-        onlyOnce(traceId);
-    }
-
-    @Test
-    void aChatRequestWhoseRouteBreaksEndsItsSpanInError() throws Exception {
-        String traceId = TaskTracingTest.newTraceId();
-        double before = requests("server_error");
-        HttpResponse<String> response = send("/v1/chat/completions", traceId, """
-                {"model":"rescue","metadata":{"break":true},"messages":[{"role":"user","content":"hi"}]}""");
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(500);
-        internalError(response.body());
-        assertThat(requests("server_error")).isEqualTo(before + 1);
-
-        taskSpanEndedInError(traceId, "server_error");
         assertThat(callSpans(traceId)).extracting(SpanData::getName).containsExactly("chat up-model");
         onlyOnce(traceId);
     }
