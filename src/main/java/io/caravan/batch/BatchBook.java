@@ -11,16 +11,13 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -84,15 +81,9 @@ public final class BatchBook implements AutoCloseable {
     }
 
     private void createTopic() {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", props.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG));
-        try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(spec)).all().get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                LOG.warn("cannot create the batches topic {}: {}", topic, e.getCause().toString());
-            }
-        } catch (Exception e) {
+        try {
+            io.caravan.kafka.Topics.create((String) props.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG), List.of(spec));
+        } catch (RuntimeException e) {
             LOG.warn("cannot create the batches topic {}: {}", topic, e.toString());
         }
     }

@@ -71,8 +71,11 @@ public final class Topics {
      * managed elsewhere) is logged, not fatal: the router still runs on whatever topics there are.
      */
     public static List<String> create(Settings settings, String bootstrapServers) {
-        int partitions = settings.get(Setting.TOPICS_PARTITIONS);
-        List<NewTopic> wanted = names(settings).stream().map(name -> spec(settings, name)).toList();
+        return create(bootstrapServers, names(settings).stream().map(name -> spec(settings, name)).toList());
+    }
+
+    /** Creates those of {@code wanted} that are missing (see {@link #spec}) and returns the names created. */
+    public static List<String> create(String bootstrapServers, List<NewTopic> wanted) {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(AdminClientConfig.CLIENT_ID_CONFIG, "caravan-topics");
@@ -96,7 +99,7 @@ public final class Topics {
             Thread.currentThread().interrupt();
         }
         if (!created.isEmpty()) {
-            LOG.info("created topics {} ({} partitions each)", created, partitions);
+            LOG.info("created topics {} ({} partitions each)", created, wanted.get(0).numPartitions());
         }
         return created;
     }

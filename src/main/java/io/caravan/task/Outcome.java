@@ -23,6 +23,8 @@ public final class Outcome {
      * its span and {@code caravan_requests_total} say when the task route lets it go.
      */
     public static final Outcome ACCEPTED = new Outcome("accepted", null);
+    /** What {@link #ofTask} names a task that ended none of its ways: a bug in Caravan. */
+    public static final String UNKNOWN_TASK = "unknown";
 
     private static final Map<ErrorClass, Outcome> FAILURES = new EnumMap<>(ErrorClass.class);
 
@@ -67,7 +69,7 @@ public final class Outcome {
         if (ctx.reply() != null || ctx.stream() != null) {
             return OK.wireName;
         }
-        return TaskContext.MODE_BATCH.equals(ctx.mode()) ? ACCEPTED.wireName : "unknown";
+        return TaskContext.MODE_BATCH.equals(ctx.mode()) ? ACCEPTED.wireName : UNKNOWN_TASK;
     }
 
     public String wireName() {

@@ -168,10 +168,7 @@ public final class TaskTracing implements AutoCloseable {
      * error instead of never.
      */
     public void broke(Exchange exchange) {
-        TaskContext ctx = TaskContext.of(exchange);
-        if (ctx != null) {
-            finishNow(exchange, ctx, null);
-        }
+        streamEnded(exchange);
     }
 
     /** The chat route's step once a streamed answer ended. Never throws. */
@@ -225,7 +222,7 @@ public final class TaskTracing implements AutoCloseable {
             span.setAttribute("caravan.fallback", answered && ctx.answeredBy() != null && ctx.answeredBy().fallback());
             if (answered || outcome.equals(Outcome.ACCEPTED.wireName())) {
                 span.setStatus(StatusCode.OK);
-            } else if (!outcome.equals("unknown")) {
+            } else if (!outcome.equals(Outcome.UNKNOWN_TASK)) {
                 span.setAttribute("error.type", outcome);
                 span.setStatus(StatusCode.ERROR);
             }
