@@ -138,6 +138,9 @@ public final class TaskTracing implements AutoCloseable {
             }
         }
         exchange.setProperty(SPAN, new TaskSpan(span, new AtomicBoolean()));
+        if (!span.isRecording()) {
+            return; // nothing to end: an unsampled task costs what it costs with tracing off, plus its context
+        }
         // whichever way the exchange leaves (a step that broke and was not caught, as on the HTTP doors, or a path
         // that skipped finish), the span ends with it; a task the route already finished is left as it is
         exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
