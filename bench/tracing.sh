@@ -3,12 +3,14 @@
 # and on at 1 % sampling, and a build of BASELINE (a git ref before tracing; default: none) for "off costs nothing".
 # Figures are printed and written to bench/results/tracing-*.txt (git-ignored); docs/tracing.md has the last ones.
 # Each Caravan is warmed up, then every leg runs many short rounds (each Caravan once a round, order rotated, a first
-# round dropped) and compares each with "off" of the same round: the primary figure is the CPU per request of the
-# Caravan process under a sequential client, with its 95 % interval; the last line says whether 1 % is under 3 %.
-#   bench/tracing.sh                        # about 6 minutes on 2 quiet cores: 20000 warm-up requests per Caravan,
-#                                           # 24 rounds x 1500 sequential requests, 6 rounds x 5 s of wrk
-#   BASELINE=437cd58 bench/tracing.sh       # plus a build from before tracing (a fourth Caravan, about 8 minutes)
+# round dropped) and compares each with "off" of the same round, and with a second "off" Caravan (the control: what
+# two JVMs of one build differ by). Then JMH (TracingHooksBench) times one task's tracing steps in process, where
+# nanoseconds resolve what whole Caravans on two shared cores cannot; the last line says whether 1 % is under 3 %.
+#   bench/tracing.sh                        # about 10 minutes on 2 quiet cores: 20000 warm-up requests per Caravan,
+#                                           # 24 rounds x 1500 sequential requests, 6 rounds x 5 s of wrk, JMH 3 forks
+#   BASELINE=437cd58 bench/tracing.sh       # plus a build from before tracing (a fifth Caravan)
 #   bench/tracing.sh -Dbench.latency.rounds=36 -Dbench.http.rounds=8      # tighter, longer
+#   bench/tracing.sh hooks                  # the JMH part alone (about 2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
@@ -22,5 +24,7 @@ if [[ -n "${BASELINE:-}" ]]; then
     OPTS+=("-Dbench.baseline.classes=$PWD/$base/target/classes" "-Dbench.baseline.ref=$BASELINE")
 fi
 if [[ -n "${BENCH_JAVA:-}" ]]; then OPTS+=("-Dbench.java=$BENCH_JAVA"); fi
+MAIN=io.caravan.bench.TracingBench
+if [[ "${1:-}" == hooks ]]; then shift; MAIN=io.caravan.bench.TracingHooksBench; fi
 exec java -Xmx1g -Dsun.net.httpserver.nodelay=true -Dsun.net.httpserver.maxIdleConnections=4096 "${OPTS[@]}" "$@" \
-    -cp "$CP" io.caravan.bench.TracingBench
+    -cp "$CP" "$MAIN"
