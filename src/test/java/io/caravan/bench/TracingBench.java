@@ -46,6 +46,11 @@ public final class TracingBench {
 
     static final String TASK = "{\"prompt\":\"Say ok\",\"params\":{\"max_tokens\":8}}";
     static final String CONTROL = "tracing off, a second JVM";
+    static final String WRK_SCRIPT = """
+            wrk.method = "POST"
+            wrk.headers["Content-Type"] = "application/json"
+            wrk.body = '{"prompt":"Say ok","params":{"max_tokens":8}}'
+            """;
 
     public static void main(String[] args) throws Exception {
         String javaBin = System.getProperty("bench.java", ProcessHandle.current().info().command().orElse("java"));
@@ -154,11 +159,7 @@ public final class TracingBench {
             if (Bench.hasWrk()) {
                 Path script = Files.createTempFile("bench-tracing", ".lua");
                 script.toFile().deleteOnExit();
-                Files.writeString(script, """
-                        wrk.method = "POST"
-                        wrk.headers["Content-Type"] = "application/json"
-                        wrk.body = '{"prompt":"Say ok","params":{"max_tokens":8}}'
-                        """);
+                Files.writeString(script, WRK_SCRIPT);
                 int connections = Integer.getInteger("bench.http.connections", 16);
                 int seconds = Integer.getInteger("bench.http.seconds", 5);
                 int wrkRounds = Integer.getInteger("bench.http.rounds", 6);
@@ -190,7 +191,44 @@ public final class TracingBench {
                 bench.line("wrk not installed: throughput skipped (apt-get install -y wrk)");
             }
 
-            // Leg 3: the tracing steps of one task in process (JMH), where nanoseconds resolve what whole Caravans
+            // Leg 3: where each Caravan's CPU goes under the same load, from JFR's stack samples (TracingProfile):
+            // tracing's share of them, in place, which no wall-clock figure on a shared box pins down as tightly
+            Map<Mode, TracingProfile> profiles = new LinkedHashMap<>();
+            int profileRounds = Integer.getInteger("bench.profile.rounds", 2);
+            int profileSeconds = Integer.getInteger("bench.profile.seconds", 20);
+            if (Bench.hasWrk() && profileRounds > 0) {
+                Path script = Files.createTempFile("bench-tracing", ".lua");
+                script.toFile().deleteOnExit();
+                Files.writeString(script, WRK_SCRIPT);
+                int connections = Integer.getInteger("bench.http.connections", 16);
+                for (int round = 0; round < profileRounds; round++) {
+                    for (Mode mode : rotated(modes, round)) {
+                        TracingProfile profile = TracingProfile.during(javaBin, caravans.get(mode).process.pid(),
+                                () -> profileSeconds * Double.parseDouble(Bench.wrk("http://127.0.0.1:"
+                                        + ports.get(mode) + "/v1/tasks", script, connections, profileSeconds, null)[0]));
+                        awaitExportsSettled();
+                        profiles.merge(mode, profile, TracingProfile::plus);
+                    }
+                }
+                bench.line("");
+                bench.line("## Where the CPU goes, wrk " + connections + " connections (JFR stack samples every 1 ms, "
+                        + profileRounds + " rounds of " + profileSeconds + " s per Caravan): tracing's = the stack holds"
+                        + " Caravan's tracing code or OpenTelemetry's, or the thread is its exporter's");
+                bench.line(String.format(Locale.ROOT, "%-28s %8s  %10s  %-24s %12s  %s", "", "samples", "tracing's",
+                        "vs off, 95 %", "bytes/req", "collector's share of CPU"));
+                for (Mode mode : modes) {
+                    TracingProfile p = profiles.get(mode);
+                    bench.line(String.format(Locale.ROOT, "%-28s %8d  %9.2f%%  %-24s %12.0f  %.1f%%", mode.name(),
+                            p.samples(), 100 * p.share(), mode == off ? "" : p.against(profiles.get(off)),
+                            p.allocatedBytes(), 100 * p.gcShare()));
+                }
+                for (Mode mode : modes) {
+                    bench.line("  where " + mode.name() + "'s tracing samples entered tracing's code: "
+                            + profiles.get(mode).topEntries(8));
+                }
+            }
+
+            // Leg 4: the tracing steps of one task in process (JMH), where nanoseconds resolve what whole Caravans
             // on two shared cores cannot: what an unsampled task pays, and 1 % of what a sampled one does
             int forks = Integer.getInteger("bench.hooks.forks", 3);
             Map<String, TracingHooksBench.Figure> hooks = TracingHooksBench.measure(javaBin, jvm, forks);
@@ -206,29 +244,42 @@ public final class TracingBench {
                         f.bytes()));
             }
 
-            // the verdict. In process, 1 % minus off is what sampling at 1 % adds to the task's own thread (the
-            // unsampled tasks' context and ids, and 1 in 100 tasks' spans); what it adds elsewhere is the sampled
-            // spans' export, at most a hundredth of the 100 % Caravan's whole cost measured end to end. Each is taken
-            // at its 95 %/99.9 % upper bound and set against the CPU a task takes under wrk, the smaller of the two
-            // per-request figures (so the larger share).
+            // the verdict. In place (leg 3), 1 % minus off is tracing's extra share of the Caravan's CPU samples, its
+            // exporter's threads included; the collector's threads are not sampled, so tracing's share of them is
+            // taken as its extra bytes per task (leg 4) over the bytes a task allocates, times the collector's share.
+            // Without wrk, in process only: 1 % minus off (the task's own thread) plus a hundredth of 100 %'s
+            // end-to-end cost for the sampled spans' export. Either is taken at its upper bound and against the
+            // smaller of the two per-request CPU figures (so the larger share).
             TracingHooksBench.Figure hooksOff = hooks.get("off");
             TracingHooksBench.Figure hooksOne = hooks.get("0.01");
             double addedNanos = hooksOne.nanos() - hooksOff.nanos();
             double addedUpper = addedNanos + Math.hypot(hooksOne.error(), hooksOff.error());
+            Mode one = modes.stream().filter(m -> m.name().contains("1 %")).findFirst().orElseThrow();
             Mode full = modes.stream().filter(m -> m.name().contains("100 %")).findFirst().orElseThrow();
             Paired fullCpu = Paired.of(column(sequential, full, 0), column(sequential, off, 0));
             double taskNanos = 1e6 * Math.min(mean(column(sequential, off, 0)),
                     loadedCpu == null ? Double.MAX_VALUE : mean(column(loadedCpu, off, 1)));
             double exportsShare = Math.max(0, fullCpu.mean() + fullCpu.halfWidth()) / 100;
-            double share = 100 * addedNanos / taskNanos + exportsShare;
-            double upper = 100 * addedUpper / taskNanos + exportsShare;
             bench.line("");
-            bench.line(String.format(Locale.ROOT, "1 %% sampling in process: %+.0f ns per task (upper %+.0f) against %.0f"
-                    + " µs of CPU a task takes = %+.2f %%; with a hundredth of 100 %%'s end-to-end cost for its exports"
-                    + " (%.2f %%): %+.2f %%, at most %+.2f %%", addedNanos, addedUpper, taskNanos / 1000,
-                    100 * addedNanos / taskNanos, exportsShare, share, upper));
+            bench.line(String.format(Locale.ROOT, "in process: 1 %% sampling adds %+.0f ns (upper %+.0f) and %+.0f bytes"
+                    + " to a task's tracing steps, against %.0f µs of CPU a task takes: %+.2f %% (upper %+.2f %%); with"
+                    + " a hundredth of 100 %%'s end-to-end cost for its exports (%.2f %%): at most %+.2f %%", addedNanos,
+                    addedUpper, hooksOne.bytes() - hooksOff.bytes(), taskNanos / 1000, 100 * addedNanos / taskNanos,
+                    100 * addedUpper / taskNanos, exportsShare, 100 * addedUpper / taskNanos + exportsShare));
+            double upper = 100 * addedUpper / taskNanos + exportsShare;
+            if (!profiles.isEmpty()) {
+                TracingProfile onePercent = profiles.get(one);
+                TracingProfile offProfile = profiles.get(off);
+                double collector = 100 * offProfile.gcShare() * Math.max(0, hooksOne.bytes() - hooksOff.bytes())
+                        / offProfile.allocatedBytes();
+                upper = onePercent.upperAgainst(offProfile) + collector;
+                bench.line(String.format(Locale.ROOT, "in place: 1 %% sampling's share of the CPU samples over off's %s;"
+                        + " the collector's part (%.0f of %.0f bytes a task, of a %.1f %% share): %.2f %%; at most"
+                        + " %+.2f %%", onePercent.against(offProfile), hooksOne.bytes() - hooksOff.bytes(),
+                        offProfile.allocatedBytes(), 100 * offProfile.gcShare(), collector, upper));
+            }
             for (Mode mode : modes) {
-                if (mode.name().contains("1 %") || mode.name().equals(CONTROL)) {
+                if (mode == one || mode.name().equals(CONTROL)) {
                     Paired cpu = Paired.of(column(sequential, mode, 0), column(sequential, off, 0));
                     bench.line(String.format(Locale.ROOT, "end to end, sequential CPU per request: %s %+.1f %% (95 %%:"
                             + " %+.1f to %+.1f %%)", mode.name(), cpu.mean(), cpu.mean() - cpu.halfWidth(),
@@ -236,7 +287,8 @@ public final class TracingBench {
                 }
             }
             bench.line(String.format(Locale.ROOT, "verdict: tracing on, 1 %% sampled costs at most %+.2f %% of a task's"
-                    + " CPU: %s", upper, upper < 3 ? "under 3 %, shown" : "not shown to be under 3 %"));
+                    + " CPU (%s): %s", upper, profiles.isEmpty() ? "in process" : "in place",
+                    upper < 3 ? "under 3 %, shown" : "not shown to be under 3 %"));
             bench.line(String.format(Locale.ROOT, "load average at the start: %s", loadAtStart));
             bench.line("");
             bench.line(String.format(Locale.ROOT, "load average at the end: %s", loadAverage()));
