@@ -110,7 +110,7 @@ public final class CaravanApp implements AutoCloseable {
         this.grace = settings.get(Setting.SHUTDOWN_GRACE);
         main.bind("kafkaInFlight", inFlight);
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
-        main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
+        main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes, fatalErrors));
         AttemptRecorder attempts = new AttemptRecorder(keys, breakers, keyCooldown, stats, limits);
         ChatCompletionsIntake chatCompletions = new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
                 new ChatStreamWriter(attempts));
