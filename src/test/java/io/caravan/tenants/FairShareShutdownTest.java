@@ -95,6 +95,7 @@ class FairShareShutdownTest {
         // the HTTP caller is answered: 503 in OpenAI's error shape
         HttpResponse<String> answer = waiting.get(10, TimeUnit.SECONDS);
         assertThat(answer.statusCode()).as(answer.body()).isEqualTo(503);
+        assertThat(answer.headers().firstValue("Retry-After")).hasValue("1");
         JsonNode error = Json.MAPPER.readTree(answer.body()).path("error");
         assertThat(error.path("type").asText()).isEqualTo("server_error");
         assertThat(error.path("message").asText()).contains("stopping");
