@@ -110,7 +110,7 @@ public final class CaravanApp implements AutoCloseable {
         this.grace = settings.get(Setting.SHUTDOWN_GRACE);
         main.bind("kafkaInFlight", inFlight);
         main.bind("inFlightCommits", new KafkaInFlight.NoCommits());
-        main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes));
+        main.bind("httpIntake", new HttpIntake(taskIntake, maxTaskBytes, fatalErrors));
         AttemptRecorder attempts = new AttemptRecorder(keys, breakers, keyCooldown, stats, limits);
         ChatCompletionsIntake chatCompletions = new ChatCompletionsIntake(taskIntake, catalogs, maxTaskBytes,
                 new ChatStreamWriter(attempts));
@@ -142,6 +142,7 @@ public final class CaravanApp implements AutoCloseable {
         main.bind("usageToSend", (Predicate) e -> usageRecords.any(TaskContext.of(e)));
         main.bind("answerStreamed", (Predicate) e -> chatCompletions.streamed(TaskContext.of(e)));
         main.bind("recordIsTask", (Predicate) kafkaIntake::isTask);
+        main.bind("stoppedWaiting", (Predicate) e -> e.getProperty(FairShare.STOPPED_WAITING) != null);
         main.bind("recordHasResult", (Predicate) kafkaIntake::hasResult);
         main.bind("recordFailed", (Predicate) kafkaIntake::failed);
         main.bind("escalationDue", (Predicate) e -> escalation.due(TaskContext.of(e)));
@@ -473,6 +474,9 @@ public final class CaravanApp implements AutoCloseable {
             Thread.currentThread().interrupt();
             return false;
         } finally {
+            // tasks still waiting for a provider's capacity end now, while the routes run (HTTP: 503; Kafka: left
+            // uncommitted), instead of being woken into stopped routes
+            fairShare.stop();
             // what is still unpublished stays uncommitted: the partition's next owner answers it
             publishRetry.giveUp();
         }

@@ -2,9 +2,12 @@ package io.caravan.dispatch;
 
 import io.caravan.catalog.ProviderSpec;
 import io.caravan.catalog.TenantSpec;
+import io.caravan.resilience.ErrorClass;
 import io.caravan.resilience.KeyPool;
 import io.caravan.resilience.RateLimits;
 import io.caravan.task.TaskContext;
+import io.caravan.task.TaskError;
+import io.caravan.util.CamelTimer;
 import io.caravan.util.ElasticThreadPool;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -15,7 +18,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -23,6 +25,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.camel.AsyncCallback;
 import org.apache.camel.Exchange;
 import org.apache.camel.support.AsyncProcessorSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Fair shares of a rate-limited provider's capacity between tenants (catalogs with {@code tenants:} only). A task
@@ -38,6 +42,13 @@ import org.apache.camel.support.AsyncProcessorSupport;
  * <p>The queues hold tasks that are in flight anyway (bounded by the intakes); the rest of the state is bounded by
  * providers × tenants. A task whose deadline passes, or whose caller went away, is woken without a call (the
  * planner then ends it).
+ *
+ * <p>At stop ({@link #stop}, when the drain's grace period is over and the routes still run) the tasks still
+ * waiting end without a call, as {@code server_error} "Caravan is stopping": an HTTP caller is answered 503, and a
+ * Kafka task is marked {@link #STOPPED_WAITING} so the worker leaves its offset uncommitted for the partition's
+ * next owner. None is woken into a stopped route. The pump is a timer of Camel's executor service manager (it
+ * stops with the context); the woken tasks' pool is Caravan's own elastic pool (Camel's profiles either queue
+ * before they grow or refuse past their maximum), shut down by {@link #close}.
  */
 public final class FairShare extends AsyncProcessorSupport {
 
@@ -47,6 +58,9 @@ public final class FairShare extends AsyncProcessorSupport {
     static final Duration TICK = Duration.ofMillis(20);
     /** How often the lanes look for tasks whose deadline passed or whose caller went away. */
     static final Duration EXPIRY_CHECK = Duration.ofMillis(200);
+    /** Exchange property of a task that was still waiting when Caravan stopped: a Kafka task is left uncommitted. */
+    public static final String STOPPED_WAITING = "caravanStoppedWaiting";
+    private static final Logger LOG = LoggerFactory.getLogger(FairShare.class);
     private static final String NO_TENANT = "";
 
     private final KeyPool keys;
@@ -56,7 +70,7 @@ public final class FairShare extends AsyncProcessorSupport {
     private final Map<TaskContext, ProviderSpec> waitFor = new ConcurrentHashMap<>();
     /** The key whose capacity was taken for a woken task, until its call uses it. */
     private final Map<TaskContext, Grant> grants = new ConcurrentHashMap<>();
-    private final ScheduledExecutorService pump;
+    private final CamelTimer pump = new CamelTimer(this, "caravan-fair-share");
     /** Woken tasks go on here (their provider call included), never on the pump's thread. */
     private final ExecutorService wake;
     private final AtomicInteger waiting = new AtomicInteger();
@@ -124,17 +138,27 @@ public final class FairShare extends AsyncProcessorSupport {
     public FairShare(KeyPool keys, RateLimits limits, int maxWokenThreads) {
         this.keys = keys;
         this.limits = limits;
-        this.pump = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "caravan-fair-share"));
         AtomicInteger n = new AtomicInteger();
         this.wake = new ElasticThreadPool(maxWokenThreads, Duration.ofSeconds(60),
                 r -> daemon(r, "caravan-fair-share-" + n.incrementAndGet()));
     }
 
     /** The pump ticks from the first wait on (a Caravan whose tasks never wait for capacity runs no tick). */
-    private void ticking() {
+    private void ticking(org.apache.camel.CamelContext camel) {
         if (ticking.compareAndSet(false, true)) {
-            pump.scheduleWithFixedDelay(this::passAll, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
+            pumpOf(camel).scheduleWithFixedDelay(this::passAll, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
         }
+    }
+
+    private volatile ScheduledExecutorService pumpThread;
+
+    private ScheduledExecutorService pumpOf(org.apache.camel.CamelContext camel) {
+        ScheduledExecutorService p = pumpThread;
+        if (p == null) {
+            p = pump.of(camel);
+            pumpThread = p;
+        }
+        return p;
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -183,6 +207,9 @@ public final class FairShare extends AsyncProcessorSupport {
     public boolean process(Exchange exchange, AsyncCallback callback) {
         TaskContext ctx = TaskContext.of(exchange);
         ProviderSpec provider = ctx == null ? null : waitFor.remove(ctx);
+        if (provider != null && closed) {
+            endAtStop(ctx, exchange, provider);
+        }
         if (provider == null || closed) {
             callback.done(true);
             return true;
@@ -195,17 +222,21 @@ public final class FairShare extends AsyncProcessorSupport {
             lane.join(tenant, waiter);
         }
         waiting.incrementAndGet();
-        ticking();
-        schedulePass(lane);
+        ScheduledExecutorService p = pumpOf(exchange.getContext());
+        ticking(exchange.getContext());
+        if (closed && stopLane(lane) > 0) {
+            return false; // stopped meanwhile: this task too was ended by the stop
+        }
+        schedulePass(lane, p);
         return false;
     }
 
-    private void schedulePass(Lane lane) {
+    private void schedulePass(Lane lane, ScheduledExecutorService p) {
         if (lane.passDue.compareAndSet(false, true)) {
             try {
-                pump.execute(() -> pass(lane));
+                p.execute(() -> pass(lane));
             } catch (RejectedExecutionException e) {
-                lane.passDue.set(false); // closed meanwhile: close() wakes every waiter
+                lane.passDue.set(false); // stopped meanwhile: stop() ends every waiter
             }
         }
     }
@@ -218,10 +249,11 @@ public final class FairShare extends AsyncProcessorSupport {
             grants.keySet().removeIf(ctx -> ctx.done() || ctx.pastDeadline());
             waitFor.keySet().removeIf(ctx -> ctx.done() || ctx.pastDeadline());
         }
-        if (waiting.get() == 0) {
+        if (waiting.get() == 0 || closed) {
             return;
         }
-        lanes.values().forEach(this::schedulePass);
+        ScheduledExecutorService p = pumpThread;
+        lanes.values().forEach(lane -> schedulePass(lane, p));
     }
 
     /** Hands the lane's capacity out, one call at a time in fair order, until it has none left now. */
@@ -230,6 +262,9 @@ public final class FairShare extends AsyncProcessorSupport {
         java.util.List<Waiter> woken = new java.util.ArrayList<>();
         try {
             synchronized (lane) {
+                if (closed) {
+                    return; // stop() ends the lane's tasks
+                }
                 long now = System.nanoTime();
                 if (now - lane.lastExpiryNanos >= EXPIRY_CHECK.toNanos()) {
                     lane.lastExpiryNanos = now;
@@ -254,7 +289,7 @@ public final class FairShare extends AsyncProcessorSupport {
                 }
             }
         } catch (RuntimeException e) {
-            org.slf4j.LoggerFactory.getLogger(FairShare.class).warn("fair share: a pass over a lane failed", e);
+            LOG.warn("fair share: a pass over a lane failed", e);
         }
         // outside the lane: tasks coming to the provider meanwhile are not held up by the wake-ups
         woken.forEach(this::resume);
@@ -304,19 +339,56 @@ public final class FairShare extends AsyncProcessorSupport {
         return out;
     }
 
-    /** Wakes every waiting task (they end or go on without waiting) and stops the pump. */
-    public void close() {
-        closed = true;
-        pump.shutdownNow();
-        for (Lane lane : lanes.values()) {
-            synchronized (lane) {
-                lane.queues.values().forEach(q -> {
-                    q.forEach(this::resume);
-                    q.clear();
-                });
-                lane.size = 0;
-            }
+    /**
+     * Caravan stops (the drain's grace period is over; the routes still run): every task still waiting ends
+     * without a call ({@link #endAtStop}) and goes on through its route, and no task waits from now on.
+     */
+    public void stop() {
+        if (closed) {
+            return;
         }
+        closed = true;
+        int ended = 0;
+        for (Lane lane : lanes.values()) {
+            ended += stopLane(lane);
+        }
+        if (ended > 0) {
+            LOG.info("stopping: {} tasks waiting for provider capacity end without a call (HTTP: 503; Kafka: left"
+                    + " uncommitted for the partition's next owner)", ended);
+        }
+    }
+
+    private int stopLane(Lane lane) {
+        java.util.List<Waiter> stopped = new java.util.ArrayList<>();
+        synchronized (lane) {
+            lane.queues.values().forEach(stopped::addAll);
+            lane.queues.clear();
+            lane.size = 0;
+        }
+        for (Waiter w : stopped) {
+            endAtStop(w.ctx(), w.exchange(), w.provider());
+            resume(w);
+        }
+        return stopped.size();
+    }
+
+    /**
+     * A task that was waiting when Caravan stopped: a {@code server_error} that asks to be sent again (HTTP: 503,
+     * {@code Retry-After}); marked so that a Kafka task's offset is left for the partition's next owner.
+     */
+    private void endAtStop(TaskContext ctx, Exchange exchange, ProviderSpec provider) {
+        grants.remove(ctx);
+        exchange.setProperty(STOPPED_WAITING, Boolean.TRUE);
+        if (!ctx.done()) {
+            ctx.retryAfterMs(1000);
+            ctx.fail(new TaskError(ErrorClass.SERVER_ERROR, "Caravan is stopping: the task was waiting for capacity"
+                    + " at provider " + provider.name() + "; send it again"));
+        }
+    }
+
+    /** After Camel has stopped: ends whatever still waits ({@link #stop}) and lets the woken tasks' threads go. */
+    public void close() {
+        stop();
         wake.shutdown();
     }
 

@@ -1,5 +1,10 @@
 package io.caravan.intake;
 
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.camel.Exchange;
+import org.apache.camel.support.SynchronizationAdapter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,6 +23,8 @@ public final class FatalErrors {
 
     /** The status the JVM itself exits with on {@code -XX:+ExitOnOutOfMemoryError}. */
     public static final int EXIT_STATUS = 3;
+    /** The longest an HTTP door's answer may take to be written before the process stops anyway. */
+    static final Duration ANSWER_GRACE = Duration.ofSeconds(2);
 
     private static final Logger LOG = LoggerFactory.getLogger(FatalErrors.class);
 
@@ -69,6 +76,35 @@ public final class FatalErrors {
             // the heap may be too short even for this line: stop anyway
         }
         halt.halt(EXIT_STATUS);
+    }
+
+    /**
+     * An HTTP door's way ({@code HttpIntake.broke}): its caller is answered first, so the process stops once the
+     * exchange is done (platform-http has written the answer), or after {@link #ANSWER_GRACE} at the latest. A
+     * waiting thread of its own, not a daemon, so the process cannot end with a clean status meanwhile; if even
+     * that cannot be set up, it stops at once.
+     */
+    public void haltAfterAnswer(Exchange exchange, VirtualMachineError fatal, String where) {
+        try {
+            CountDownLatch answered = new CountDownLatch(1);
+            exchange.getExchangeExtension().addOnCompletion(new SynchronizationAdapter() {
+                @Override
+                public void onDone(Exchange done) {
+                    answered.countDown();
+                }
+            });
+            Thread halting = new Thread(() -> {
+                try {
+                    answered.await(ANSWER_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    // stop now
+                }
+                haltOn(fatal, where);
+            }, "caravan-fatal-halt");
+            halting.start();
+        } catch (Throwable e) {
+            haltOn(fatal, where);
+        }
     }
 
     /**

@@ -24,10 +24,12 @@ public final class HttpIntake {
 
     private final TaskIntake intake;
     private final int maxTaskBytes;
+    private final FatalErrors fatal;
 
-    public HttpIntake(TaskIntake intake, int maxTaskBytes) {
+    public HttpIntake(TaskIntake intake, int maxTaskBytes, FatalErrors fatal) {
         this.intake = intake;
         this.maxTaskBytes = maxTaskBytes;
+        this.fatal = fatal;
     }
 
     /** Checks the size before parsing, then opens the task; throws {@link InvalidTaskException}. */
@@ -87,13 +89,24 @@ public final class HttpIntake {
      * class; {@code routes/intake-http.yaml}, routeConfiguration {@code http-boundary}): the task ends a
      * {@code server_error} and the caller gets 500 in OpenAI's error shape, saying no more than that (the cause is
      * in the log), or, when its stream had begun, an error event and the end of the stream.
+     *
+     * <p>A JVM error (out of memory, stack overflow: {@link FatalErrors}) stops the process, as on Kafka, once the
+     * caller has its answer: 503 instead of 500, {@code server_error}'s own status, which says "this instance cannot
+     * serve you, send it again" (proxies and OpenAI's clients retry it; the next try reaches another instance or
+     * this one restarted), as a Kafka task goes to another member.
      */
     public void broke(@ExchangeProperty(Exchange.EXCEPTION_CAUGHT) Exception caught, Exchange exchange) {
+        VirtualMachineError vmError = FatalErrors.vmError(caught);
+        if (vmError != null) {
+            // first, so that nothing below can keep the process from stopping
+            fatal.haltAfterAnswer(exchange, vmError, "an HTTP task on " + exchange.getFromRouteId());
+        }
         TaskContext ctx = TaskContext.of(exchange);
         String id = ctx == null ? null : ctx.task().id();
-        LOG.error("task {} broke inside Caravan on {}; it is answered 500 server_error", id,
-                exchange.getFromRouteId(), caught);
-        String message = "internal error in Caravan" + (id == null ? "" : " (task " + id + ")");
+        LOG.error("task {} broke inside Caravan on {}; it is answered {} server_error", id,
+                exchange.getFromRouteId(), vmError == null ? 500 : 503, caught);
+        String message = "internal error in Caravan" + (id == null ? "" : " (task " + id + ")")
+                + (vmError == null ? "" : "; this instance is stopping: send the request again");
         if (ctx != null) {
             ctx.fail(new TaskError(ErrorClass.SERVER_ERROR, message));
         }
@@ -109,7 +122,7 @@ public final class HttpIntake {
         }
         exchange.removeProperty(ChatCompletionsIntake.STREAM); // not begun: answered whole
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
-        out.setHeader(Exchange.HTTP_RESPONSE_CODE, 500);
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, vmError == null ? 500 : 503);
         out.setBody(jsonBody(error));
     }
 

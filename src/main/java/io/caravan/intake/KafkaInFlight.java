@@ -117,6 +117,18 @@ public final class KafkaInFlight extends KafkaConsumerListener {
     }
 
     /**
+     * On a worker: Caravan is stopping and the task was ended before it was worked on (it was still waiting for a
+     * provider's capacity, {@code dispatch/FairShare}). Its slot is freed and nothing of it is published or
+     * committed: the partition's next owner reads the task again and answers it.
+     */
+    public void leave(Exchange exchange) {
+        if (release(exchange)) {
+            LOG.debug("stopping: {} offset {} left for the partition's next owner", exchange.getProperty(PARTITION),
+                    exchange.getProperty(OFFSET));
+        }
+    }
+
+    /**
      * On a worker: the task waits in a batch being collected. Its slot is freed (more tasks may come) but its offset
      * stays unfinished, holding its partition's commits back, until the batch holding it is recorded on the batches
      * topic and the action returned by {@link #acknowledgement} runs: a crash before that reads the task again.
