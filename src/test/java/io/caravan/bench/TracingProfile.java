@@ -21,8 +21,8 @@ import jdk.jfr.consumer.RecordingFile;
  * (OkHttp's, which only OpenTelemetry uses in Caravan). Unlike a microbenchmark this counts tracing's code as it runs
  * among everything else a task does (cold caches, other threads); unlike a wall-clock figure it does not care what
  * else the box runs. Its blind spot is the garbage collector's threads, which JFR does not sample: hence the bytes
- * allocated per request (every thread's own count, at the recording's start and end) and the collector's share of
- * the CPU, to set tracing's own allocation against.
+ * allocated per request (from the heap's use around each collection) and the collector's share of the CPU, to set
+ * tracing's own allocation against.
  */
 record TracingProfile(long samples, long tracing, double allocatedBytes, double gcShare, Map<String, Long> entries) {
 
@@ -39,12 +39,14 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
             Files.writeString(settings, settings(javaBin));
             jcmd(javaBin, pid, "JFR.start", "name=caravan-tracing", "settings=" + settings);
             long ticks = Bench.cpuTicks(stat);
+            long start = System.nanoTime();
             double requests = load.run();
+            double seconds = (System.nanoTime() - start) / 1e9;
             ticks = Bench.cpuTicks(stat) - ticks;
             jcmd(javaBin, pid, "JFR.stop", "name=caravan-tracing", "filename=" + recording);
             TracingProfile counted = of(recording);
             // USER_HZ 100; the collector's pauses (Serial: one thread, the world stopped) as a share of the CPU
-            return new TracingProfile(counted.samples, counted.tracing, counted.allocatedBytes / requests,
+            return new TracingProfile(counted.samples, counted.tracing, counted.allocatedBytes / (requests / seconds),
                     counted.gcShare / (ticks / 100.0), counted.entries);
         } finally {
             Files.deleteIfExists(recording);
@@ -73,14 +75,13 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
     }
 
     /**
-     * The samples, tracing's among them, the bytes JFR's allocation samples stand for and the seconds the collector
-     * paused, all told.
+     * The samples, tracing's among them, the bytes allocated a second and the seconds the collector paused.
      */
     static TracingProfile of(Path recording) throws Exception {
         long samples = 0;
         long tracing = 0;
-        // each thread's allocated bytes so far, at the recording's start and at its end: the most minus the least
-        Map<Long, long[]> allocatedByThread = new HashMap<>();
+        // the heap in use before each collection less after the one before: what was allocated between them
+        List<RecordedEvent> heap = new java.util.ArrayList<>();
         double gcSeconds = 0;
         Map<String, Long> entries = new HashMap<>();
         try (RecordingFile file = new RecordingFile(recording)) {
@@ -94,16 +95,14 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
                         tracing++;
                         entries.merge(entry, 1L, Long::sum);
                     }
-                } else if (type.equals("jdk.ThreadAllocationStatistics")) {
-                    long bytes = event.getLong("allocated");
-                    allocatedByThread.merge(event.getThread("thread").getId(), new long[] {bytes, bytes},
-                            (a, b) -> new long[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});
+                } else if (type.equals("jdk.GCHeapSummary")) {
+                    heap.add(event);
                 } else if (type.equals("jdk.GarbageCollection")) {
                     gcSeconds += event.getDuration("sumOfPauses").toNanos() / 1e9;
                 }
             }
         }
-        double allocated = allocatedByThread.values().stream().mapToLong(a -> a[1] - a[0]).sum();
+        double allocated = allocationRate(heap);
         return new TracingProfile(samples, tracing, allocated, gcSeconds, entries);
     }
 
@@ -134,6 +133,28 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
         return entries.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(count)
                 .map(e -> String.format(Locale.ROOT, "%s %.2f%%", e.getKey(), 100.0 * e.getValue() / samples))
                 .collect(java.util.stream.Collectors.joining(", "));
+    }
+
+    /** Bytes allocated a second, from the heap's use around each collection (a young collection empties eden). */
+    static double allocationRate(List<RecordedEvent> heap) {
+        heap.sort(java.util.Comparator.comparing(RecordedEvent::getStartTime));
+        RecordedEvent after = null;
+        RecordedEvent firstAfter = null;
+        RecordedEvent lastBefore = null;
+        double bytes = 0;
+        for (RecordedEvent event : heap) {
+            if (event.getString("when").equals("After GC")) {
+                after = event;
+                firstAfter = firstAfter == null ? event : firstAfter;
+            } else if (after != null) {
+                bytes += event.getLong("heapUsed") - after.getLong("heapUsed");
+                lastBefore = event;
+            }
+        }
+        if (lastBefore == null) {
+            return Double.NaN;
+        }
+        return bytes / (java.time.Duration.between(firstAfter.getStartTime(), lastBefore.getStartTime()).toNanos() / 1e9);
     }
 
     /** A profile of several recordings of one Caravan, summed (allocation and collector share averaged). */
