@@ -4,10 +4,11 @@
 # Figures are printed and written to bench/results/tracing-*.txt (git-ignored); docs/tracing.md has the last ones.
 # Each Caravan is warmed up, then every leg runs many short rounds (each Caravan once a round, order rotated, a first
 # round dropped) and compares each with "off" of the same round, and with a second "off" Caravan (the control: what
-# two JVMs of one build differ by). Then JMH (TracingHooksBench) times one task's tracing steps in process, where
-# nanoseconds resolve what whole Caravans on two shared cores cannot; the last line says whether 1 % is under 3 %.
-#   bench/tracing.sh                        # about 10 minutes on 2 quiet cores: 20000 warm-up requests per Caravan,
-#                                           # 24 rounds x 1500 sequential requests, 6 rounds x 5 s of wrk, JMH 3 forks
+# two JVMs of one build differ by). Then JFR counts tracing's share of each Caravan's CPU samples under wrk, in place,
+# and JMH (TracingHooksBench) times one task's tracing steps in process; the last line says whether 1 % is under 3 %.
+#   bench/tracing.sh                        # about 22 minutes on 2 quiet cores: 20000 warm-up requests per Caravan,
+#                                           # 24 rounds x 1500 sequential requests, 6 rounds x 5 s of wrk,
+#                                           # JFR under wrk 2 rounds x 30 s, JMH 3 forks
 #   BASELINE=437cd58 bench/tracing.sh       # plus a build from before tracing (a fifth Caravan)
 #   bench/tracing.sh -Dbench.latency.rounds=36 -Dbench.http.rounds=8      # tighter, longer
 #   bench/tracing.sh hooks                  # the JMH part alone (about 2 minutes)

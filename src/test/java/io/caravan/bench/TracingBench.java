@@ -217,13 +217,16 @@ public final class TracingBench {
                 bench.line("## Where the CPU goes, wrk " + connections + " connections (JFR stack samples every 1 ms, "
                         + profileRounds + " rounds of " + profileSeconds + " s per Caravan): tracing's = the stack holds"
                         + " Caravan's tracing code or OpenTelemetry's, or the thread is its exporter's");
-                bench.line(String.format(Locale.ROOT, "%-28s %8s  %10s  %-24s %12s  %s", "", "samples", "tracing's",
-                        "vs off, 95 %", "bytes/req", "collector's share of CPU"));
+                bench.line("tracing's share of the CPU = of the samples (threads running Java code) x the user time's share"
+                        + " of the CPU (the kernel's runs none): at most that");
+                bench.line(String.format(Locale.ROOT, "%-28s %8s  %9s  %10s  %10s  %-24s %10s  %s", "", "samples",
+                        "tracing's", "user time", "of the CPU", "vs off, 95 %", "bytes/req", "collector's share"));
                 for (Mode mode : modes) {
                     TracingProfile p = profiles.get(mode);
-                    bench.line(String.format(Locale.ROOT, "%-28s %8d  %9.2f%%  %-24s %12.0f  %.1f%%", mode.name(),
-                            p.samples(), 100 * p.share(), mode == off ? "" : p.against(profiles.get(off)),
-                            p.allocatedBytes(), 100 * p.gcShare()));
+                    bench.line(String.format(Locale.ROOT, "%-28s %8d  %8.2f%%  %9.1f%%  %9.2f%%  %-24s %10.0f  %.1f%%",
+                            mode.name(), p.samples(), 100.0 * p.tracing() / p.samples(), 100 * p.userShare(),
+                            100 * p.share(), mode == off ? "" : p.against(profiles.get(off)), p.allocatedBytes(),
+                            100 * p.gcShare()));
                 }
                 for (Mode mode : modes) {
                     bench.line("  where " + mode.name() + "'s tracing samples entered tracing's code: "
@@ -258,6 +261,7 @@ public final class TracingBench {
             double addedNanos = hooksOne.nanos() - hooksOff.nanos();
             double addedUpper = addedNanos + Math.hypot(hooksOne.error(), hooksOff.error());
             Mode one = modes.stream().filter(m -> m.name().contains("1 %")).findFirst().orElseThrow();
+            Mode control = modes.stream().filter(m -> m.name().equals(CONTROL)).findFirst().orElse(null);
             Mode full = modes.stream().filter(m -> m.name().contains("100 %")).findFirst().orElseThrow();
             Paired fullCpu = Paired.of(column(sequential, full, 0), column(sequential, off, 0));
             double taskNanos = 1e6 * Math.min(mean(column(sequential, off, 0)),
@@ -276,10 +280,14 @@ public final class TracingBench {
                 double collector = 100 * offProfile.gcShare() * Math.max(0, hooksOne.bytes() - hooksOff.bytes())
                         / offProfile.allocatedBytes();
                 upper = onePercent.upperAgainst(offProfile) + collector;
-                bench.line(String.format(Locale.ROOT, "in place: 1 %% sampling's share of the CPU samples over off's %s;"
+                bench.line(String.format(Locale.ROOT, "in place: 1 %% sampling's share of the CPU over off's %s;"
                         + " the collector's part (%.0f of %.0f bytes a task, of a %.1f %% share): %.2f %%; at most"
                         + " %+.2f %%", onePercent.against(offProfile), hooksOne.bytes() - hooksOff.bytes(),
                         offProfile.allocatedBytes(), 100 * offProfile.gcShare(), collector, upper));
+                if (profiles.containsKey(control)) {
+                    bench.line("in place, the control (two JVMs of one build): " + profiles.get(control).against(offProfile)
+                            + " (what the 1 % figure's difference is to be read against)");
+                }
             }
             for (Mode mode : modes) {
                 if (mode == one || mode.name().equals(CONTROL)) {

@@ -24,10 +24,16 @@ import jdk.jfr.consumer.RecordingFile;
  * allocated per request (from the heap's use around each collection) and the collector's share of the CPU, to set
  * tracing's own allocation against.
  */
-record TracingProfile(long samples, long tracing, double allocatedBytes, double gcShare, Map<String, Long> entries) {
+record TracingProfile(long samples, long tracing, double allocatedBytes, double gcShare, double userShare,
+        Map<String, Long> entries) {
 
+    /**
+     * Tracing's share of the process's CPU, at most: its share of the samples, which are of threads running Java code,
+     * times the share of the CPU that was user time (the kernel's time for sockets and the like runs no Java code;
+     * user time still holds the collector's and the JIT's, so this leans high).
+     */
     double share() {
-        return (double) tracing / samples;
+        return userShare * tracing / samples;
     }
 
     /** {@code load} runs against the Caravan of {@code pid} while it is recorded; it returns the requests it made. */
@@ -39,16 +45,23 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
             Files.writeString(settings, settings(javaBin));
             jcmd(javaBin, pid, "JFR.start", "name=caravan-tracing", "settings=" + settings);
             long ticks = Bench.cpuTicks(stat);
+            long userTicks = userTicks(stat);
             long start = System.nanoTime();
             double requests = load.run();
             double seconds = (System.nanoTime() - start) / 1e9;
             ticks = Bench.cpuTicks(stat) - ticks;
+            userTicks = userTicks(stat) - userTicks;
             jcmd(javaBin, pid, "JFR.stop", "name=caravan-tracing", "filename=" + recording);
             TracingProfile counted = of(recording);
             // USER_HZ 100; the collector's pauses (Serial: one thread, the world stopped) as a share of the CPU
             return new TracingProfile(counted.samples, counted.tracing, counted.allocatedBytes / (requests / seconds),
-                    counted.gcShare / (ticks / 100.0), counted.entries);
+                    counted.gcShare / (ticks / 100.0), (double) userTicks / ticks, counted.entries);
         } finally {
+            String keep = System.getProperty("bench.profile.keep");
+            if (keep != null) {
+                Files.createDirectories(Path.of(keep));
+                Files.copy(recording, Path.of(keep, "caravan-" + pid + "-" + System.currentTimeMillis() + ".jfr"));
+            }
             Files.deleteIfExists(recording);
             Files.deleteIfExists(settings);
         }
@@ -103,7 +116,7 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
             }
         }
         double allocated = allocationRate(heap);
-        return new TracingProfile(samples, tracing, allocated, gcSeconds, entries);
+        return new TracingProfile(samples, tracing, allocated, gcSeconds, 1, entries);
     }
 
     /**
@@ -126,6 +139,12 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
             entry = "OkHttp thread";
         }
         return entry;
+    }
+
+    /** User time, in ticks, of the process whose {@code /proc/<pid>/stat} this is. */
+    static long userTicks(Path stat) throws java.io.IOException {
+        String text = Files.readString(stat);
+        return Long.parseLong(text.substring(text.lastIndexOf(')') + 2).split(" ")[11]);
     }
 
     /** The commonest entries into tracing's code, with their share of all samples. */
@@ -165,7 +184,8 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
         Map<String, Long> summed = new HashMap<>(entries);
         more.entries.forEach((k, v) -> summed.merge(k, v, Long::sum));
         return new TracingProfile(samples + more.samples, tracing + more.tracing,
-                (allocatedBytes + more.allocatedBytes) / 2, (gcShare + more.gcShare) / 2, summed);
+                (allocatedBytes + more.allocatedBytes) / 2, (gcShare + more.gcShare) / 2,
+                (userShare * samples + more.userShare * more.samples) / (samples + more.samples), summed);
     }
 
     /**
@@ -173,16 +193,19 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
      * proportions, the samples taken as independent).
      */
     String against(TracingProfile base) {
-        double p = share();
-        double q = base.share();
-        double half = 1.96 * Math.sqrt(p * (1 - p) / samples + q * (1 - q) / base.samples);
-        return String.format(Locale.ROOT, "%+.2f ± %.2f points", 100 * (p - q), 100 * half);
+        return String.format(Locale.ROOT, "%+.2f ± %.2f points", 100 * (share() - base.share()), 100 * halfWidth(base));
     }
 
     double upperAgainst(TracingProfile base) {
-        double p = share();
-        double q = base.share();
-        return 100 * (p - q + 1.96 * Math.sqrt(p * (1 - p) / samples + q * (1 - q) / base.samples));
+        return 100 * (share() - base.share() + halfWidth(base));
+    }
+
+    /** 95 % of two sample proportions, each scaled by its user share. */
+    private double halfWidth(TracingProfile base) {
+        double p = (double) tracing / samples;
+        double q = (double) base.tracing / base.samples;
+        return 1.96 * Math.sqrt(userShare * userShare * p * (1 - p) / samples
+                + base.userShare * base.userShare * q * (1 - q) / base.samples);
     }
 
     private static void jcmd(String javaBin, long pid, String... command) throws Exception {
