@@ -174,27 +174,6 @@ class TaskTracingTest {
     }
 
     @Test
-    void aTaskItsPublisherDidNotSampleExportsNothingYetCarriesTheTraceOnUnsampled() {
-        // the parent-based sampler follows the publisher's decision (flags 00), as it does a ratio's "no" at 1 %
-        String traceId = newTraceId();
-        TestKafka.send(caravan.tasksTopic, "k-unsampled", "{\"id\":\"k-unsampled\",\"prompt\":\"hello\"}"
-                .getBytes(StandardCharsets.UTF_8), Map.of("traceparent", "00-" + traceId + "-3333333333333333-00"));
-        // a sampled task sent after it: once its spans are out, any of the unsampled task's would have been too
-        String sampledTrace = newTraceId();
-        TestKafka.send(caravan.tasksTopic, "k-sampled-after", "{\"id\":\"k-sampled-after\",\"prompt\":\"hi\"}"
-                .getBytes(StandardCharsets.UTF_8), Map.of("traceparent", "00-" + sampledTrace + "-4444444444444444-01"));
-
-        List<ConsumerRecord<String, byte[]>> results = TestKafka.readKeys(caravan.resultsTopic,
-                List.of("k-unsampled", "k-sampled-after"), Duration.ofSeconds(30));
-        spansOf(sampledTrace, 2);
-        assertThat(MemorySpans.inTrace(traceId)).isEmpty();
-        ConsumerRecord<String, byte[]> result = results.stream().filter(r -> r.key().equals("k-unsampled"))
-                .findFirst().orElseThrow();
-        String traceparent = new String(result.headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8);
-        assertThat(traceparent).startsWith("00-" + traceId + "-").endsWith("-00");
-    }
-
-    @Test
     void aKafkaTaskWhoseRouteBreaksEndsItsSpanInErrorAndIsCountedOnce() throws Exception {
         double brokenBefore = serverErrors();
         String traceId = newTraceId();
