@@ -1,5 +1,6 @@
 package io.caravan.batch;
 
+import io.caravan.kafka.Topics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -82,7 +83,7 @@ public final class BatchBook implements AutoCloseable {
 
     private void createTopic() {
         try {
-            io.caravan.kafka.Topics.create((String) props.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG), List.of(spec));
+            Topics.create((String) props.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG), List.of(spec));
         } catch (RuntimeException e) {
             LOG.warn("cannot create the batches topic {}: {}", topic, e.toString());
         }

@@ -144,21 +144,10 @@ public final class FairShare extends AsyncProcessorSupport {
     }
 
     /** The pump ticks from the first wait on (a Caravan whose tasks never wait for capacity runs no tick). */
-    private void ticking(org.apache.camel.CamelContext camel) {
+    private void ticking(ScheduledExecutorService p) {
         if (ticking.compareAndSet(false, true)) {
-            pumpOf(camel).scheduleWithFixedDelay(this::passAll, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
+            p.scheduleWithFixedDelay(() -> passAll(p), TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
         }
-    }
-
-    private volatile ScheduledExecutorService pumpThread;
-
-    private ScheduledExecutorService pumpOf(org.apache.camel.CamelContext camel) {
-        ScheduledExecutorService p = pumpThread;
-        if (p == null) {
-            p = pump.of(camel);
-            pumpThread = p;
-        }
-        return p;
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -222,8 +211,8 @@ public final class FairShare extends AsyncProcessorSupport {
             lane.join(tenant, waiter);
         }
         waiting.incrementAndGet();
-        ScheduledExecutorService p = pumpOf(exchange.getContext());
-        ticking(exchange.getContext());
+        ScheduledExecutorService p = pump.of(exchange.getContext());
+        ticking(p);
         if (closed && stopLane(lane) > 0) {
             return false; // stopped meanwhile: this task too was ended by the stop
         }
@@ -241,7 +230,7 @@ public final class FairShare extends AsyncProcessorSupport {
         }
     }
 
-    private void passAll() {
+    private void passAll(ScheduledExecutorService p) {
         long now = System.nanoTime();
         if (now - lastSweepNanos >= EXPIRY_CHECK.toNanos()) {
             // a task whose walk broke off between its wake-up and its call leaves its grant behind: forgotten here
@@ -252,7 +241,6 @@ public final class FairShare extends AsyncProcessorSupport {
         if (waiting.get() == 0 || closed) {
             return;
         }
-        ScheduledExecutorService p = pumpThread;
         lanes.values().forEach(lane -> schedulePass(lane, p));
     }
 

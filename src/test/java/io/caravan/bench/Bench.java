@@ -555,9 +555,19 @@ public final class Bench {
 
     /** User plus system CPU ticks (USER_HZ) from a /proc stat file (a process's or a thread's). */
     static long cpuTicks(Path stat) throws IOException {
-        String text = Files.readString(stat);
-        String[] f = text.substring(text.lastIndexOf(')') + 2).split(" ");
+        String[] f = statFields(stat);
         return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    /** The user-time part of {@link #cpuTicks}. */
+    static long userTicks(Path stat) throws IOException {
+        return Long.parseLong(statFields(stat)[11]);
+    }
+
+    /** The fields of a {@code /proc/<pid>/stat} after the command name (which may hold spaces), from the state on. */
+    private static String[] statFields(Path stat) throws IOException {
+        String text = Files.readString(stat);
+        return text.substring(text.lastIndexOf(')') + 2).split(" ");
     }
 
     static List<Long> time(HttpClient client, HttpRequest request, int count) throws Exception {

@@ -45,12 +45,12 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
             Files.writeString(settings, settings(javaBin));
             jcmd(javaBin, pid, "JFR.start", "name=caravan-tracing", "settings=" + settings);
             long ticks = Bench.cpuTicks(stat);
-            long userTicks = userTicks(stat);
+            long userTicks = Bench.userTicks(stat);
             long start = System.nanoTime();
             double requests = load.run();
             double seconds = (System.nanoTime() - start) / 1e9;
             ticks = Bench.cpuTicks(stat) - ticks;
-            userTicks = userTicks(stat) - userTicks;
+            userTicks = Bench.userTicks(stat) - userTicks;
             jcmd(javaBin, pid, "JFR.stop", "name=caravan-tracing", "filename=" + recording);
             TracingProfile counted = of(recording);
             // USER_HZ 100; the collector's pauses (Serial: one thread, the world stopped) as a share of the CPU
@@ -139,12 +139,6 @@ record TracingProfile(long samples, long tracing, double allocatedBytes, double 
             entry = "OkHttp thread";
         }
         return entry;
-    }
-
-    /** User time, in ticks, of the process whose {@code /proc/<pid>/stat} this is. */
-    static long userTicks(Path stat) throws java.io.IOException {
-        String text = Files.readString(stat);
-        return Long.parseLong(text.substring(text.lastIndexOf(')') + 2).split(" ")[11]);
     }
 
     /** The commonest entries into tracing's code, with their share of all samples. */
